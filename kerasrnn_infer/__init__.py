@@ -1,0 +1,30 @@
+"""Run trained Keras recurrent models (SimpleRNN, LSTM, GRU and the layers around them) in
+NumPy, without TensorFlow, giving Keras's numbers.
+
+    import kerasrnn_infer as kri
+    model = kri.load_model("model.keras")      # or a legacy .h5, from Keras 1 to Keras 3
+    y = model.predict(x)
+"""
+
+from .errors import (ConfigError, InputError, KerasRnnInferError, ModelFileError,
+                     UnsafeModelError, UnsupportedError, WeightsError)
+from .graph import TensorSpec, supported_layers
+from .model import Model, load_model, model_from_json
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "KerasRnnInferError",
+    "Model",
+    "ModelFileError",
+    "TensorSpec",
+    "UnsafeModelError",
+    "UnsupportedError",
+    "WeightsError",
+    "__version__",
+    "load_model",
+    "model_from_json",
+    "supported_layers",
+]

@@ -1,0 +1,297 @@
+"""Reading Keras model files. The only module that touches zip archives and HDF5.
+
+Everything is read into memory at load time and the file is closed: a loaded model holds
+NumPy arrays only. Formats are detected by content, never by extension.
+
+- Keras 3 ``.keras``: a zip of ``config.json``, ``metadata.json`` and ``model.weights.h5``
+  (a tree addressed by class-name paths, KERAS_FACTS A1).
+- Legacy HDF5 (Keras 1/2, tf.keras, tf-keras, Keras 3 ``save("x.h5")``): ``model_config`` attr
+  and a ``model_weights`` group listing ``layer_names`` and per-layer ``weight_names`` (A3).
+- Weights-only: Keras 3 ``.weights.h5`` (the tree at the root) or legacy ``save_weights``
+  (``layer_names`` at the root).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from .errors import ModelFileError, UnsafeModelError
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
+_MAX_CONFIG_BYTES = 64 << 20
+
+
+@dataclass
+class LegacyWeights:
+    """Per-layer weight lists of a legacy HDF5 file, in ``weight_names`` order."""
+
+    layer_names: List[str]
+    weights: Dict[str, List[np.ndarray]]
+    keras_version: Optional[str]
+    backend: Optional[str]
+
+
+@dataclass
+class Keras3Weights:
+    """``{group path: [vars/0, vars/1, ...]}`` of a Keras 3 weights tree."""
+
+    groups: Dict[str, List[np.ndarray]] = field(default_factory=dict)
+    prefixes: set = field(default_factory=set)
+
+    def has(self, path: str) -> bool:
+        return path in self.groups or path in self.prefixes
+
+
+@dataclass
+class ModelSource:
+    path: str
+    format: str                      # "keras-zip", "legacy-h5", "legacy-weights", "keras3-weights"
+    config: Optional[dict]
+    keras_version: Optional[str]
+    weights: object                  # LegacyWeights | Keras3Weights
+
+
+def _decode(v):
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    if isinstance(v, np.ndarray):
+        return [_decode(x) for x in v.tolist()]
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    return v
+
+
+def _attr(obj, name):
+    """An HDF5 attribute, joined from ``name0``, ``name1``... chunks when split."""
+    if name in obj.attrs:
+        return _decode(obj.attrs[name])
+    chunks, k = [], 0
+    while f"{name}{k}" in obj.attrs:
+        chunks.extend(_decode(obj.attrs[f"{name}{k}"]))
+        k += 1
+    return chunks if k else None
+
+
+def _sniff(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(8)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, expected a .keras or .h5 file "
+                             f"(a SavedModel directory needs TensorFlow)") from None
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
+
+
+def _h5py():
+    import h5py   # imported on first use: keeps `import kerasrnn_infer` fast
+    return h5py
+
+
+def _open_h5(src, path):
+    h5py = _h5py()
+    try:
+        return h5py.File(src, "r")
+    except Exception as e:   # h5py raises OSError, ValueError and others on corrupt files
+        raise ModelFileError(f"{path}: not a readable HDF5 file: {e}") from None
+
+
+def _read_dataset(ds, path, name) -> np.ndarray:
+    h5py = _h5py()
+    if not isinstance(ds, h5py.Dataset):
+        raise ModelFileError(f"{path}: {name} is not a dataset")
+    if ds.dtype.kind not in "fiub" and ds.attrs.get("dtype") != "bfloat16":
+        raise ModelFileError(f"{path}: {name} has non-numeric dtype {ds.dtype}")
+    try:
+        arr = ds[()]
+    except Exception as e:
+        raise ModelFileError(f"{path}: cannot read {name}: {e}") from None
+    return np.asarray(arr)
+
+
+def _get(group, name, path):
+    try:
+        link = group.get(name, getlink=True)
+    except Exception as e:
+        raise ModelFileError(f"{path}: cannot read {name!r}: {e}") from None
+    h5py = _h5py()
+    if link is None:
+        return None
+    if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+        raise ModelFileError(f"{path}: {group.name}/{name} is a link; links are not followed")
+    try:
+        return group[name]
+    except Exception as e:
+        raise ModelFileError(f"{path}: cannot read {name!r}: {e}") from None
+
+
+def read_legacy_weights(group, path) -> LegacyWeights:
+    names = _attr(group, "layer_names")
+    if names is None:
+        raise ModelFileError(f"{path}: weights group has no 'layer_names' attribute")
+    weights: Dict[str, List[np.ndarray]] = {}
+    for lname in names:
+        g = _get(group, lname, path)
+        if g is None:
+            raise ModelFileError(f"{path}: layer {lname!r} is listed but has no group")
+        wnames = _attr(g, "weight_names") or []
+        arrays = []
+        for wn in wnames:
+            ds = _get(g, wn, path)
+            if ds is None:
+                raise ModelFileError(f"{path}: weight {wn!r} of layer {lname!r} is missing")
+            arrays.append(_read_dataset(ds, path, f"{lname}/{wn}"))
+        weights[lname] = arrays
+    version = _attr(group, "keras_version")
+    return LegacyWeights(list(names), weights, version, _attr(group, "backend"))
+
+
+def read_keras3_weights(f, path) -> Keras3Weights:
+    h5py = _h5py()
+    store = Keras3Weights()
+
+    def visit(group, prefix):
+        for name in list(group.keys()):
+            obj = _get(group, name, path)
+            if not isinstance(obj, h5py.Group):
+                continue
+            sub = f"{prefix}/{name}" if prefix else name
+            if name == "vars":
+                keys = sorted(obj.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
+                store.groups[prefix] = [_read_dataset(_get(obj, k, path), path, f"{sub}/{k}")
+                                        for k in keys]
+            else:
+                store.prefixes.add(sub)
+                visit(obj, sub)
+
+    visit(f, "")
+    return store
+
+
+def _zip_member(zf, name, path, limit):
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > limit:
+        raise ModelFileError(f"{path}: archive member {name} declares {info.file_size} bytes, "
+                             f"more than the {limit} allowed")
+    try:
+        with zf.open(info) as fh:
+            data = fh.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
+        raise ModelFileError(f"{path}: archive member {name} cannot be read: {e}") from None
+    except Exception as e:  # zlib.error and friends on corrupt data
+        raise ModelFileError(f"{path}: archive member {name} is corrupt: {e}") from None
+    if len(data) > limit:
+        raise ModelFileError(f"{path}: archive member {name} expands beyond {limit} bytes")
+    return data
+
+
+def _json(data: bytes, path: str, what: str):
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ModelFileError(f"{path}: {what} is not valid JSON: {e}") from None
+
+
+def _weights_limit(path: str) -> int:
+    """Bound on decompressed weights: generous, but never unbounded (zip bombs)."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    return max(64 << 20, 200 * size)
+
+
+def read_keras_zip(path: str) -> ModelSource:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise ModelFileError(f"{path}: not a readable .keras archive: {e}") from None
+    with zf:
+        cfg_bytes = _zip_member(zf, "config.json", path, _MAX_CONFIG_BYTES)
+        if cfg_bytes is None:
+            raise ModelFileError(f"{path}: .keras archive has no config.json")
+        config = _json(cfg_bytes, path, "config.json")
+        meta_bytes = _zip_member(zf, "metadata.json", path, 1 << 20)
+        meta = _json(meta_bytes, path, "metadata.json") if meta_bytes else {}
+        version = meta.get("keras_version") if isinstance(meta, dict) else None
+        h5 = _zip_member(zf, "model.weights.h5", path, _weights_limit(path))
+        if h5 is None:
+            if "model.weights.npz" in zf.namelist():
+                raise UnsafeModelError(
+                    f"{path}: weights are stored as model.weights.npz, whose arrays Keras "
+                    f"pickles; kerasrnn_infer never unpickles. Re-save the model with the "
+                    f"default weights_format='h5'")
+            raise ModelFileError(f"{path}: .keras archive has no model.weights.h5")
+    f = _open_h5(io.BytesIO(h5), path)
+    with f:
+        weights = read_keras3_weights(f, path)
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path}: config.json does not hold a model config object")
+    return ModelSource(path, "keras-zip", config, version, weights)
+
+
+def read_h5(path: str) -> ModelSource:
+    f = _open_h5(path, path)
+    with f:
+        model_config = _attr(f, "model_config")
+        version = _attr(f, "keras_version")
+        if model_config is not None:
+            config = _json(model_config.encode() if isinstance(model_config, str)
+                           else model_config, path, "model_config")
+            group = _get(f, "model_weights", path)
+            if group is None:
+                if "layer_names" not in f.attrs:
+                    raise ModelFileError(f"{path}: legacy HDF5 model has no model_weights group")
+                group = f
+            weights = read_legacy_weights(group, path)
+            if weights.keras_version is None:
+                # Keras 1 wrote keras_version on the file only, not on the weights group
+                weights.keras_version = "1" if version is None else version
+            return ModelSource(path, "legacy-h5", config, version or weights.keras_version,
+                               weights)
+        if "layer_names" in f.attrs or any(k.startswith("layer_names") for k in f.attrs):
+            weights = read_legacy_weights(f, path)
+            if weights.keras_version is None:
+                weights.keras_version = "1"
+            return ModelSource(path, "legacy-weights", None, weights.keras_version, weights)
+        group = _get(f, "model_weights", path)
+        if group is not None and "layer_names" in group.attrs:
+            weights = read_legacy_weights(group, path)
+            return ModelSource(path, "legacy-weights", None, weights.keras_version, weights)
+        if any(k in f for k in ("layers", "_layer_checkpoint_dependencies", "vars")):
+            return ModelSource(path, "keras3-weights", None, None, read_keras3_weights(f, path))
+        raise ModelFileError(f"{path}: HDF5 file holds neither a Keras model "
+                             f"(model_config) nor Keras weights (layer_names or layers/)")
+
+
+def read_model_file(path) -> ModelSource:
+    path = os.fspath(path)
+    head = _sniff(path)
+    if head.startswith(_ZIP_MAGIC):
+        return read_keras_zip(path)
+    if head.startswith(_HDF5_MAGIC):
+        return read_h5(path)
+    if head.lstrip()[:1] in (b"{", b"["):
+        raise ModelFileError(f"{path}: is a JSON file; use model_from_json(text) and then "
+                             f"load_weights(weights_path)")
+    raise ModelFileError(f"{path}: not a Keras model file (expected a .keras zip archive or an "
+                         f"HDF5 file; the file starts with {head!r})")
+
+
+def version_major(version: Optional[str]) -> Optional[int]:
+    m = re.match(r"\s*(\d+)", version or "")
+    return int(m.group(1)) if m else None

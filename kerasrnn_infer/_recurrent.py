@@ -1,0 +1,291 @@
+"""Recurrent cells and the one time loop that runs them.
+
+Cells know the maths of one timestep; ``run`` knows time: direction, masks, sequences and
+states (the split Keras uses between ``*Cell.call`` and ``backend.rnn``).
+
+Speed: the input projection ``x @ W + b`` of every timestep is one matrix product done before
+the loop (``Cell.project``); inside the loop each cell works in buffers allocated once per call
+(``Cell.workspace``), so a step allocates nothing. Gate columns are reordered once when weights
+are set so that gates sharing an activation are contiguous.
+
+Formulas (Keras ``layers/rnn/{simple_rnn,lstm,gru}.py``):
+  SimpleRNN  h = act(x W + b + h U)
+  LSTM       z = x W + b + h U;  i, f, o = ract(z_i, z_f, z_o);  c = f c + i act(z_c);  h = o act(c)
+  GRU        reset_after:  z, r = ract(x W_zr + b + h U_zr + b'); hh = act(x W_h + b + r (h U_h + b'))
+             otherwise:    z, r = ract(x W_zr + b + h U_zr);       hh = act(x W_h + b + (r h) U_h)
+             h = z h + (1 - z) hh
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import activations as A
+
+# Activations that act elementwise can be applied to several gates in one call.
+_AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
+
+
+def _apply(fn, z: np.ndarray, units: int) -> None:
+    """Apply ``fn`` in place to ``z`` made of gate blocks of ``units`` columns each."""
+    if fn is A.linear:
+        return
+    if fn in _AXIS_WISE:
+        for k in range(0, z.shape[1], units):
+            blk = z[:, k:k + units]
+            fn(blk, out=blk)
+    else:
+        fn(z, out=z)
+
+
+class Cell:
+    """One timestep of a recurrent layer. Subclasses fill ``W``, ``U``, ``b`` in ``set``."""
+
+    kind = ""
+    gates = 1
+
+    def __init__(self, units: int, activation, recurrent_activation, use_bias: bool, dtype):
+        self.units = units
+        self.act = activation
+        self.ract = recurrent_activation
+        self.use_bias = use_bias
+        self.dtype = np.dtype(dtype)
+        self.W: Optional[np.ndarray] = None
+        self.b: Optional[np.ndarray] = None
+
+    @property
+    def state_sizes(self) -> List[int]:
+        return [self.units]
+
+    @property
+    def output_size(self) -> int:
+        return self.units
+
+    def bias_shape(self) -> Tuple[int, ...]:
+        return (self.gates * self.units,)
+
+    def weight_shapes(self) -> List[Tuple[Optional[int], ...]]:
+        g = self.gates * self.units
+        shapes = [(None, g), (self.units, g)]
+        if self.use_bias:
+            shapes.append(self.bias_shape())
+        return shapes
+
+    def project(self, x2d: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """``x @ W + b`` for rows of inputs (all timesteps at once, or one step)."""
+        y = np.matmul(x2d, self.W, out=out)
+        if self.b is not None:
+            y += self.b
+        return y
+
+    def workspace(self, batch: int) -> dict:
+        return {}
+
+    def step(self, xp, states, new_states, ws) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _cols(m: np.ndarray, order: Sequence[int], units: int) -> np.ndarray:
+    return np.ascontiguousarray(np.concatenate([m[..., k * units:(k + 1) * units] for k in order],
+                                               axis=-1))
+
+
+class SimpleRNNCell(Cell):
+    kind = "simple_rnn"
+
+    def set(self, arrays: List[np.ndarray]) -> None:
+        self.W = np.ascontiguousarray(arrays[0], self.dtype)
+        self.U = np.ascontiguousarray(arrays[1], self.dtype)
+        self.b = np.asarray(arrays[2], self.dtype) if self.use_bias else None
+
+    def step(self, xp, states, new_states, ws):
+        h = new_states[0]
+        np.matmul(states[0], self.U, out=h)
+        h += xp
+        _apply(self.act, h, self.units)
+        return h
+
+
+class LSTMCell(Cell):
+    kind = "lstm"
+    gates = 4
+    _ORDER = (0, 1, 3, 2)   # Keras i, f, c, o  ->  i, f, o | c
+
+    @property
+    def state_sizes(self) -> List[int]:
+        return [self.units, self.units]
+
+    def set(self, arrays: List[np.ndarray]) -> None:
+        u = self.units
+        self.W = _cols(np.asarray(arrays[0], self.dtype), self._ORDER, u)
+        self.U = _cols(np.asarray(arrays[1], self.dtype), self._ORDER, u)
+        self.b = _cols(np.asarray(arrays[2], self.dtype), self._ORDER, u) if self.use_bias else None
+
+    def workspace(self, batch):
+        return {"z": np.empty((batch, 4 * self.units), self.dtype),
+                "t": np.empty((batch, self.units), self.dtype)}
+
+    def step(self, xp, states, new_states, ws):
+        u = self.units
+        z, t = ws["z"], ws["t"]
+        np.matmul(states[0], self.U, out=z)
+        z += xp
+        _apply(self.ract, z[:, :3 * u], u)
+        _apply(self.act, z[:, 3 * u:], u)
+        c, h = new_states[1], new_states[0]
+        np.multiply(z[:, u:2 * u], states[1], out=c)
+        np.multiply(z[:, :u], z[:, 3 * u:], out=t)
+        c += t
+        np.copyto(t, c)
+        _apply(self.act, t, u)
+        np.multiply(z[:, 2 * u:3 * u], t, out=h)
+        return h
+
+
+class GRUCell(Cell):
+    kind = "gru"
+    gates = 3
+
+    def __init__(self, units, activation, recurrent_activation, use_bias, dtype, reset_after):
+        super().__init__(units, activation, recurrent_activation, use_bias, dtype)
+        self.reset_after = reset_after
+
+    def bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def set(self, arrays: List[np.ndarray]) -> None:
+        u = self.units
+        self.W = np.ascontiguousarray(arrays[0], self.dtype)
+        U = np.asarray(arrays[1], self.dtype)
+        self.b = self.b_rec = None
+        if self.use_bias:
+            bias = np.asarray(arrays[2], self.dtype)
+            if self.reset_after:
+                self.b, self.b_rec = np.ascontiguousarray(bias[0]), np.ascontiguousarray(bias[1])
+            else:
+                self.b = bias
+        if self.reset_after:
+            self.U = np.ascontiguousarray(U)
+        else:
+            self.U_zr = np.ascontiguousarray(U[:, :2 * u])
+            self.U_h = np.ascontiguousarray(U[:, 2 * u:])
+
+    def workspace(self, batch):
+        u = self.units
+        ws = {"zr": np.empty((batch, 2 * u), self.dtype), "hh": np.empty((batch, u), self.dtype)}
+        if self.reset_after:
+            ws["rec"] = np.empty((batch, 3 * u), self.dtype)
+        else:
+            ws["rh"] = np.empty((batch, u), self.dtype)
+        return ws
+
+    def step(self, xp, states, new_states, ws):
+        u = self.units
+        h_prev, zr, hh = states[0], ws["zr"], ws["hh"]
+        if self.reset_after:
+            rec = ws["rec"]
+            np.matmul(h_prev, self.U, out=rec)
+            if self.b_rec is not None:
+                rec += self.b_rec
+            np.add(xp[:, :2 * u], rec[:, :2 * u], out=zr)
+            _apply(self.ract, zr, u)
+            np.multiply(zr[:, u:], rec[:, 2 * u:], out=hh)
+        else:
+            np.matmul(h_prev, self.U_zr, out=zr)
+            zr += xp[:, :2 * u]
+            _apply(self.ract, zr, u)
+            rh = ws["rh"]
+            np.multiply(zr[:, u:], h_prev, out=rh)
+            np.matmul(rh, self.U_h, out=hh)
+        hh += xp[:, 2 * u:]
+        _apply(self.act, hh, u)
+        h = new_states[0]
+        np.subtract(h_prev, hh, out=h)    # z h + (1 - z) hh  ==  hh + z (h - hh)
+        h *= zr[:, :u]
+        h += hh
+        return h
+
+
+class StackedCell:
+    """``RNN([cell, cell, ...])``: cells applied in turn within each timestep.
+
+    States are the cells' states concatenated in cell order; the output is the last cell's."""
+
+    def __init__(self, cells: List[Cell]):
+        self.cells = cells
+        self.dtype = cells[0].dtype
+        self._splits = np.cumsum([0] + [len(c.state_sizes) for c in cells])
+
+    @property
+    def state_sizes(self) -> List[int]:
+        return [s for c in self.cells for s in c.state_sizes]
+
+    @property
+    def output_size(self) -> int:
+        return self.cells[-1].output_size
+
+    def project(self, x2d, out=None):
+        return self.cells[0].project(x2d, out=out)
+
+    def workspace(self, batch):
+        return [{"cell": c.workspace(batch),
+                 "xp": np.empty((batch, c.gates * c.units), c.dtype)} for c in self.cells]
+
+    def step(self, xp, states, new_states, ws):
+        out = None
+        for k, cell in enumerate(self.cells):
+            lo, hi = self._splits[k], self._splits[k + 1]
+            if k:
+                xp = cell.project(out, out=ws[k]["xp"])
+            out = cell.step(xp, states[lo:hi], new_states[lo:hi], ws[k]["cell"])
+        return out
+
+
+def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optional[np.ndarray],
+        go_backwards: bool, return_sequences: bool, zero_output_for_mask: bool
+        ) -> Tuple[np.ndarray, Optional[np.ndarray], List[np.ndarray]]:
+    """Run ``cell`` over ``x`` (batch, time, features).
+
+    Returns (last output, output sequence (batch, time, units) in processing order or None,
+    final states). A masked step keeps every state; its output is the previous output
+    (zeros before the first step), or zeros when ``zero_output_for_mask`` (Keras TF backend).
+    """
+    batch, steps = x.shape[0], x.shape[1]
+    dtype = cell.dtype
+    x_tb = x.transpose(1, 0, 2) if batch > 1 else x.reshape(steps, 1, x.shape[2])
+    xp = cell.project(np.ascontiguousarray(x_tb, dtype).reshape(steps * batch, -1))
+    xp = xp.reshape(steps, batch, -1)
+
+    states = [np.array(s, dtype=dtype, copy=True) for s in initial_states]
+    spare = [np.empty_like(s) for s in states]
+    ws = cell.workspace(batch)
+    units = cell.output_size
+    seq = np.empty((steps, batch, units), dtype) if return_sequences else None
+    out = np.zeros((batch, units), dtype)
+    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+
+    if mask is None:
+        for k, t in enumerate(order):
+            out = cell.step(xp[t], states, spare, ws)
+            states, spare = spare, states
+            if seq is not None:
+                seq[k] = out
+        last = out.copy()
+    else:
+        m_tb = np.ascontiguousarray(np.asarray(mask, bool).T)[:, :, None]
+        keep = ~m_tb
+        last = np.zeros((batch, units), dtype)     # previous output, zeros before the start
+        for k, t in enumerate(order):
+            new = cell.step(xp[t], states, spare, ws)
+            for s_new, s_old in zip(spare, states):
+                np.copyto(s_new, s_old, where=keep[t])
+            if zero_output_for_mask:
+                last.fill(0)
+            np.copyto(last, new, where=m_tb[t])
+            states, spare = spare, states
+            if seq is not None:
+                seq[k] = last
+    seq_out = None if seq is None else np.ascontiguousarray(seq.transpose(1, 0, 2))
+    return last, seq_out, states

@@ -1,0 +1,44 @@
+"""The errors kerasrnn_infer raises.
+
+Every error about a file, a config or an input derives from ``KerasRnnInferError``::
+
+    KerasRnnInferError
+    ├── ModelFileError          the file cannot be read: not a Keras file, corrupt, missing parts
+    ├── ConfigError             the architecture JSON is malformed or inconsistent
+    │   └── UnsupportedError    a layer class, option or value this library does not implement
+    │       └── UnsafeModelError   the file asks to run code (Lambda, pickles, unregistered custom layers)
+    ├── WeightsError            weights missing, extra, or of the wrong shape for the config
+    └── InputError              arrays given to predict do not fit the model's inputs
+
+Messages name the file, the layer and the offending value, and say what was expected.
+"""
+
+from __future__ import annotations
+
+
+class KerasRnnInferError(Exception):
+    """Base class of every error kerasrnn_infer raises about files, configs and inputs."""
+
+
+class ModelFileError(KerasRnnInferError):
+    """The model file cannot be read as a Keras model."""
+
+
+class ConfigError(KerasRnnInferError):
+    """The model's architecture config is malformed or inconsistent."""
+
+
+class UnsupportedError(ConfigError):
+    """A layer class, option or value that this library does not implement."""
+
+
+class UnsafeModelError(UnsupportedError):
+    """The model would need code from the file (or code we do not have) to run."""
+
+
+class WeightsError(KerasRnnInferError):
+    """Weights are missing, extra or of the wrong shape for the layer."""
+
+
+class InputError(KerasRnnInferError):
+    """Inputs given to the model do not match its input specs."""

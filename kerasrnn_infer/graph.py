@@ -1,0 +1,538 @@
+"""Model graphs: the layer registry, InputLayer, Sequential and Functional containers.
+
+A functional config lists layers with their inbound nodes (one per call). Loading turns them
+into a static plan: calls in dependency order, each reading tensors by key
+``(layer name, call index, output index)``. Running the plan keeps values and masks in a local
+dict, so one graph serves any number of concurrent calls.
+
+Node indices: a nested Functional model (and a tf-keras Sequential built with an input) owns
+a pre-existing node 0, so configs number its first call 1 (KERAS_FACTS A4). We read the offset
+from the references themselves (the smallest index used), which holds for every writer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from ._legacy import normalize_layer_config
+from .errors import ConfigError, UnsafeModelError, UnsupportedError, WeightsError
+from .layers.base import BuildContext, Layer, WeightSlot, as_list, parse_dtype, to_snake_case
+from .layers.core import LAYERS
+from .layers.ops import OPS, Op, is_op
+from .layers.recurrent import RNN
+from .layers.wrappers import CustomLayer, TimeDistributed
+from .layers.bidirectional import Bidirectional
+
+RNN_CLASSES = ("SimpleRNN", "LSTM", "GRU", "RNN")
+CONTAINERS = ("Sequential", "Functional", "Model")
+_UNSAFE = ("Lambda", "TFOpLambda", "SlicingOpLambda")
+
+
+def supported_layers() -> List[str]:
+    return sorted(set(LAYERS) | set(RNN_CLASSES) | set(CONTAINERS) |
+                  {"InputLayer", "TimeDistributed", "Bidirectional"})
+
+
+def make_layer(entry: Any, ctx: BuildContext) -> Layer:
+    """Build one layer (or nested model) from its serialized config."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+        raise ConfigError(f"{ctx.source}: expected a layer config with a 'class_name', "
+                          f"received {str(entry)[:200]}")
+    cls = entry["class_name"]
+    cfg = entry.get("config")
+    if cfg is None:
+        cfg = {}
+    if not isinstance(cfg, (dict, list)):
+        raise ConfigError(f"{ctx.source}: layer config of class {cls!r} must be an object, "
+                          f"received {str(cfg)[:200]}")
+    if isinstance(cfg, list):          # Keras 1 / early Keras 2 Sequential: a bare list
+        cfg = {"layers": cfg}
+    name = entry.get("name") or cfg.get("name") or to_snake_case(cls)
+    if not isinstance(name, str):
+        raise ConfigError(f"{ctx.source}: layer name {name!r} of class {cls!r} is not a string")
+    registered = entry.get("registered_name")
+    for key in (cls, registered):
+        if key and key in ctx.custom_objects:
+            return CustomLayer(cls, name, cfg, ctx, ctx.custom_objects[key])
+    if cls in _UNSAFE:
+        raise UnsafeModelError(
+            f"{ctx.source}: layer {name!r} is a {cls}, which holds Python code from the file; "
+            f"kerasrnn_infer never runs code from model files. Supply a NumPy implementation "
+            f"with custom_objects={{{cls!r}: factory}}, where factory(config, weights) returns "
+            f"a callable layer(inputs, mask=None)")
+    cfg = normalize_layer_config(cls, cfg, ctx)
+    cls = cfg.pop("__class_name__", cls)
+    if cls in ("Sequential",):
+        return Sequential(cls, name, cfg, ctx)
+    if cls in ("Functional", "Model"):
+        return Functional(cls, name, cfg, ctx)
+    if cls == "InputLayer":
+        return InputLayer(cls, name, cfg, ctx)
+    if cls in RNN_CLASSES:
+        return RNN(cls, name, cfg, ctx)
+    if cls == "TimeDistributed":
+        return TimeDistributed(cls, name, cfg, ctx, make_layer)
+    if cls == "Bidirectional":
+        return Bidirectional(cls, name, cfg, ctx, make_layer)
+    if cls in LAYERS:
+        return LAYERS[cls](cls, name, cfg, ctx)
+    if is_op(cls, entry):
+        if cls in OPS:
+            return Op(cls, name, cfg, ctx)
+        raise UnsupportedError(f"{ctx.source}: operation node {name!r} ({cls}) is not "
+                               f"supported; supported ops: {', '.join(sorted(OPS))}")
+    raise UnsupportedError(
+        f"{ctx.source}: layer {name!r} has class {cls!r}, which is not supported; supported: "
+        f"{', '.join(supported_layers())}. A custom layer can be supplied with "
+        f"custom_objects={{{cls!r}: factory}}, factory(config, weights) -> layer(inputs, mask=None)")
+
+
+class InputLayer(Layer):
+    float_dtype = False
+
+    def __init__(self, class_name, name, config, ctx):
+        super().__init__(class_name, name, config, ctx)
+        shape = config.get("batch_shape", config.get("batch_input_shape"))
+        if shape is None and config.get("input_shape") is not None:
+            shape = [None] + list(config["input_shape"])
+        if shape is not None and (not isinstance(shape, (list, tuple)) or not all(
+                d is None or (isinstance(d, int) and d >= 0) for d in shape)):
+            raise ConfigError(f"{self.where}: batch shape {shape!r} is not a list of sizes")
+        self.shape = None if shape is None else tuple(shape)
+        for key in ("sparse", "ragged"):
+            if config.get(key):
+                self.refuse(key, True, "False")
+        dt = config.get("dtype", config.get("input_dtype"))
+        self.input_dtype = parse_input_dtype(dt, self.where)
+
+    def call(self, inputs, mask=None, **kwargs):
+        return inputs
+
+
+def parse_input_dtype(dt, where) -> np.dtype:
+    if isinstance(dt, dict):
+        dt = (dt.get("config") or {}).get("name", "float32")
+    if dt is None:
+        return np.dtype(np.float32)
+    if isinstance(dt, str) and dt.startswith("mixed_"):
+        return np.dtype(np.float32)
+    try:
+        d = np.dtype(dt)
+    except TypeError:
+        raise UnsupportedError(f"{where}: input dtype {dt!r} is not supported") from None
+    if d.kind not in "fiub":
+        raise UnsupportedError(f"{where}: input dtype {dt!r} is not numeric")
+    return d
+
+
+class TensorSpec(NamedTuple):
+    name: str
+    shape: Tuple[Optional[int], ...]
+    dtype: np.dtype
+
+
+# ----- containers --------------------------------------------------------------------------------
+class Container(Layer):
+    """Shared weight handling of Sequential and Functional: weights are the sublayers'."""
+
+    def __init__(self, class_name, name, config, ctx):
+        super().__init__(class_name, name, config, ctx)
+        self.layers: List[Layer] = []
+
+    def weighted_layers(self) -> List[Layer]:
+        return [l for l in self.layers if not isinstance(l, InputLayer)]
+
+    @property
+    def slots(self):
+        out = []
+        for l in self.weighted_layers():
+            if l.slots is None:
+                return None
+            out += [WeightSlot(s.name, s.shape, s.trainable and l.trainable) for s in l.slots]
+        return out
+
+    @slots.setter
+    def slots(self, value):
+        pass
+
+    @property
+    def weight_count(self):
+        s = self.slots
+        return None if s is None else len(s)
+
+    def set_weights(self, arrays):
+        n = self.weight_count
+        if n is not None and len(arrays) != n:
+            raise WeightsError(f"{self.where}: expects {n} weight arrays, received {len(arrays)}")
+        k = 0
+        for l in self.weighted_layers():
+            l.set_weights(arrays[k:k + l.weight_count])
+            k += l.weight_count
+
+    def get_weights(self):
+        return [w for l in self.weighted_layers() for w in l.get_weights()]
+
+    def count_params(self):
+        return sum(l.count_params() for l in self.weighted_layers())
+
+    def keras3_children(self) -> List[Tuple[Layer, str]]:
+        """(layer, its group name) in a Keras 3 weights file: class names with counters."""
+        seen: Dict[str, int] = {}
+        out = []
+        for l in self.layers:
+            base = to_snake_case(l.class_name)
+            n = seen.get(base, -1) + 1
+            seen[base] = n
+            out.append((l, base if n == 0 else f"{base}_{n}"))
+        return out
+
+    @property
+    def input_specs(self) -> List[TensorSpec]:
+        raise NotImplementedError
+
+
+class Sequential(Container):
+    def __init__(self, class_name, name, config, ctx):
+        super().__init__(class_name, name, config, ctx)
+        entries = config.get("layers")
+        if not isinstance(entries, list):
+            raise ConfigError(f"{self.where}: Sequential config has no 'layers' list")
+        built = [make_layer(e, ctx) for e in entries]
+        self.input_layer = None
+        if built and isinstance(built[0], InputLayer):
+            self.input_layer = built.pop(0)
+        elif built:
+            first = entries[0].get("config") or {}
+            shape = first.get("batch_input_shape", first.get("batch_shape"))
+            if shape is None and config.get("build_input_shape") is not None:
+                shape = config["build_input_shape"]
+            if shape is not None:
+                cfg = {"batch_input_shape": shape, "name": f"{built[0].name}_input",
+                       "dtype": first.get("input_dtype", _first_input_dtype(entries[0]))}
+                self.input_layer = InputLayer("InputLayer", cfg["name"], cfg, ctx)
+        if not built:
+            raise ConfigError(f"{self.where}: Sequential model has no layers")
+        self.layers = built
+
+    @property
+    def input_specs(self):
+        il = self.input_layer
+        if il is None:
+            return [TensorSpec(f"{self.layers[0].name}_input", None, np.dtype(np.float32))]
+        return [TensorSpec(il.name, il.shape, il.input_dtype)]
+
+    def run(self, feeds, collect=None, ctx=None):
+        (x, m), = feeds
+        for l in self.layers:
+            x, m = call_layer(l, x, m, {}, ctx)
+            if collect is not None and l.name not in collect:
+                collect[l.name] = x
+        return [(x, m)]
+
+    def call_with_mask(self, inputs, mask, ctx=None, **kwargs):
+        (y, m), = self.run([(single_input(inputs, self), mask)], None, ctx)
+        return y, m
+
+
+def _first_input_dtype(entry):
+    cls = entry.get("class_name")
+    cfg = entry.get("config") or {}
+    if cls == "Embedding":
+        return "int32" if "dtype" not in cfg else cfg.get("dtype")
+    return cfg.get("dtype")
+
+
+def single_input(inputs, layer):
+    if isinstance(inputs, (list, tuple)):
+        if len(inputs) != 1:
+            raise ConfigError(f"{layer.where}: expects one input, received {len(inputs)}")
+        return inputs[0]
+    return inputs
+
+
+class Ref(NamedTuple):
+    layer: str
+    node: int
+    tensor: int
+
+
+class Node(NamedTuple):
+    layer: Layer
+    inputs: Any          # structure of Ref / constants: the first call argument (ops: all args)
+    kwargs: Dict[str, Any]
+    index: int           # call index of this node within its layer
+
+
+_CONST = "_CONSTANT_VALUE"
+
+
+def _map(fn, obj):
+    if isinstance(obj, Ref):
+        return fn(obj)
+    if isinstance(obj, list):
+        return [_map(fn, o) for o in obj]
+    if isinstance(obj, tuple):
+        return tuple(_map(fn, o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _map(fn, v) for k, v in obj.items()}
+    return fn(obj)
+
+
+def _leaves(obj):
+    if isinstance(obj, Ref):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _leaves(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _leaves(o)
+    else:
+        yield obj
+
+
+class Functional(Container):
+    def __init__(self, class_name, name, config, ctx):
+        super().__init__(class_name, name, config, ctx)
+        entries = config.get("layers")
+        if not isinstance(entries, list):
+            raise ConfigError(f"{self.where}: functional config has no 'layers' list")
+        self.by_name: Dict[str, Layer] = {}
+        raw: List[Tuple[Layer, list]] = []
+        for e in entries:
+            layer = make_layer(e, ctx)
+            if layer.name in self.by_name:
+                raise ConfigError(f"{self.where}: two layers are named {layer.name!r}")
+            self.by_name[layer.name] = layer
+            nodes = e.get("inbound_nodes") or []
+            if not isinstance(nodes, list):
+                raise ConfigError(f"{self.where}: inbound_nodes of {layer.name!r} is not a list")
+            raw.append((layer, nodes))
+        self.layers = [l for l, _ in raw if not getattr(l, "is_op", False)]
+        parsed = [(layer, [self._parse_node(layer, n) for n in nodes]) for layer, nodes in raw]
+        in_refs = self._parse_io(config.get("input_layers"), "input_layers")
+        out_refs = self._parse_io(config.get("output_layers"), "output_layers")
+        self._fix_offsets(parsed, out_refs + in_refs)
+        self.input_keys = [self._key(r) for r in in_refs]
+        self.output_keys = [self._key(r) for r in out_refs]
+        for k in self.input_keys:
+            if not isinstance(self.by_name[k[0]], InputLayer):
+                raise ConfigError(f"{self.where}: model input {k[0]!r} is not an InputLayer")
+        self.plan = self._plan(parsed)
+
+    # ----- parsing ----------------------------------------------------------------------------
+    def _parse_io(self, spec, what) -> List[Ref]:
+        if spec is None:
+            raise ConfigError(f"{self.where}: functional config has no {what!r}")
+        if isinstance(spec, dict):
+            spec = list(spec.values())
+        if isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str):
+            spec = [spec]
+        refs = []
+        for item in _leaves_refs(spec):
+            refs.append(self._ref(item, what))
+        if not refs:
+            raise ConfigError(f"{self.where}: {what} is empty")
+        return refs
+
+    def _ref(self, item, what) -> Ref:
+        if not (isinstance(item, (list, tuple)) and len(item) >= 3 and isinstance(item[0], str)
+                and isinstance(item[1], int) and isinstance(item[2], int)):
+            raise ConfigError(f"{self.where}: {what}: {item!r:.200} is not a tensor reference")
+        if item[0] not in self.by_name:
+            raise ConfigError(f"{self.where}: {what} refers to unknown layer {item[0]!r}")
+        return Ref(item[0], item[1], item[2])
+
+    def _tensor_leaf(self, obj):
+        """A Ref for a serialized tensor (Keras 3 ``__keras_tensor__``), else the constant."""
+        if isinstance(obj, dict) and obj.get("class_name") == "__keras_tensor__":
+            hist = (obj.get("config") or {}).get("keras_history")
+            return self._ref(hist, "keras_history")
+        return obj
+
+    def _deserialize_k3(self, obj):
+        if isinstance(obj, dict):
+            if obj.get("class_name") == "__keras_tensor__":
+                return self._tensor_leaf(obj)
+            if obj.get("class_name") in ("__lambda__",):
+                raise UnsafeModelError(f"{self.where}: a call argument holds a Python lambda; "
+                                       f"kerasrnn_infer never runs code from model files")
+            if obj.get("class_name") == "__numpy__":
+                return np.asarray(obj.get("config", {}).get("value"),
+                                  obj.get("config", {}).get("dtype"))
+            return {k: self._deserialize_k3(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self._deserialize_k3(o) for o in obj]
+        return obj
+
+    def _k2_kwargs(self, obj):
+        """tf-keras writes tensors in call kwargs as [layer, node, tensor] lists."""
+        if isinstance(obj, list) and len(obj) == 3 and isinstance(obj[0], str) and \
+                obj[0] in self.by_name and isinstance(obj[1], int) and isinstance(obj[2], int):
+            return Ref(*obj)
+        if isinstance(obj, list):
+            return [self._k2_kwargs(o) for o in obj]
+        if isinstance(obj, dict):
+            return {k: self._k2_kwargs(v) for k, v in obj.items()}
+        return obj
+
+    def _parse_node(self, layer, data) -> Tuple[Any, dict]:
+        where = f"{self.where}: inbound node of {layer.name!r}"
+        if isinstance(data, dict):                       # Keras 3: {"args": [...], "kwargs": {}}
+            args = self._deserialize_k3(data.get("args", []))
+            kwargs = self._deserialize_k3(data.get("kwargs", {}) or {})
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ConfigError(f"{where}: malformed args/kwargs")
+            if getattr(layer, "is_op", False):
+                return args, kwargs
+            if not args:
+                raise ConfigError(f"{where}: has no arguments")
+            if len(args) > 1:
+                raise UnsupportedError(f"{where}: {len(args)} positional call arguments; "
+                                       f"supported: one (inputs) plus keyword arguments")
+            return args[0], kwargs
+        if not isinstance(data, list) or not data:
+            raise ConfigError(f"{where}: malformed node {str(data)[:200]}")
+        items, kwargs = [], {}
+        for entry in data:                                # Keras 1/2: [[name, node, tensor, kw]]
+            if not isinstance(entry, list) or len(entry) < 3:
+                raise ConfigError(f"{where}: malformed tensor reference {str(entry)[:200]}")
+            if entry[0] == _CONST:
+                items.append(np.asarray(entry[2]))
+            else:
+                items.append(self._ref(entry, "inbound node"))
+            if len(entry) > 3 and entry[3] and not kwargs:
+                if not isinstance(entry[3], dict):
+                    raise ConfigError(f"{where}: call kwargs {entry[3]!r:.200} are not an object")
+                kwargs = self._k2_kwargs(entry[3])
+        inputs = items[0] if len(items) == 1 else items
+        if getattr(layer, "is_op", False):
+            inputs = as_list(inputs)
+        return inputs, kwargs
+
+    def _fix_offsets(self, parsed, extra_refs):
+        """Map config node indices to call positions (see module docstring)."""
+        used: Dict[str, set] = {}
+        for _, nodes in parsed:
+            for inputs, kwargs in nodes:
+                for leaf in _leaves([inputs, kwargs]):
+                    if isinstance(leaf, Ref):
+                        used.setdefault(leaf.layer, set()).add(leaf.node)
+        for r in extra_refs:
+            used.setdefault(r.layer, set()).add(r.node)
+        self._offset = {}
+        for layer, nodes in parsed:
+            idx = used.get(layer.name, set())
+            off = 0
+            if isinstance(layer, Container) and idx and min(idx) > 0 and \
+                    max(idx) >= len(nodes):
+                off = min(idx)
+            self._offset[layer.name] = off
+            n = max(len(nodes), 1)
+            for i in idx:
+                if not 0 <= i - off < n:
+                    raise ConfigError(f"{self.where}: a tensor refers to call {i} of layer "
+                                      f"{layer.name!r}, which has {len(nodes)} calls")
+        self._parsed = parsed
+
+    def _key(self, r: Ref) -> Ref:
+        """The reference with its config node index turned into the call position."""
+        return Ref(r.layer, r.node - self._offset.get(r.layer, 0), r.tensor)
+
+    def _plan(self, parsed) -> List[Node]:
+        pending = []
+        for layer, nodes in parsed:
+            for i, (inputs, kwargs) in enumerate(nodes):
+                fix = (lambda o: self._key(o) if isinstance(o, Ref) else o)
+                pending.append(Node(layer, _map(fix, inputs), _map(fix, kwargs), i))
+        ready = {k[:2] for k in self.input_keys}
+        plan: List[Node] = []
+        while pending:
+            rest = []
+            for node in pending:
+                needs = {(l.layer, l.node) for l in _leaves([node.inputs, node.kwargs])
+                         if isinstance(l, Ref)}
+                if needs <= ready:
+                    plan.append(node)
+                    ready.add((node.layer.name, node.index))
+                else:
+                    rest.append(node)
+            if len(rest) == len(pending):
+                names = sorted({n.layer.name for n in rest})
+                raise ConfigError(f"{self.where}: the graph has a cycle or refers to missing "
+                                  f"tensors at layers {names[:10]}")
+            pending = rest
+        for k in self.output_keys:
+            if k[:2] not in ready:
+                raise ConfigError(f"{self.where}: output {k[0]!r} is never computed")
+        return plan
+
+    # ----- running ---------------------------------------------------------------------------
+    @property
+    def input_specs(self):
+        out = []
+        for name, _, _ in self.input_keys:
+            il = self.by_name[name]
+            out.append(TensorSpec(il.name, il.shape, il.input_dtype))
+        return out
+
+    def run(self, feeds, collect=None, ctx=None):
+        env: Dict[Ref, Tuple[Any, Any]] = {}
+        for key, feed in zip(self.input_keys, feeds):
+            env[key] = feed
+            if collect is not None and key[0] not in collect:
+                collect[key[0]] = feed[0]
+        for node in self.plan:
+            vals = _map(lambda r: env[r][0] if isinstance(r, Ref) else r, node.inputs)
+            masks = _map(lambda r: env[r][1] if isinstance(r, Ref) else None, node.inputs)
+            kwargs = _map(lambda r: env[r][0] if isinstance(r, Ref) else r, node.kwargs)
+            kwargs.pop("training", None)
+            if "mask" in kwargs:
+                mask = kwargs.pop("mask")
+            else:
+                mask = masks if any(m is not None for m in _leaves(masks)) else None
+            out, out_mask = call_layer(node.layer, vals, mask, kwargs, ctx)
+            outs = as_list(out)
+            oms = as_list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(outs)
+            name = node.layer.name
+            for j, o in enumerate(outs):
+                env[Ref(name, node.index, j)] = (o, oms[j] if j < len(oms) else None)
+            if collect is not None and name not in collect and not getattr(node.layer, "is_op", 0):
+                collect[name] = out
+        return [env[k] for k in self.output_keys]
+
+    def call_with_mask(self, inputs, mask, ctx=None, **kwargs):
+        xs = as_list(inputs)
+        ms = as_list(mask) if isinstance(mask, (list, tuple)) else [mask] * len(xs)
+        if len(xs) != len(self.input_keys):
+            raise ConfigError(f"{self.where}: expects {len(self.input_keys)} inputs, "
+                              f"received {len(xs)}")
+        res = self.run(list(zip(xs, ms)), None, ctx)
+        if len(res) == 1:
+            return res[0]
+        return [r[0] for r in res], [r[1] for r in res]
+
+
+def _leaves_refs(spec):
+    if isinstance(spec, list) and len(spec) >= 3 and isinstance(spec[0], str) and \
+            isinstance(spec[1], int):
+        yield spec
+    elif isinstance(spec, (list, tuple)):
+        for s in spec:
+            yield from _leaves_refs(s)
+
+
+def call_layer(layer: Layer, inputs, mask, kwargs, ctx):
+    """Run one layer call; returns (outputs, output masks)."""
+    if isinstance(layer, Container):
+        if kwargs:
+            raise UnsupportedError(f"{layer.where}: call arguments {sorted(kwargs)} to a nested "
+                                   f"model are not supported")
+        return layer.call_with_mask(inputs, mask, ctx=ctx)
+    if isinstance(layer, RNN) or isinstance(layer, Bidirectional):
+        out = layer.call(inputs, mask=mask, state_ctx=ctx, **kwargs)
+    else:
+        out = layer.call(inputs, mask=mask, **kwargs)
+    return out, layer.compute_mask(inputs, mask)

@@ -1,0 +1,195 @@
+"""The layer base class and the context layers are built in.
+
+A layer is three separate things, as in Keras: its config (read once, at construction), its
+weights (``set_weights``, positional, in Keras's ``get_weights`` order) and its maths
+(``call``). Layers hold no per-call state, so one model can serve many threads.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, InputError, UnsupportedError, WeightsError
+
+
+@dataclass
+class BuildContext:
+    """What a layer needs to know about the file it comes from."""
+
+    source: str = "<config>"                 # file path or "<config>", for messages
+    keras_version: str = "3"
+    custom_objects: Dict[str, Callable] = field(default_factory=dict)
+
+    @property
+    def keras_major(self) -> int:
+        m = re.match(r"\s*(\d+)", self.keras_version or "")
+        return int(m.group(1)) if m else 3
+
+
+@dataclass
+class WeightSlot:
+    """One weight of a layer: its Keras name, the shape it must have, and whether it trains.
+
+    ``shape`` entries may be None where the config does not fix them (e.g. input features).
+    """
+
+    name: str
+    shape: Sequence[Optional[int]]
+    trainable: bool = True
+
+
+def to_snake_case(name: str) -> str:
+    """Keras's class-name-to-path rule (``SimpleRNN`` -> ``simple_rnn``), used in .keras files."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64,
+           "half": np.float16, "float": np.float32, "double": np.float64}
+_MIXED = {"mixed_float16": np.float16}
+
+
+def parse_dtype(spec: Any, where: str, default=np.float32) -> np.dtype:
+    """The compute dtype of a serialized layer ``dtype`` (string, Policy or DTypePolicy)."""
+    if spec is None:
+        return np.dtype(default)
+    if isinstance(spec, dict):
+        cfg = spec.get("config") or {}
+        spec = cfg.get("name", spec.get("class_name"))
+    if not isinstance(spec, str):
+        raise ConfigError(f"{where}: dtype {spec!r} is not a dtype name")
+    if spec in _DTYPES:
+        return np.dtype(_DTYPES[spec])
+    if spec in _MIXED:
+        return np.dtype(_MIXED[spec])
+    raise UnsupportedError(f"{where}: dtype policy {spec!r} is not supported; supported: "
+                           f"{', '.join(sorted(set(_DTYPES) | set(_MIXED)))}")
+
+
+class Layer:
+    """Base class: a named Keras layer with positional weights and a NumPy ``call``.
+
+    Subclasses set ``slots`` in ``__init__`` (their weights, in Keras order), implement
+    ``call`` and, if the layer passes or makes masks, ``compute_mask``.
+    """
+
+    supports_masking = False       # passes the input mask through unchanged
+    is_op = False                  # a keras.ops node rather than a layer
+    float_dtype = True             # config 'dtype' is a float compute dtype (not InputLayer's)
+    expects_mask = False           # call() uses the mask (RNNs, pooling)
+
+    def __init__(self, class_name: str, name: str, config: dict, ctx: BuildContext):
+        self.class_name = class_name
+        self.name = name
+        self.config = config
+        self.ctx = ctx
+        self.trainable = bool(config.get("trainable", True))
+        self.dtype = parse_dtype(config.get("dtype") if self.float_dtype else None, self.where)
+        self.slots: List[WeightSlot] = []
+        self._weights: List[np.ndarray] = []
+
+    # ----- config helpers -------------------------------------------------------------------
+    @property
+    def where(self) -> str:
+        return f"{self.ctx.source}: layer {self.name!r} ({self.class_name})"
+
+    def opt(self, key: str, default: Any = None) -> Any:
+        return self.config.get(key, default)
+
+    def require(self, key: str) -> Any:
+        if key not in self.config:
+            raise ConfigError(f"{self.where}: config has no {key!r}")
+        return self.config[key]
+
+    def refuse(self, option: str, value: Any, supported: str) -> None:
+        raise UnsupportedError(f"{self.where}: {option}={value!r} is not supported; "
+                               f"supported: {supported}")
+
+    # ----- weights ----------------------------------------------------------------------------
+    @property
+    def weight_count(self) -> int:
+        return len(self.slots)
+
+    def keras3_paths(self) -> List[str]:
+        """Groups (relative to this layer's group in a Keras 3 weights file) whose ``vars``
+        hold this layer's weights, in order."""
+        return [""]
+
+    def legacy_order(self) -> List[int]:
+        """Indices into ``slots`` in the order legacy HDF5 files list them:
+        trainable weights first, then non-trainable (Keras ``_legacy_weights``)."""
+        train = [i for i, s in enumerate(self.slots) if s.trainable and self.trainable]
+        rest = [i for i in range(len(self.slots)) if i not in train]
+        return train + rest
+
+    def adapt_legacy(self, arrays: List[np.ndarray]) -> List[np.ndarray]:
+        """Convert weights as a legacy HDF5 file stores them (older layouts) to Keras order."""
+        return arrays
+
+    def set_weights(self, arrays: Sequence[np.ndarray]) -> None:
+        if len(arrays) != len(self.slots):
+            raise WeightsError(f"{self.where}: expects {len(self.slots)} weight arrays "
+                               f"({', '.join(s.name for s in self.slots) or 'none'}), "
+                               f"received {len(arrays)}")
+        checked = []
+        for slot, arr in zip(self.slots, arrays):
+            arr = np.asarray(arr)
+            if arr.dtype.kind not in "fiu":
+                raise WeightsError(f"{self.where}: weight {slot.name!r} has dtype {arr.dtype}, "
+                                   f"expected a numeric array")
+            ok = arr.ndim == len(slot.shape) and all(
+                want is None or want == got for want, got in zip(slot.shape, arr.shape))
+            if not ok:
+                want = tuple("?" if d is None else d for d in slot.shape)
+                raise WeightsError(f"{self.where}: weight {slot.name!r} has shape "
+                                   f"{tuple(arr.shape)}, expected {want}")
+            checked.append(arr)
+        self._weights = checked
+        self.build_weights(checked)
+
+    def build_weights(self, arrays: List[np.ndarray]) -> None:
+        """Prepare computation from the checked arrays (reorder, cast...)."""
+
+    def get_weights(self) -> List[np.ndarray]:
+        return [w.copy() for w in self._weights]
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self._weights))
+
+    # ----- maths --------------------------------------------------------------------------------
+    def cast_input(self, x: np.ndarray) -> np.ndarray:
+        """Keras autocasts floating inputs to the layer's compute dtype."""
+        if x.dtype != self.dtype and x.dtype.kind in "fiub":
+            return x.astype(self.dtype)
+        return x
+
+    def call(self, inputs, mask=None, **kwargs):
+        raise NotImplementedError
+
+    def compute_mask(self, inputs, mask):
+        return mask if self.supports_masking else None
+
+    def describe(self) -> str:
+        """Key options for summaries."""
+        return ""
+
+    def __repr__(self) -> str:
+        return f"<{self.class_name} {self.name!r}>"
+
+
+def single(inputs, where: str) -> np.ndarray:
+    """The one input of a single-input layer."""
+    if isinstance(inputs, (list, tuple)):
+        if len(inputs) != 1:
+            raise InputError(f"{where}: expects one input, received {len(inputs)}")
+        return inputs[0]
+    return inputs
+
+
+def as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]

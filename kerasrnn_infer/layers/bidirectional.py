@@ -1,0 +1,122 @@
+"""Bidirectional(RNN): a forward copy and a backward (go_backwards) copy of one layer.
+
+Keras ``layers/rnn/bidirectional.py``: both copies see the same inputs and mask; both have
+``zero_output_for_mask`` forced to ``return_sequences``; the backward sequence is flipped back
+before merging; ``initial_state`` is split in halves (forward first); weights are the forward
+layer's then the backward layer's.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from .base import Layer, as_list
+from .recurrent import RNN
+
+_MERGES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(Layer):
+    expects_mask = True
+
+    def __init__(self, class_name, name, config, ctx, make_layer):
+        super().__init__(class_name, name, config, ctx)
+        fwd_cfg = self.require("layer")
+        bwd_cfg = self.opt("backward_layer")
+        if not isinstance(fwd_cfg, dict) or not isinstance(fwd_cfg.get("config"), dict):
+            raise ConfigError(f"{self.where}: 'layer' must be a serialized recurrent layer")
+        self.merge_mode = self.opt("merge_mode", "concat")
+        if self.merge_mode not in _MERGES:
+            self.refuse("merge_mode", self.merge_mode, "concat, sum, mul, ave, None")
+        seq = bool(fwd_cfg["config"].get("return_sequences", False))
+        fwd_cfg = _with(fwd_cfg, zero_output_for_mask=seq)
+        if bwd_cfg is None:       # tf-keras: the backward layer is a copy, direction flipped
+            go_back = not bool(fwd_cfg["config"].get("go_backwards", False))
+            bwd_cfg = _with(fwd_cfg, go_backwards=go_back,
+                            name="backward_" + str(fwd_cfg["config"].get("name", "")))
+        elif not isinstance(bwd_cfg, dict) or not isinstance(bwd_cfg.get("config"), dict):
+            raise ConfigError(f"{self.where}: 'backward_layer' must be a serialized layer")
+        bwd_cfg = _with(bwd_cfg, zero_output_for_mask=seq)
+        self.forward = make_layer(fwd_cfg, ctx)
+        self.backward = make_layer(bwd_cfg, ctx)
+        for part in (self.forward, self.backward):
+            if not isinstance(part, RNN):
+                raise ConfigError(f"{self.where}: wraps {part.class_name}, expected a recurrent "
+                                  f"layer (SimpleRNN, LSTM, GRU, RNN)")
+        if self.forward.return_sequences != self.backward.return_sequences:
+            raise ConfigError(f"{self.where}: forward and backward layers disagree on "
+                              f"return_sequences")
+        self.return_sequences = self.forward.return_sequences
+        self.return_state = self.forward.return_state
+        self.stateful = self.forward.stateful or self.backward.stateful
+        self.slots = self.forward.slots + self.backward.slots
+
+    def keras3_paths(self) -> List[str]:
+        return ([f"forward_layer/{p}" for p in self.forward.keras3_paths()] +
+                [f"backward_layer/{p}" for p in self.backward.keras3_paths()])
+
+    def adapt_legacy(self, arrays):
+        half = len(arrays) // 2
+        return self.forward.adapt_legacy(arrays[:half]) + self.backward.adapt_legacy(arrays[half:])
+
+    def build_weights(self, arrays):
+        n = len(self.forward.slots)
+        self.forward.set_weights(arrays[:n])
+        self.backward.set_weights(arrays[n:])
+
+    def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None):
+        items = as_list(inputs)
+        x, states = items[0], items[1:]
+        if initial_state is not None:
+            states = as_list(initial_state)
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        fwd_states = bwd_states = None
+        if states:
+            if len(states) % 2:
+                raise InputError(f"{self.where}: initial_state must hold the forward states "
+                                 f"then the backward states, received {len(states)} tensors")
+            half = len(states) // 2
+            fwd_states, bwd_states = states[:half], states[half:]
+        y = as_list(self.forward.call(x, mask=mask, initial_state=fwd_states, state_ctx=state_ctx))
+        y_rev = as_list(self.backward.call(x, mask=mask, initial_state=bwd_states,
+                                           state_ctx=state_ctx))
+        out, out_rev = y[0], y_rev[0]
+        if self.return_sequences:
+            out_rev = out_rev[:, ::-1]
+        mode = self.merge_mode
+        if mode == "concat":
+            merged = [np.concatenate([out, out_rev], axis=-1)]
+        elif mode == "sum":
+            merged = [out + out_rev]
+        elif mode == "mul":
+            merged = [out * out_rev]
+        elif mode == "ave":
+            merged = [(out + out_rev) / out.dtype.type(2)]
+        else:
+            merged = [out, np.ascontiguousarray(out_rev)]
+        if self.return_state:
+            return merged + y[1:] + y_rev[1:]
+        return merged[0] if len(merged) == 1 else merged
+
+    def compute_mask(self, inputs, mask):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        out_mask = mask if self.return_sequences else None
+        masks = [out_mask] * (2 if self.merge_mode is None else 1)
+        if self.return_state:
+            n = len(self.forward.cell.state_sizes) + len(self.backward.cell.state_sizes)
+            masks += [None] * n
+        return masks[0] if len(masks) == 1 else masks
+
+    def describe(self):
+        return f"merge_mode={self.merge_mode}, {self.forward.describe()}"
+
+
+def _with(entry: dict, **changes) -> dict:
+    out = dict(entry)
+    out["config"] = dict(entry["config"], **changes)
+    return out

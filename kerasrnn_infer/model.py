@@ -1,0 +1,385 @@
+"""The public model: loading entry points, weight assignment and ``predict``."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from ._files import Keras3Weights, LegacyWeights, ModelSource, read_model_file, version_major
+from .errors import (ConfigError, InputError, KerasRnnInferError, ModelFileError,
+                     UnsupportedError, WeightsError)
+from .graph import (Container, Functional, InputLayer, Sequential, TensorSpec, make_layer)
+from .layers.base import BuildContext, Layer
+from .layers.wrappers import CustomLayer
+
+ArrayLike = Any
+
+
+def _guess_version(obj: Any) -> str:
+    """The writing Keras major version of a config with no ``keras_version``."""
+    text = json.dumps(obj)[:2_000_000]
+    if "__keras_tensor__" in text or '"DTypePolicy"' in text or '"batch_shape"' in text:
+        return "3"
+    if '"output_dim"' in text and '"units"' not in text or '"inner_activation"' in text:
+        return "1"
+    return "2"
+
+
+def _model_config(obj: Any, source: str) -> dict:
+    if not isinstance(obj, dict) or not isinstance(obj.get("class_name"), str):
+        raise ConfigError(f"{source}: the model config must be an object with a 'class_name', "
+                          f"received {str(obj)[:200]}")
+    if obj["class_name"] not in ("Sequential", "Functional", "Model"):
+        raise UnsupportedError(
+            f"{source}: the model class {obj['class_name']!r} is not supported; supported: "
+            f"Sequential, Functional, Model (subclassed models have no layer graph in the file)")
+    return obj
+
+
+class Model:
+    """A loaded Keras model, run in NumPy. Use :func:`load_model` or :func:`model_from_json`."""
+
+    def __init__(self, root: Container, ctx: BuildContext, source_format: str = "json"):
+        self._root = root
+        self._ctx = ctx
+        self.format = source_format
+        self.keras_version = ctx.keras_version
+        self._states: Dict[int, List[np.ndarray]] = {}
+        self._stateful = any(getattr(l, "stateful", False) for l in _walk(root))
+        self._lock = threading.Lock()
+        self._shapes: Optional[Dict[str, Any]] = None
+
+    # ----- structure -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._root.name
+
+    @property
+    def layers(self) -> List[Layer]:
+        return list(self._root.layers)
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise KerasRnnInferError(f"get_layer: index {index} is out of range; the model "
+                                         f"has {len(self.layers)} layers")
+            return self.layers[index]
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise KerasRnnInferError(f"get_layer: no layer named {name!r}; layers: "
+                                 f"{', '.join(l.name for l in self.layers)}")
+
+    @property
+    def inputs(self) -> List[TensorSpec]:
+        return list(self._root.input_specs)
+
+    @property
+    def outputs(self) -> List[TensorSpec]:
+        shapes = self._infer_shapes()
+        outs = shapes.get("__outputs__") if shapes else None
+        if isinstance(self._root, Sequential):
+            names = [self._root.layers[-1].name]
+        else:
+            names = [k[0] for k in self._root.output_keys]
+        return [TensorSpec(n, outs[i][0] if outs else None, outs[i][1] if outs else None)
+                for i, n in enumerate(names)]
+
+    @property
+    def stateful(self) -> bool:
+        return self._stateful
+
+    def count_params(self) -> int:
+        return self._root.count_params()
+
+    def get_weights(self) -> List[np.ndarray]:
+        return self._root.get_weights()
+
+    # ----- weights ---------------------------------------------------------------------------
+    def load_weights(self, path: Union[str, os.PathLike]) -> "Model":
+        """Load weights from a Keras 3 ``.weights.h5``, a legacy ``save_weights`` HDF5 file,
+        or the weights inside a full ``.keras`` / ``.h5`` model file."""
+        src = read_model_file(path)
+        _assign(self._root, src)
+        self._states.clear()
+        return self
+
+    def reset_states(self) -> None:
+        """Zero the states of stateful layers (Keras ``model.reset_states()``)."""
+        with self._lock:
+            self._states.clear()
+
+    # ----- running ---------------------------------------------------------------------------
+    def _feeds(self, x) -> List[np.ndarray]:
+        specs = self.inputs
+        if isinstance(x, dict):
+            names = [s.name for s in specs]
+            unknown = sorted(set(x) - set(names))
+            missing = [n for n in names if n not in x]
+            if unknown or missing:
+                raise InputError(f"model {self.name!r}: inputs by name must be exactly "
+                                 f"{names}; missing {missing}, unknown {unknown}")
+            items = [x[n] for n in names]
+        elif isinstance(x, (list, tuple)) and len(specs) > 1:
+            items = list(x)
+        elif isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
+            items = [x[0]]
+        else:
+            items = [x]
+        if len(items) != len(specs):
+            raise InputError(f"model {self.name!r} expects {len(specs)} inputs "
+                             f"({', '.join(s.name for s in specs)}), received {len(items)}")
+        out = []
+        for spec, item in zip(specs, items):
+            arr = np.asarray(item)
+            if arr.dtype.kind not in "fiub":
+                raise InputError(f"model {self.name!r}: input {spec.name!r} has dtype "
+                                 f"{arr.dtype}, expected numbers")
+            arr = arr.astype(spec.dtype, copy=False)
+            if spec.shape is not None:
+                ok = arr.ndim == len(spec.shape) and all(
+                    d is None or d == g for d, g in zip(spec.shape[1:], arr.shape[1:]))
+                if not ok:
+                    want = "(" + ", ".join("None" if d is None else str(d)
+                                           for d in spec.shape) + ")"
+                    raise InputError(f"model {self.name!r}: input {spec.name!r} expects shape "
+                                     f"{want}, received {arr.shape}")
+            out.append(arr)
+        if len({a.shape[0] if a.ndim else -1 for a in out}) > 1:
+            raise InputError(f"model {self.name!r}: inputs have different batch sizes "
+                             f"{[a.shape[0] for a in out]}")
+        return out
+
+    def _run(self, feeds, collect=None):
+        if self._stateful:
+            with self._lock:
+                return self._root.run([(a, None) for a in feeds], collect, self._states)
+        return self._root.run([(a, None) for a in feeds], collect, None)
+
+    def predict(self, x, batch_size: Optional[int] = None, verbose: Any = None):
+        """Outputs for ``x`` (array, list in model input order, or dict by input name): an
+        array for a one-output model, else a list in Keras's output order."""
+        feeds = self._feeds(x)
+        n = feeds[0].shape[0] if feeds and feeds[0].ndim else 0
+        step = None
+        if self._stateful:
+            fixed = self.inputs[0].shape[0] if self.inputs[0].shape else None
+            if fixed is not None and n != fixed:
+                if n % fixed:
+                    raise InputError(f"model {self.name!r} is stateful with batch size {fixed}; "
+                                     f"received {n} samples, not a multiple of it")
+                step = fixed
+        elif batch_size is not None:
+            if not isinstance(batch_size, int) or batch_size <= 0:
+                raise InputError(f"predict: batch_size={batch_size!r} must be a positive integer")
+            step = batch_size if batch_size < n else None
+        if step is None:
+            outs = [o for o, _ in self._run(feeds)]
+        else:
+            parts = [[o for o, _ in self._run([f[i:i + step] for f in feeds])]
+                     for i in range(0, n, step)]
+            outs = [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(parts[0]))]
+        return outs[0] if len(outs) == 1 else outs
+
+    __call__ = predict
+
+    def layer_outputs(self, x) -> Dict[str, Any]:
+        """``{layer name: output}`` for every layer of the model (first call of shared ones);
+        multi-output layers give a list."""
+        collect: Dict[str, Any] = {}
+        self._run(self._feeds(x), collect)
+        return collect
+
+    # ----- description -----------------------------------------------------------------------
+    def _infer_shapes(self):
+        """Output shapes from two dry runs with different sizes for unknown dimensions."""
+        if self._shapes is not None:
+            return self._shapes
+        runs = []
+        for size in (2, 3):
+            feeds = []
+            for spec in self.inputs:
+                if spec.shape is None:
+                    return {}
+                shape = tuple(size if d is None else d for d in spec.shape)
+                feeds.append(np.zeros(shape, spec.dtype))
+            collect: Dict[str, Any] = {}
+            try:
+                outs = self._root.run([(a, None) for a in feeds], collect, {})
+            except KerasRnnInferError:
+                return {}
+            collect["__outputs__"] = [o for o, _ in outs]
+            runs.append(collect)
+
+        def merge(a, b):
+            if isinstance(a, list):
+                return [merge(x, y) for x, y in zip(a, b)]
+            return tuple(p if p == q else None for p, q in zip(np.shape(a), np.shape(b)))
+
+        shapes = {k: merge(runs[0][k], runs[1][k]) for k in runs[0]}
+        shapes["__outputs__"] = [(s, o.dtype) for s, o in
+                                 zip(shapes["__outputs__"], runs[0]["__outputs__"])]
+        self._shapes = shapes
+        return shapes
+
+    def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        shapes = self._infer_shapes()
+        rows = [("Layer (type)", "Output shape", "Params", "Options")]
+        for l in self.layers:
+            shp = shapes.get(l.name, "?")
+            rows.append((f"{l.name} ({l.class_name})", str(shp), str(l.count_params()),
+                         l.describe()))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        line = "  ".join("-" * w for w in widths)
+        print_fn(f'Model: "{self.name}"  (Keras {self.keras_version}, {self.format})')
+        print_fn(line)
+        for k, r in enumerate(rows):
+            print_fn("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            if k == 0:
+                print_fn(line)
+        print_fn(line)
+        print_fn(f"Total params: {self.count_params()}")
+
+    def __repr__(self):
+        return (f"<kerasrnn_infer.Model {self.name!r}: {len(self.layers)} layers, "
+                f"{len(self.inputs)} inputs, Keras {self.keras_version}>")
+
+
+def _walk(layer):
+    yield layer
+    for sub in getattr(layer, "layers", []) or []:
+        yield from _walk(sub)
+    for attr in ("inner", "forward", "backward"):
+        if hasattr(layer, attr):
+            yield from _walk(getattr(layer, attr))
+
+
+# ----- weight assignment ---------------------------------------------------------------------------
+def _assign(root: Container, src: ModelSource) -> None:
+    if isinstance(src.weights, Keras3Weights):
+        _assign_keras3(root, src.weights, "", src.path)
+    else:
+        _assign_legacy(root, src.weights, src.path)
+    for l in _walk(root):
+        if isinstance(l, Container) or isinstance(l, CustomLayer):
+            continue
+        if l.slots and not l._weights:
+            raise WeightsError(f"{src.path}: no weights for layer {l.name!r} ({l.class_name})")
+
+
+def _find_group(store: Keras3Weights, prefix: str, name: str) -> Optional[str]:
+    for cand in (f"{prefix}layers/{name}", f"{prefix}_layer_checkpoint_dependencies/{name}",
+                 f"{prefix}{name}"):
+        if store.has(cand):
+            return cand
+    return None
+
+
+def _assign_keras3(container: Container, store: Keras3Weights, prefix: str, path: str) -> None:
+    for layer, gname in container.keras3_children():
+        if isinstance(layer, InputLayer):
+            continue
+        group = _find_group(store, prefix, gname)
+        if isinstance(layer, Container):
+            if layer.weight_count == 0:
+                continue
+            if group is None:
+                raise WeightsError(f"{path}: no weights group for nested model {layer.name!r} "
+                                   f"(expected {prefix}layers/{gname})")
+            _assign_keras3(layer, store, group + "/", path)
+            continue
+        if isinstance(layer, CustomLayer):
+            layer.set_weights(store.groups.get(group, []) if group else [])
+            continue
+        if not layer.slots:
+            continue
+        if group is None:
+            raise WeightsError(f"{path}: no weights for layer {layer.name!r} "
+                               f"({layer.class_name}); expected group {prefix}layers/{gname}")
+        arrays = []
+        for p in layer.keras3_paths():
+            key = f"{group}/{p}" if p else group
+            if key not in store.groups:
+                raise WeightsError(f"{path}: weights of layer {layer.name!r} "
+                                   f"({layer.class_name}) are missing: no {key}/vars")
+            arrays += store.groups[key]
+        layer.set_weights(arrays)
+
+
+def _assign_legacy(root: Container, lw: LegacyWeights, path: str) -> None:
+    mine = [l for l in root.weighted_layers() if l.weight_count != 0]
+    theirs = [n for n in lw.layer_names if lw.weights.get(n)]
+    if all(l.name in lw.weights for l in mine):
+        pairs = [(l, lw.weights[l.name]) for l in mine]
+        extra = [n for n in theirs if n not in {l.name for l in mine}]
+        if extra:
+            raise WeightsError(f"{path}: weights for layers the model does not have: "
+                               f"{extra[:10]}")
+    else:
+        if len(mine) != len(theirs):
+            raise WeightsError(
+                f"{path}: the file holds weights for {len(theirs)} layers "
+                f"({', '.join(theirs[:8])}), the model has {len(mine)} layers with weights "
+                f"({', '.join(l.name for l in mine[:8])}); layer names differ, so they are "
+                f"paired by position, which needs equal counts")
+        pairs = [(l, lw.weights[n]) for l, n in zip(mine, theirs)]
+    for layer, arrays in pairs:
+        if isinstance(layer, CustomLayer):
+            layer.set_weights(arrays)
+            continue
+        arrays = layer.adapt_legacy(list(arrays))
+        order = layer.legacy_order()
+        if len(arrays) != len(order):
+            raise WeightsError(f"{path}: layer {layer.name!r} ({layer.class_name}) has "
+                               f"{len(arrays)} weight arrays in the file, expected {len(order)}")
+        slot_arrays: List[Optional[np.ndarray]] = [None] * len(order)
+        for k, i in enumerate(order):
+            slot_arrays[i] = arrays[k]
+        layer.set_weights(slot_arrays)
+
+
+# ----- entry points -------------------------------------------------------------------------------
+def _build(obj: Any, source: str, custom_objects, keras_version: Optional[str],
+           fmt: str) -> Model:
+    cfg = _model_config(obj, source)
+    version = keras_version or _guess_version(cfg)
+    ctx = BuildContext(source=source, keras_version=str(version),
+                       custom_objects=dict(custom_objects or {}))
+    root = make_layer(cfg, ctx)
+    if not isinstance(root, Container):
+        raise ConfigError(f"{source}: the top-level object is a {root.class_name}, not a model")
+    return Model(root, ctx, fmt)
+
+
+def load_model(path: Union[str, os.PathLike], custom_objects: Optional[Dict[str, Callable]] = None,
+               keras_version: Optional[str] = None, compile: Any = None) -> Model:
+    """Load a full Keras model: a ``.keras`` archive or a legacy HDF5 file (by content).
+
+    ``keras_version`` overrides the version recorded in the file; it decides version-dependent
+    maths such as ``hard_sigmoid``. ``compile`` is accepted for Keras compatibility and ignored
+    (nothing here trains)."""
+    src = read_model_file(path)
+    if src.config is None:
+        raise ModelFileError(f"{src.path}: holds weights only ({src.format}); build the model "
+                             f"with model_from_json(text) and call load_weights on it")
+    version = keras_version or src.keras_version
+    if src.format == "keras-zip" and isinstance(src.config, dict):
+        version = version or "3"
+    model = _build(src.config, src.path, custom_objects, version, src.format)
+    _assign(model._root, src)
+    return model
+
+
+def model_from_json(json_text: Union[str, bytes], custom_objects=None,
+                    keras_version: Optional[str] = None) -> Model:
+    """Build a model from ``model.to_json()`` text; then call ``load_weights``."""
+    try:
+        obj = json.loads(json_text)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"<json>: not valid JSON: {e}") from None
+    version = keras_version or (obj.get("keras_version") if isinstance(obj, dict) else None)
+    return _build(obj, "<json>", custom_objects, version, "json")

@@ -1,0 +1,40 @@
+"""Every fixture in fixtures/ (made by tools/make_fixtures.py with real Keras 3 and tf-keras),
+in every file format it was saved in, matches Keras's outputs and per-layer outputs."""
+
+import os
+
+import pytest
+
+from _cases import check_model, load, read_case
+from conftest import FIXTURES
+
+
+def _params():
+    out = []
+    if not os.path.isdir(FIXTURES):
+        return out
+    for name in sorted(os.listdir(FIXTURES)):
+        d = os.path.join(FIXTURES, name)
+        if not os.path.isfile(os.path.join(d, "case.json")):
+            continue
+        spec, _ = read_case(d)
+        for ls in [spec["load"]] + spec.get("also_load", []):
+            label = ls.get("path") or f"{ls['json']}+{ls['weights']}"
+            out.append(pytest.param(name, ls, id=f"{name}:{label}"))
+    return out
+
+
+PARAMS = _params()
+
+
+def test_fixtures_exist():
+    assert len(PARAMS) >= 40, "fixtures/ is missing; run tools/make_fixtures.py"
+
+
+@pytest.mark.parametrize("name,load_spec", PARAMS)
+def test_fixture_matches_keras(name, load_spec):
+    d = os.path.join(FIXTURES, name)
+    spec, io = read_case(d)
+    model = load(d, load_spec)
+    worst = check_model(model, spec, io)
+    assert worst <= spec.get("tol", 1e-5)
