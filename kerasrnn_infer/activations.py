@@ -71,13 +71,9 @@ def relu6(x, out=None):
 def elu(x, out=None, alpha=1.0):
     neg = np.expm1(np.minimum(x, 0))
     neg *= x.dtype.type(alpha)
-    return np.where(x > 0, x, neg) if out is None else _copy_where(out, x > 0, x, neg)
-
-
-def _copy_where(out, cond, a, b):
-    np.copyto(out, b)
-    np.copyto(out, a, where=cond)
-    return out
+    y = _out(x, out)
+    np.copyto(y, neg, where=y < 0)
+    return y
 
 
 def selu(x, out=None):

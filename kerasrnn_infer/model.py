@@ -124,10 +124,9 @@ class Model:
                 raise InputError(f"model {self.name!r}: inputs by name must be exactly "
                                  f"{names}; missing {missing}, unknown {unknown}")
             items = [x[n] for n in names]
-        elif isinstance(x, (list, tuple)) and len(specs) > 1:
-            items = list(x)
-        elif isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
-            items = [x[0]]
+        elif isinstance(x, (list, tuple)) and (len(specs) > 1 or (
+                x and all(isinstance(i, np.ndarray) for i in x))):
+            items = list(x)          # one array per model input (nested lists are one array)
         else:
             items = [x]
         if len(items) != len(specs):
