@@ -244,13 +244,15 @@ class StackedCell:
 
 
 def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optional[np.ndarray],
-        go_backwards: bool, return_sequences: bool, zero_output_for_mask: bool
+        go_backwards: bool, return_sequences: bool, zero_output_for_mask: bool,
+        prev_output: Optional[np.ndarray] = None
         ) -> Tuple[np.ndarray, Optional[np.ndarray], List[np.ndarray]]:
     """Run ``cell`` over ``x`` (batch, time, features).
 
     Returns (last output, output sequence (batch, time, units) in processing order or None,
     final states). A masked step keeps every state; its output is the previous output
-    (zeros before the first step), or zeros when ``zero_output_for_mask`` (Keras TF backend).
+    (``prev_output``, zeros by default, before the first step), or zeros when
+    ``zero_output_for_mask`` (Keras TF backend).
     """
     batch, steps = x.shape[0], x.shape[1]
     dtype = cell.dtype
@@ -276,7 +278,8 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     else:
         m_tb = np.ascontiguousarray(np.asarray(mask, bool).T)[:, :, None]
         keep = ~m_tb
-        last = np.zeros((batch, units), dtype)     # previous output, zeros before the start
+        last = np.zeros((batch, units), dtype) if prev_output is None else \
+            np.array(prev_output, dtype=dtype, copy=True)     # the previous output
         for k, t in enumerate(order):
             new = cell.step(xp[t], states, spare, ws)
             for s_new, s_old in zip(spare, states):

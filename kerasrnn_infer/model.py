@@ -15,6 +15,8 @@ from .errors import (ConfigError, InputError, KerasRnnInferError, ModelFileError
 from .graph import (Container, Functional, InputLayer, Sequential, TensorSpec, make_layer)
 from .layers.base import BuildContext, Layer
 from .layers.wrappers import CustomLayer
+from .state import StatefulStore, StreamContext, StreamState
+from .streaming import check_streamable
 
 ArrayLike = Any
 
@@ -48,10 +50,11 @@ class Model:
         self._ctx = ctx
         self.format = source_format
         self.keras_version = ctx.keras_version
-        self._states: Dict[int, List[np.ndarray]] = {}
+        self._states = StatefulStore()
         self._stateful = any(getattr(l, "stateful", False) for l in _walk(root))
         self._lock = threading.Lock()
         self._shapes: Optional[Dict[str, Any]] = None
+        self._streamable: Any = None
 
     # ----- structure -------------------------------------------------------------------------
     @property
@@ -114,7 +117,9 @@ class Model:
             self._states.clear()
 
     # ----- running ---------------------------------------------------------------------------
-    def _feeds(self, x) -> List[np.ndarray]:
+    def _feeds(self, x, any_length: bool = False) -> List[np.ndarray]:
+        """Inputs as arrays in model order, cast and checked against the input specs.
+        ``any_length`` (streaming chunks) leaves axis 1, the time axis, unchecked."""
         specs = self.inputs
         if isinstance(x, dict):
             names = [s.name for s in specs]
@@ -141,7 +146,8 @@ class Model:
             arr = arr.astype(spec.dtype, copy=False)
             if spec.shape is not None:
                 ok = arr.ndim == len(spec.shape) and all(
-                    d is None or d == g for d, g in zip(spec.shape[1:], arr.shape[1:]))
+                    d is None or d == g or (any_length and k == 1)
+                    for k, (d, g) in enumerate(zip(spec.shape, arr.shape)) if k)
                 if not ok:
                     want = "(" + ", ".join("None" if d is None else str(d)
                                            for d in spec.shape) + ")"
@@ -186,6 +192,24 @@ class Model:
 
     __call__ = predict
 
+    def step(self, x, state: Optional[StreamState] = None):
+        """Feed the next chunk of a stream: ``outputs, state = model.step(chunk, state)``.
+
+        ``chunk`` is (batch, t, ...) with any t >= 1; ``state`` is None at the start of a
+        stream, then what the previous step returned. Chunked outputs equal the whole
+        sequence's: sequence outputs come slice by slice, last-step outputs are the value
+        after the chunk's last step. The state belongs to the caller, so one model serves
+        many streams, from many threads. Models that need the whole sequence (go_backwards,
+        Bidirectional, convolutions, pooling, ...) raise UnsupportedError."""
+        if self._streamable is None:
+            self._streamable = check_streamable(self._root)
+        if self._streamable is not True:
+            raise self._streamable
+        feeds = self._feeds(x, any_length=True)
+        ctx = StreamContext(id(self), state, feeds[0].shape[0] if feeds[0].ndim else 0)
+        outs = [o for o, _ in self._root.run([(a, None) for a in feeds], None, ctx)]
+        return (outs[0] if len(outs) == 1 else outs), ctx.state()
+
     def layer_outputs(self, x) -> Dict[str, Any]:
         """``{layer name: output}`` for every layer of the model (first call of shared ones);
         multi-output layers give a list."""
@@ -208,7 +232,7 @@ class Model:
                 feeds.append(np.zeros(shape, spec.dtype))
             collect: Dict[str, Any] = {}
             try:
-                outs = self._root.run([(a, None) for a in feeds], collect, {})
+                outs = self._root.run([(a, None) for a in feeds], collect, StatefulStore())
             except KerasRnnInferError:
                 return {}
             collect["__outputs__"] = [o for o, _ in outs]

@@ -163,8 +163,9 @@ class RNN(Layer):
                 init.append(s.astype(self.dtype, copy=False))
         else:
             init = None
-        if self.stateful and state_ctx is not None:
-            init = self._stateful_init(state_ctx, init, batch)
+        prev_output = None
+        if state_ctx is not None:
+            init, prev_output = state_ctx.initial(self, batch, init)
         if init is None:
             init = [np.zeros((batch, size), self.dtype) for size in sizes]
         if mask is not None:
@@ -173,29 +174,13 @@ class RNN(Layer):
                 raise InputError(f"{self.where}: mask shape {mask.shape} does not match input "
                                  f"shape {x.shape}")
         last, seq, final = run(self.cell, x, init, mask, self.go_backwards,
-                               self.return_sequences, self.zero_output_for_mask)
-        if self.stateful and state_ctx is not None:
-            state_ctx[id(self)] = [s.copy() for s in final]
+                               self.return_sequences, self.zero_output_for_mask, prev_output)
+        if state_ctx is not None:
+            state_ctx.save(self, final, last)
         out = seq if self.return_sequences else last
         if self.time_major and self.return_sequences:
             out = out.swapaxes(0, 1)
         return [out, *final] if self.return_state else out
-
-    def _stateful_init(self, store: dict, given, batch: int):
-        """Initial states of a stateful layer: the states its previous call ended with.
-
-        Given ``initial_state`` wins in Keras 3 (``rnn.py``); tf-keras and Keras 2 use it only
-        while the stored states are all zero (fresh or reset, ``base_rnn._process_inputs``)."""
-        stored = store.get(id(self))
-        if stored is not None and stored[0].shape[0] != batch:
-            raise InputError(f"{self.where}: stateful layer holds states for batch size "
-                             f"{stored[0].shape[0]}, received a batch of {batch}; call "
-                             f"reset_states() to start over with another batch size")
-        if given is not None:
-            if self.ctx.keras_major >= 3 or stored is None or \
-                    not any(np.any(s) for s in stored):
-                return given
-        return stored if stored is not None else given
 
     def compute_mask(self, inputs, mask):
         if isinstance(mask, (list, tuple)):
