@@ -204,7 +204,7 @@ class Model:
         if self._streamable is None:
             self._streamable = check_streamable(self._root)
         if self._streamable is not True:
-            raise self._streamable
+            raise UnsupportedError(str(self._streamable))
         feeds = self._feeds(x, any_length=True)
         ctx = StreamContext(id(self), state, feeds[0].shape[0] if feeds[0].ndim else 0)
         outs = [o for o, _ in self._root.run([(a, None) for a in feeds], None, ctx)]

@@ -28,7 +28,7 @@ PARAMS = _params()
 
 
 def test_fixtures_exist():
-    assert len(PARAMS) >= 40, "fixtures/ is missing; run tools/make_fixtures.py"
+    assert len(PARAMS) >= 36, "fixtures/ is missing; run tools/make_fixtures.py"
 
 
 @pytest.mark.parametrize("name,load_spec", PARAMS)

@@ -1,0 +1,833 @@
+"""Generate the Keras recurrent-model fixtures in ``fixtures/`` with real Keras.
+
+Run from the project root::
+
+    /work/venv/bin/python tools/make_fixtures.py [--only NAME[,NAME]] [--out DIR]
+                                                 [--all-formats]
+
+Each case is built twice, once per writer: ``keras3`` (Keras 3, TensorFlow
+backend) and ``tf_keras`` (tf-keras 2.x). A case folder
+``<out>/<case>__<writer>/`` holds the model saved in the writer's native
+format (``model.keras`` / ``model.h5``) plus, for the cases that ask for them
+or with --all-formats, the writer's other formats (see FORMATS); ``io.npz``
+(inputs, ``model.predict`` outputs, per-layer outputs); and ``case.json``
+(load specs, tolerance, provenance, what failed).
+
+The module is importable without side effects; Keras is imported lazily::
+
+    import make_fixtures as mf
+    info = mf.build("rnn_basic", "keras3", seed=123)   # {"model", "inputs", ...}
+    mf.save_case(info, "keras3", "/tmp/rnn_basic__keras3")
+
+Masking, Bidirectional and stateful models are not covered yet; they are
+added by registering more builders with ``@case``.
+"""
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+SEED = 1234
+BATCH = 3
+STEPS = 7
+TOL = 1e-5
+RELOAD_TOL = 1e-6
+
+WRITER_MODULES = {"keras3": "keras", "tf_keras": "tf_keras"}
+ALL_WRITERS = tuple(WRITER_MODULES)
+
+# Names accepted as `activation` / `recurrent_activation` that keep the shape
+# of their input (`glu` halves the last axis and `threshold` needs extra
+# arguments, so both are left out). Names a writer does not know are dropped
+# for that writer. Each name is paired with a bounded one so that no state
+# can blow up: a bounded `activation` caps an LSTM's output whatever its
+# gates do, and a `recurrent_activation` with values in [0, 1] keeps a GRU's
+# update a convex mix whatever its candidate does. `exponential` stays last
+# so that it always lands in a GRU (as an LSTM gate it would explode).
+UNIT_INTERVAL_ACTIVATIONS = (
+    "sigmoid", "hard_sigmoid", "softmax", "sparsemax", "sparse_sigmoid",
+)
+BOUNDED_ACTIVATIONS = UNIT_INTERVAL_ACTIVATIONS + (
+    "tanh", "softsign", "hard_tanh", "relu6",
+)
+UNBOUNDED_ACTIVATIONS = (
+    "relu", "linear", "elu", "selu", "softplus", "swish", "silu", "gelu",
+    "leaky_relu", "mish", "log_softmax", "hard_silu", "hard_swish",
+    "log_sigmoid", "tanh_shrink", "celu", "sparse_plus", "squareplus",
+    "soft_shrink", "hard_shrink", "exponential",
+)
+
+
+# --------------------------------------------------------------------------
+# Keras access
+# --------------------------------------------------------------------------
+
+def keras_module(writer):
+    """The Keras module behind `writer` ("keras3" -> keras, "tf_keras")."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    return importlib.import_module(WRITER_MODULES[writer])
+
+
+def is_keras3(K):
+    return K.__name__ == "keras"
+
+
+def _node_key(K, layer, node_index):
+    if is_keras3(K):
+        from keras.src.ops.function import make_node_key
+        return make_node_key(layer, node_index)
+    from tf_keras.src.engine.functional import _make_node_key
+    return _make_node_key(layer.name, node_index)
+
+
+def _graph_node_keys(K, model):
+    """Keys of the call nodes that make up `model`'s own graph."""
+    if is_keras3(K):
+        graph = model._functional if isinstance(model, K.Sequential) else model
+        return graph._nodes
+    return model._network_nodes
+
+
+def _flatten(x):
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in _flatten(item)]
+    return [x]
+
+
+def _layer_output_tensors(K, model, layer):
+    """Symbolic outputs of `layer` in `model`, or None if called there twice+."""
+    keys = _graph_node_keys(K, model)
+    nodes = [node for i, node in enumerate(layer._inbound_nodes)
+             if _node_key(K, layer, i) in keys]
+    if len(nodes) != 1:
+        return None
+    return _flatten(nodes[0].outputs)
+
+
+def _predict(model, inputs):
+    """`model.predict` on the list `inputs`, always returning a list."""
+    x = inputs[0] if len(inputs) == 1 else inputs
+    return [np.asarray(y) for y in _flatten(model.predict(x, verbose=0))]
+
+
+# --------------------------------------------------------------------------
+# Weights and inputs
+# --------------------------------------------------------------------------
+
+def _random_weight(kind, shape, rng):
+    """A random value for a weight, chosen by the weight's short name."""
+    if kind == "kernel":
+        fan_in = int(np.prod(shape[:-1]))
+        return rng.normal(0.0, 0.6 / np.sqrt(fan_in), shape)
+    if kind == "recurrent_kernel":
+        return rng.normal(0.0, 0.6 / np.sqrt(shape[0]), shape)
+    if kind in ("bias", "beta", "moving_mean"):
+        return rng.uniform(-0.5, 0.5, shape)
+    if kind == "gamma":
+        return rng.uniform(0.7, 1.3, shape)
+    if kind == "moving_variance":
+        return rng.uniform(0.5, 1.5, shape)
+    if kind == "embeddings":
+        return rng.normal(0.0, 0.5, shape)
+    raise ValueError(f"no random rule for weight kind {kind!r}")
+
+
+def randomize_weights(model, rng):
+    """Overwrite every weight of `model` (nested layers included)."""
+    for weight in model.weights:
+        kind = weight.name.split("/")[-1].split(":")[0]
+        dtype = getattr(weight.dtype, "name", weight.dtype)  # tf.DType or str
+        weight.assign(_random_weight(kind, tuple(weight.shape), rng).astype(dtype))
+
+
+def floats(rng, *shape, dtype="float32", scale=0.5):
+    return rng.normal(0.0, scale, shape).astype(dtype)
+
+
+def tokens(rng, vocab, *shape):
+    return rng.integers(1, vocab, shape).astype("int32")
+
+
+# --------------------------------------------------------------------------
+# Case registry
+# --------------------------------------------------------------------------
+
+CASES = {}
+
+
+def case(note, writers=ALL_WRITERS, extra_formats=()):
+    """Register `fn(K, rng) -> (model, inputs)` as a case named fn.__name__.
+
+    The committed fixtures hold each writer's native format and the format
+    kinds ("keras", "h5", "json") named in extra_formats (see case_formats).
+    """
+    def register(fn):
+        fn.note = " ".join(note.split())
+        fn.writers = tuple(writers)
+        fn.extra_formats = tuple(extra_formats)
+        CASES[fn.__name__] = fn
+        return fn
+    return register
+
+
+def build(name, writer, seed=SEED):
+    """Build case `name` with `writer`'s Keras and fill it with random weights.
+
+    Returns {"name", "writer", "note", "model", "inputs"}, inputs being the
+    list of numpy arrays in model input order.
+    """
+    builder = CASES[name]
+    if writer not in builder.writers:
+        raise ValueError(f"case {name!r} does not support writer {writer!r}")
+    K = keras_module(writer)
+    K.backend.clear_session()  # restart auto-naming so layer names are stable
+    rng = np.random.default_rng(seed)
+    model, inputs = builder(K, rng)
+    randomize_weights(model, rng)
+    return {"name": name, "writer": writer, "note": builder.note,
+            "model": model, "inputs": inputs}
+
+
+@case("""Stacked functional model: SimpleRNN -> LSTM -> GRU(reset_after=True)
+      -> GRU(reset_after=False), all return_sequences=True, and each of the
+      four layer kinds again with return_sequences=False on the top of the
+      stack. Default activations (tanh / sigmoid).""")
+def rnn_basic(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    s = L.SimpleRNN(5, return_sequences=True)(x)
+    s = L.LSTM(6, return_sequences=True)(s)
+    s = L.GRU(5, return_sequences=True)(s)
+    s = L.GRU(4, reset_after=False, return_sequences=True, name="gru_ra_false")(s)
+    last = [L.SimpleRNN(4)(s), L.LSTM(4)(s), L.GRU(4)(s),
+            L.GRU(3, reset_after=False, name="gru_ra_false_last")(s)]
+    return K.Model(x, [s, *last]), [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Sequential model, use_bias=False everywhere: SimpleRNN, LSTM, GRU
+      (reset_after=True), GRU(reset_after=False), Dense.""")
+def rnn_no_bias(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS, 4)),
+        L.SimpleRNN(5, use_bias=False, return_sequences=True),
+        L.LSTM(5, use_bias=False, return_sequences=True),
+        L.GRU(4, use_bias=False, return_sequences=True),
+        L.GRU(4, use_bias=False, reset_after=False),
+        L.Dense(3, use_bias=False),
+    ])
+    return model, [floats(rng, BATCH, STEPS, 4)]
+
+
+def _known_activations(K, names):
+    known = []
+    for name in names:
+        try:
+            K.activations.get(name)
+        except ValueError:
+            continue
+        known.append(name)
+    return known
+
+
+@case("""Every shape-keeping activation name the writer knows, one branch
+      per pair of names on the same input, all return_sequences and
+      concatenated. LSTM i has activation=bounded[i] (sigmoid, hard_sigmoid,
+      tanh, softsign, softmax, ...) and recurrent_activation=unbounded[i]
+      (relu, linear, elu, ...); the remaining unbounded names are the
+      activation of GRUs whose recurrent_activation cycles through the
+      names with values in [0, 1] (sigmoid, hard_sigmoid, softmax, ...).
+      hard_sigmoid thus appears in both roles; its formula differs between
+      tf_keras (clip(0.2x+0.5)) and Keras 3 (relu6(x+3)/6).
+      Layer names are <lstm|gru>_<activation>__<recurrent_activation>.""")
+def activations(K, rng):
+    L = K.layers
+    bounded = _known_activations(K, BOUNDED_ACTIVATIONS)
+    unbounded = _known_activations(K, UNBOUNDED_ACTIVATIONS)
+    gates = _known_activations(K, UNIT_INTERVAL_ACTIVATIONS)
+    layers = [(L.LSTM, act, rec) for act, rec in zip(bounded, unbounded)]
+    layers += [(L.GRU, act, gates[i % len(gates)])
+               for i, act in enumerate(unbounded[len(bounded):])]
+    x = K.Input((STEPS, 4), name="x")
+    branches = [rnn(3, activation=act, recurrent_activation=rec, return_sequences=True,
+                    name=f"{rnn.__name__.lower()}_{act}__{rec}")(x)
+                for rnn, act, rec in layers]
+    y = L.Concatenate(name="all_branches")(branches)
+    return K.Model(x, y), [floats(rng, BATCH, STEPS, 4, scale=0.25)]
+
+
+@case("""go_backwards=True for SimpleRNN, LSTM and GRU, each with
+      return_sequences=True (outputs come in processing order, not flipped
+      back) and False; the LSTM without sequences is stacked on the backward
+      SimpleRNN sequence.""")
+def go_backwards(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    srnn_seq = L.SimpleRNN(4, go_backwards=True, return_sequences=True)(x)
+    outputs = [
+        srnn_seq,
+        L.SimpleRNN(3, go_backwards=True)(x),
+        L.LSTM(4, go_backwards=True, return_sequences=True)(x),
+        L.LSTM(3, go_backwards=True)(srnn_seq),
+        L.GRU(4, go_backwards=True, return_sequences=True)(x),
+        L.GRU(3, go_backwards=True)(x),
+    ]
+    return K.Model(x, outputs), [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""return_state=True for LSTM ([out, h, c]), GRU and SimpleRNN
+      ([out, h]); initial_state from extra model Inputs: LSTM gets [h0, c0],
+      GRU and SimpleRNN get one tensor (a bare tensor in Keras 3, a one-item
+      list in tf_keras); a decoder LSTM starts from the encoder LSTM's final
+      [h, c] (seq2seq pattern). Input order: x, h0, c0, g0, s0.""")
+def return_state_initial_state(K, rng):
+    L = K.layers
+    single = (lambda t: t) if is_keras3(K) else (lambda t: [t])
+    x = K.Input((STEPS, 4), name="x")
+    h0 = K.Input((5,), name="h0")
+    c0 = K.Input((5,), name="c0")
+    g0 = K.Input((4,), name="g0")
+    s0 = K.Input((3,), name="s0")
+    enc, h, c = L.LSTM(5, return_sequences=True, return_state=True,
+                       name="lstm_enc")(x, initial_state=[h0, c0])
+    dec = L.LSTM(5, return_sequences=True, name="lstm_dec")(enc, initial_state=[h, c])
+    g_out, g_h = L.GRU(4, return_state=True, name="gru_state")(x, initial_state=single(g0))
+    s_out, s_h = L.SimpleRNN(3, return_sequences=True, return_state=True,
+                             name="srnn_state")(x, initial_state=single(s0))
+    z_out, z_h = L.GRU(3, reset_after=False, return_state=True,
+                       go_backwards=True, name="gru_zero_state")(x)
+    model = K.Model([x, h0, c0, g0, s0],
+                    [enc, h, c, dec, g_out, g_h, s_out, s_h, z_out, z_h])
+    inputs = [floats(rng, BATCH, STEPS, 4), floats(rng, BATCH, 5),
+              floats(rng, BATCH, 5), floats(rng, BATCH, 4), floats(rng, BATCH, 3)]
+    return model, inputs
+
+
+@case("""unroll=True (fixed number of timesteps): SimpleRNN -> LSTM -> GRU,
+      all return_sequences, topped by GRU(reset_after=False,
+      go_backwards=True) without sequences.""")
+def unroll(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    s = L.SimpleRNN(4, unroll=True, return_sequences=True)(x)
+    s = L.LSTM(5, unroll=True, return_sequences=True)(s)
+    s = L.GRU(4, unroll=True, return_sequences=True)(s)
+    top = L.GRU(3, unroll=True, reset_after=False, go_backwards=True)(s)
+    return K.Model(x, [s, top]), [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Generic RNN wrapper: RNN(SimpleRNNCell), RNN(LSTMCell,
+      return_state), RNN(GRUCell, return_sequences+return_state),
+      RNN(GRUCell(reset_after=False)), and stacked cells
+      RNN([LSTMCell, GRUCell, SimpleRNNCell], return_sequences,
+      return_state) whose states are [lstm h, lstm c, gru h, srnn h].""",
+      extra_formats=("keras", "h5"))
+def rnn_cells(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    outputs = [L.RNN(L.SimpleRNNCell(4), return_sequences=True, name="rnn_srnn")(x)]
+    outputs += L.RNN(L.LSTMCell(5), return_state=True, name="rnn_lstm")(x)
+    outputs += L.RNN(L.GRUCell(4), return_sequences=True, return_state=True,
+                     name="rnn_gru")(x)
+    outputs.append(L.RNN(L.GRUCell(3, reset_after=False), name="rnn_gru_ra_false")(x))
+    stacked = L.RNN([L.LSTMCell(4), L.GRUCell(3), L.SimpleRNNCell(5)],
+                    return_sequences=True, return_state=True, name="rnn_stacked")
+    outputs += stacked(x)
+    return K.Model(x, outputs), [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Sequential model entirely in float64: float64 Input, LSTM, GRU,
+      SimpleRNN and Dense with dtype="float64"; float64 inputs and
+      outputs.""")
+def float64(K, rng):
+    L = K.layers
+    f64 = {"dtype": "float64"}
+    model = K.Sequential([
+        K.Input((STEPS, 4), dtype="float64"),
+        L.LSTM(5, return_sequences=True, **f64),
+        L.GRU(4, return_sequences=True, **f64),
+        L.SimpleRNN(4, **f64),
+        L.Dense(3, **f64),
+    ])
+    return model, [floats(rng, BATCH, STEPS, 4, dtype="float64")]
+
+
+@case("""Mixed precision: a float32 Sequential model in which a SimpleRNN and an
+      LSTM run in float64 (dtype="float64"; Keras casts their inputs up and
+      the next float32 layer casts back down).""")
+def float64_mixed(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS, 4)),
+        L.Dense(5),
+        L.SimpleRNN(5, return_sequences=True, dtype="float64"),
+        L.GRU(4, return_sequences=True),
+        L.LSTM(4, dtype="float64"),
+        L.Dense(3),
+    ])
+    return model, [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Inference no-ops: dropout and recurrent_dropout on SimpleRNN, LSTM,
+      GRU, GRU(reset_after=False); Dropout, SpatialDropout1D, GaussianNoise,
+      GaussianDropout, AlphaDropout and ActivityRegularization layers. The
+      LSTM is the classic Keras 2 configuration: recurrent_activation=
+      "hard_sigmoid" (formula differs between writers) with
+      recurrent_dropout (implementation 1).""")
+def dropouts(K, rng):
+    L = K.layers
+    drop = {"dropout": 0.3, "recurrent_dropout": 0.2}
+    model = K.Sequential([
+        K.Input((STEPS, 4)),
+        L.SimpleRNN(5, return_sequences=True, **drop),
+        L.Dropout(0.5),
+        L.LSTM(5, recurrent_activation="hard_sigmoid", return_sequences=True, **drop),
+        L.SpatialDropout1D(0.3),
+        L.GaussianNoise(0.2),
+        L.GRU(4, return_sequences=True, **drop),
+        L.GaussianDropout(0.3),
+        L.AlphaDropout(0.2),
+        L.ActivityRegularization(l1=0.01, l2=0.01),
+        L.GRU(4, reset_after=False, **drop),
+        L.Dense(3),
+    ])
+    return model, [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Sequential encoder-decoder on token ids (mask_zero=False, ids in
+      [1, 12)): Embedding -> Dense on 3-D input -> LSTM encoder ->
+      RepeatVector(4) -> LSTM decoder(seq) -> TimeDistributed(Dense) ->
+      Activation(softsign) -> Permute((2, 1)) -> Reshape((2, 8)) -> Flatten
+      -> Dense(softmax).""")
+def embedding_td_repeat(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS,), dtype="int32"),
+        L.Embedding(12, 5),
+        L.Dense(5),
+        L.LSTM(6, name="encoder"),
+        L.RepeatVector(4),
+        L.LSTM(5, return_sequences=True, name="decoder"),
+        L.TimeDistributed(L.Dense(4)),
+        L.Activation("softsign"),
+        L.Permute((2, 1)),
+        L.Reshape((2, 8)),
+        L.Flatten(),
+        L.Dense(4, activation="softmax"),
+    ])
+    return model, [tokens(rng, 12, BATCH, STEPS)]
+
+
+@case("""Merge layers on RNN outputs of a two-input functional model (LSTM on
+      input a, GRU on input b, both return_sequences, 5 units):
+      Concatenate(axis=-1), Concatenate(axis=1), Add, Subtract, Multiply,
+      Average, Maximum, Minimum; the axis=1 concatenation feeds a
+      SimpleRNN.""")
+def merges(K, rng):
+    L = K.layers
+    xa = K.Input((STEPS, 4), name="a")
+    xb = K.Input((STEPS, 3), name="b")
+    a = L.LSTM(5, return_sequences=True)(xa)
+    b = L.GRU(5, return_sequences=True)(xb)
+    time_concat = L.Concatenate(axis=1, name="concat_time")([a, b])
+    outputs = [
+        L.Concatenate(axis=-1, name="concat_features")([a, b]),
+        time_concat,
+        L.Add()([a, b]),
+        L.Subtract()([a, b]),
+        L.Multiply()([a, b]),
+        L.Average()([a, b]),
+        L.Maximum()([a, b]),
+        L.Minimum()([a, b]),
+        L.SimpleRNN(3)(time_concat),
+    ]
+    inputs = [floats(rng, BATCH, STEPS, 4), floats(rng, BATCH, STEPS, 3)]
+    return K.Model([xa, xb], outputs), inputs
+
+
+@case("""Convolution and pooling around RNNs (9 timesteps): Conv1D valid+relu
+      -> MaxPooling1D(2, valid); Conv1D same, strides=2 -> AveragePooling1D(2,
+      same); both concatenated -> GRU. Conv1D causal, dilation_rate=2, tanh
+      -> MaxPooling1D(2, same) -> LSTM(seq) -> GlobalMaxPooling1D, and ->
+      AveragePooling1D(2, valid) -> SimpleRNN(seq) -> GlobalAveragePooling1D.""")
+def conv_pool(K, rng):
+    L = K.layers
+    steps = 9
+    x = K.Input((steps, 3), name="x")
+    p1 = L.MaxPooling1D(2, padding="valid")(
+        L.Conv1D(4, 3, padding="valid", activation="relu")(x))
+    p2 = L.AveragePooling1D(2, padding="same")(
+        L.Conv1D(4, 3, padding="same", strides=2)(x))
+    g = L.GRU(5)(L.Concatenate()([p1, p2]))
+    causal = L.Conv1D(4, 2, padding="causal", dilation_rate=2, activation="tanh")(x)
+    gmax = L.GlobalMaxPooling1D()(
+        L.LSTM(4, return_sequences=True)(L.MaxPooling1D(2, padding="same")(causal)))
+    gavg = L.GlobalAveragePooling1D()(
+        L.SimpleRNN(4, return_sequences=True)(L.AveragePooling1D(2, padding="valid")(causal)))
+    return K.Model(x, [g, gmax, gavg]), [floats(rng, BATCH, steps, 3)]
+
+
+@case("""Normalization and activation layers (Sequential): Dense(3-D) ->
+      BatchNormalization -> LSTM(seq) -> BatchNormalization(center=False,
+      scale=False) -> LayerNormalization -> ReLU(max_value=1.2,
+      negative_slope=0.1, threshold=0.05) -> GRU(seq) ->
+      LayerNormalization(center=False) -> LeakyReLU(slope 0.2) ->
+      SimpleRNN(seq) -> LayerNormalization(scale=False) -> Softmax(axis=-1).""")
+def normalization(K, rng):
+    L = K.layers
+    slope = {"negative_slope" if is_keras3(K) else "alpha": 0.2}
+    model = K.Sequential([
+        K.Input((STEPS, 4)),
+        L.Dense(5),
+        L.BatchNormalization(),
+        L.LSTM(6, return_sequences=True),
+        L.BatchNormalization(center=False, scale=False),
+        L.LayerNormalization(),
+        L.ReLU(max_value=1.2, negative_slope=0.1, threshold=0.05),
+        L.GRU(5, return_sequences=True),
+        L.LayerNormalization(center=False),
+        L.LeakyReLU(**slope),
+        L.SimpleRNN(4, return_sequences=True),
+        L.LayerNormalization(scale=False),
+        L.Softmax(axis=-1),
+    ])
+    return model, [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Two inputs (float sequence, token ids) and three outputs in a
+      non-alphabetical order: a TimeDistributed(Dense) sequence, a softmax head
+      on the concatenated LSTM/GRU summaries, and the LSTM's final cell state.
+      Input order: seq, ids.""")
+def graph_multi_io(K, rng):
+    L = K.layers
+    seq = K.Input((STEPS, 4), name="seq")
+    ids = K.Input((STEPS,), dtype="int32", name="ids")
+    lstm_out, _, lstm_c = L.LSTM(5, return_state=True, name="lstm")(seq)
+    gru_seq = L.GRU(4, return_sequences=True, name="gru")(L.Embedding(10, 3)(ids))
+    gru_last = L.SimpleRNN(4, name="srnn")(gru_seq)
+    head = L.Dense(3, activation="softmax", name="z_head")(
+        L.Concatenate()([lstm_out, gru_last]))
+    per_step = L.TimeDistributed(L.Dense(2), name="y_steps")(gru_seq)
+    model = K.Model([seq, ids], [per_step, head, lstm_c])
+    return model, [floats(rng, BATCH, STEPS, 4), tokens(rng, 10, BATCH, STEPS)]
+
+
+@case("""Shared layers: one LSTM(return_sequences) called on two inputs, one
+      GRU called on both LSTM outputs and one Dense called on both GRU outputs;
+      their per-layer outputs are not recorded (layers_skipped). The branches
+      meet in Subtract and Concatenate.""")
+def graph_shared(K, rng):
+    L = K.layers
+    x1 = K.Input((STEPS, 4), name="x1")
+    x2 = K.Input((STEPS, 4), name="x2")
+    lstm = L.LSTM(5, return_sequences=True, name="shared_lstm")
+    gru = L.GRU(4, name="shared_gru")
+    dense = L.Dense(3, name="shared_dense")
+    g1, g2 = gru(lstm(x1)), gru(lstm(x2))
+    diff = L.Subtract()([dense(g1), dense(g2)])
+    both = L.Concatenate()([g1, g2])
+    model = K.Model([x1, x2], [diff, both])
+    return model, [floats(rng, BATCH, STEPS, 4), floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Nested models inside a functional model: a Sequential
+      (SimpleRNN(seq) -> Dense) called on the outer input, a Functional model
+      (GRU(seq) -> LSTM) also called directly on the outer Input, and a GRU on
+      the nested Sequential's output; outputs concatenated.""",
+      extra_formats=("keras", "h5"))
+def graph_nested(K, rng):
+    L = K.layers
+    inner_seq = K.Sequential([
+        K.Input((STEPS, 4)),
+        L.SimpleRNN(5, return_sequences=True),
+        L.Dense(4),
+    ], name="inner_seq")
+    i = K.Input((STEPS, 4), name="inner_x")
+    inner_fn = K.Model(i, L.LSTM(3)(L.GRU(4, return_sequences=True)(i)),
+                       name="inner_fn")
+    x = K.Input((STEPS, 4), name="x")
+    y = L.GRU(3, name="outer_gru")(inner_seq(x))
+    out = L.Concatenate()([y, inner_fn(x)])
+    return K.Model(x, out), [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""A Functional model (LSTM(seq) -> GRU(seq)) nested inside a
+      Sequential: Input -> Dense -> inner_fn -> SimpleRNN -> Dense.""",
+      extra_formats=("keras", "h5", "json"))
+def graph_nested_sequential(K, rng):
+    L = K.layers
+    i = K.Input((STEPS, 3), name="inner_x")
+    inner_fn = K.Model(i, L.GRU(4, return_sequences=True)(
+        L.LSTM(5, return_sequences=True)(i)), name="inner_fn")
+    model = K.Sequential([
+        K.Input((STEPS, 4)),
+        L.Dense(3),
+        inner_fn,
+        L.SimpleRNN(4),
+        L.Dense(2),
+    ])
+    return model, [floats(rng, BATCH, STEPS, 4)]
+
+
+# --------------------------------------------------------------------------
+# Saving
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Format:
+    """One way a writer stores a model, and how that writer reads it back."""
+    kind: str  # "keras" (zip), "h5" (full legacy HDF5) or "json" (+ weights)
+    name: str
+    spec: dict  # the load spec written to case.json
+    save: Callable  # save(model, folder)
+    load: Callable  # load(K, folder) -> model
+
+
+def _save_full(filename):
+    return lambda model, folder: model.save(str(folder / filename))
+
+
+def _load_full(filename):
+    return lambda K, folder: K.models.load_model(str(folder / filename), compile=False)
+
+
+def _save_json_weights(weights_file):
+    def save(model, folder):
+        model.save_weights(str(folder / weights_file))
+        (folder / "model.json").write_text(model.to_json())
+    return save
+
+
+def _load_json_weights(weights_file):
+    def load(K, folder):
+        model = K.models.model_from_json((folder / "model.json").read_text())
+        model.load_weights(str(folder / weights_file))
+        return model
+    return load
+
+
+def _full(kind, filename):
+    return Format(kind, filename, {"path": filename},
+                  _save_full(filename), _load_full(filename))
+
+
+def _json(weights_file):
+    return Format("json", f"model.json+{weights_file}",
+                  {"json": "model.json", "weights": weights_file},
+                  _save_json_weights(weights_file), _load_json_weights(weights_file))
+
+
+# Per writer, native format first: the first saved format is the primary
+# load spec. Keras 3.15.1's public model.save() has no weights_format option
+# (only the private saving_lib.save_model does), so no npz-weights .keras.
+FORMATS = {
+    "keras3": (_full("keras", "model.keras"), _full("h5", "model.h5"),
+               _json("model.weights.h5")),
+    "tf_keras": (_full("h5", "model.h5"), _full("keras", "model.keras"),
+                 _json("model_weights.h5")),
+}
+
+
+def case_formats(name, writer, all_formats=False):
+    """The formats case `name` is written in for the committed fixtures.
+
+    The writer's native format (listed first in FORMATS) plus the kinds the
+    case asks for in extra_formats, or all of them if all_formats. Each HDF5
+    group or dataset costs about 1 KB however small the model, so the full
+    matrix for every case would take about 5.5 MB.
+    """
+    native, *others = FORMATS[writer]
+    extra = CASES[name].extra_formats
+    return (native, *[f for f in others if all_formats or f.kind in extra])
+
+
+def _error_text(exc):
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
+
+
+def layer_outputs(K, model, inputs):
+    """Per-layer outputs of `model` on `inputs` as {"layer/<name>/<j>": array}.
+
+    Returns (arrays, skipped) where skipped names the layers that are called
+    more than once in the model (shared layers).
+    """
+    tensors, slots, skipped = [], [], []
+    for layer in model.layers:
+        outs = _layer_output_tensors(K, model, layer)
+        if outs is None:
+            skipped.append(layer.name)
+            continue
+        for j, tensor in enumerate(outs):
+            tensors.append(tensor)
+            slots.append(f"layer/{layer.name}/{j}")
+    probe = K.Model(model.inputs, tensors)
+    return dict(zip(slots, _predict(probe, inputs))), skipped
+
+
+def _try_formats(K, model, inputs, outputs, formats, folder, reload=True):
+    """Save `model` in each format and (if `reload`) reload each file with the same Keras."""
+    specs, skipped, reload_failed = [], {}, {}
+    for fmt in formats:
+        try:
+            fmt.save(model, folder)
+        except Exception as exc:  # a writer that cannot save this model
+            skipped[fmt.name] = _error_text(exc)
+            print(f"  WARNING: {K.__name__} cannot save {fmt.name}: {skipped[fmt.name]}")
+            continue
+        specs.append(fmt.spec)
+        if not reload:
+            continue
+        try:
+            reloaded = _predict(fmt.load(K, folder), inputs)
+        except Exception as exc:  # a known loader limitation; keep the file
+            reload_failed[fmt.name] = _error_text(exc)
+            print(f"  WARNING: {K.__name__} cannot reload {fmt.name}: "
+                  f"{reload_failed[fmt.name]}")
+            continue
+        for j, (want, got) in enumerate(zip(outputs, reloaded)):
+            err = float(np.max(np.abs(want - got))) if want.size else 0.0
+            assert err <= RELOAD_TOL, f"{fmt.name} output {j} differs by {err}"
+    return specs, skipped, reload_failed
+
+
+def _reference(K):
+    import tensorflow as tf
+    label = "Keras" if is_keras3(K) else "tf_keras"
+    return (f"{label} {K.__version__} (TensorFlow {tf.__version__} backend, CPU) "
+            "model.predict on the in-memory model that was saved; per-layer "
+            "outputs from sub-models Model(model.inputs, layer outputs)")
+
+
+def save_case(info, writer, out_dir, formats=None, reload=True):
+    """Write one case folder: model files, io.npz and case.json.
+
+    `info` comes from build(); files go directly into `out_dir` (created if
+    needed); `formats` defaults to every format of the writer (FORMATS);
+    `reload=False` skips reloading each file with Keras (the live tests do).
+    Returns the case.json content as a dict.
+    """
+    K = keras_module(writer)
+    formats = FORMATS[writer] if formats is None else formats
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    model, inputs = info["model"], info["inputs"]
+
+    outputs = _predict(model, inputs)
+    per_layer, layers_skipped = layer_outputs(K, model, inputs)
+    arrays = {f"in/{i}": x for i, x in enumerate(inputs)}
+    arrays.update({f"call0/out/{j}": y for j, y in enumerate(outputs)})
+    arrays.update(per_layer)
+
+    specs, skipped_formats, reload_failed = _try_formats(
+        K, model, inputs, outputs, formats, folder, reload)
+    if not specs:
+        raise RuntimeError(f"{info['name']}: {writer} could not save any format")
+    np.savez_compressed(folder / "io.npz", **arrays)
+
+    case_json = {
+        "load": specs[0],
+        "also_load": specs[1:],
+        "calls": ["predict"],
+        "tol": TOL,
+        "keras": K.__version__,
+        "writer": writer,
+        "reference": _reference(K),
+        "note": info["note"],
+    }
+    for key, value in (("skipped_formats", skipped_formats),
+                       ("reload_failed", reload_failed),
+                       ("layers_skipped", layers_skipped)):
+        if value:
+            case_json[key] = value
+    (folder / "case.json").write_text(json.dumps(case_json, indent=1) + "\n")
+    return case_json
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+def _folder_size(folder):
+    return sum(f.stat().st_size for f in folder.iterdir())
+
+
+def _print_summary(results):
+    """One table per writer: what each case folder holds, and its size."""
+    for writer in ALL_WRITERS:
+        rows = [r for r in results if r["writer"] == writer]
+        if not rows:
+            continue
+        header = ["case"] + [f.name for f in FORMATS[writer]] + ["layers", "KB"]
+        table = []
+        for r in rows:
+            cj = r["case_json"]
+            cells = [r["name"]]
+            for fmt in FORMATS[writer]:
+                if fmt not in r["formats"]:
+                    cells.append("-")
+                elif fmt.name in cj.get("skipped_formats", {}):
+                    cells.append("NOT SAVED")
+                elif fmt.name in cj.get("reload_failed", {}):
+                    cells.append("saved, reload FAILED")
+                else:
+                    cells.append("ok")
+            with np.load(r["folder"] / "io.npz") as npz:
+                layers = {k.split("/")[1] for k in npz.files if k.startswith("layer/")}
+            cells += [str(len(layers)), f"{_folder_size(r['folder']) / 1024:.0f}"]
+            table.append(cells)
+        widths = [max(len(row[i]) for row in [header] + table) for i in range(len(header))]
+        print(f"\n== writer {writer} ==  (ok: saved and reloaded; -: not written)")
+        for row in [header] + table:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="comma-separated case names")
+    parser.add_argument("--out", default="fixtures", help="output directory")
+    parser.add_argument("--all-formats", action="store_true",
+                        help="write every format for every case (about 5.5 MB)")
+    args = parser.parse_args(argv)
+
+    names = args.only.split(",") if args.only else list(CASES)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; known: {', '.join(CASES)}")
+
+    warnings.filterwarnings("ignore")
+    for logger in ("absl", "tensorflow"):  # legacy-HDF5 and retracing notices
+        logging.getLogger(logger).setLevel(logging.ERROR)
+    out = Path(args.out)
+    if not args.only:  # drop folders of cases that no longer exist
+        current = {f"{n}__{w}" for n in CASES for w in CASES[n].writers}
+        for folder in out.glob("*__*"):
+            if folder.is_dir() and folder.name not in current:
+                shutil.rmtree(folder)
+    results = []
+    for name in names:
+        for writer in CASES[name].writers:
+            print(f"{name} / {writer}")
+            folder = out / f"{name}__{writer}"
+            shutil.rmtree(folder, ignore_errors=True)
+            formats = case_formats(name, writer, args.all_formats)
+            case_json = save_case(build(name, writer), writer, folder, formats)
+            results.append({"name": name, "writer": writer, "formats": formats,
+                            "case_json": case_json, "folder": folder})
+    _print_summary(results)
+    total = sum(_folder_size(d) for d in out.iterdir() if d.is_dir())
+    print(f"\n{len(results)} case folders; fixtures total {total / 1024:.0f} KB in {out}/")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())
