@@ -62,6 +62,11 @@ def make_layer(entry: Any, ctx: BuildContext) -> Layer:
             f"kerasrnn_infer never runs code from model files. Supply a NumPy implementation "
             f"with custom_objects={{{cls!r}: factory}}, where factory(config, weights) returns "
             f"a callable layer(inputs, mask=None)")
+    if is_op(cls, entry):
+        if cls in OPS:
+            return Op(cls, name, cfg, ctx)
+        raise UnsupportedError(f"{ctx.source}: operation node {name!r} ({cls}) is not "
+                               f"supported; supported ops: {', '.join(sorted(OPS))}")
     cfg = normalize_layer_config(cls, cfg, ctx)
     cls = cfg.pop("__class_name__", cls)
     if cls in ("Sequential",):
@@ -78,11 +83,6 @@ def make_layer(entry: Any, ctx: BuildContext) -> Layer:
         return Bidirectional(cls, name, cfg, ctx, make_layer)
     if cls in LAYERS:
         return LAYERS[cls](cls, name, cfg, ctx)
-    if is_op(cls, entry):
-        if cls in OPS:
-            return Op(cls, name, cfg, ctx)
-        raise UnsupportedError(f"{ctx.source}: operation node {name!r} ({cls}) is not "
-                               f"supported; supported ops: {', '.join(sorted(OPS))}")
     raise UnsupportedError(
         f"{ctx.source}: layer {name!r} has class {cls!r}, which is not supported; supported: "
         f"{', '.join(supported_layers())}. A custom layer can be supplied with "
@@ -263,6 +263,7 @@ class Node(NamedTuple):
     inputs: Any          # structure of Ref / constants: the first call argument (ops: all args)
     kwargs: Dict[str, Any]
     index: int           # call index of this node within its layer
+    auto_mask: bool      # pass the inputs' masks when the call names none (see _auto_mask)
 
 
 _CONST = "_CONSTANT_VALUE"
@@ -314,6 +315,7 @@ class Functional(Container):
         parsed = [(layer, [self._parse_node(layer, n) for n in nodes]) for layer, nodes in raw]
         in_refs = self._parse_io(config.get("input_layers"), "input_layers")
         out_refs = self._parse_io(config.get("output_layers"), "output_layers")
+        self._keras3_nodes = any(isinstance(n, dict) for _, nodes in raw for n in nodes)
         self._fix_offsets(parsed, out_refs + in_refs)
         self.input_keys = [self._key(r) for r in in_refs]
         self.output_keys = [self._key(r) for r in out_refs]
@@ -383,6 +385,8 @@ class Functional(Container):
         if isinstance(data, dict):                       # Keras 3: {"args": [...], "kwargs": {}}
             args = self._deserialize_k3(data.get("args", []))
             kwargs = self._deserialize_k3(data.get("kwargs", {}) or {})
+            if isinstance(kwargs, dict):
+                kwargs = {k: v for k, v in kwargs.items() if v is not None}
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise ConfigError(f"{where}: malformed args/kwargs")
             if getattr(layer, "is_op", False):
@@ -406,7 +410,7 @@ class Functional(Container):
             if len(entry) > 3 and entry[3] and not kwargs:
                 if not isinstance(entry[3], dict):
                     raise ConfigError(f"{where}: call kwargs {entry[3]!r:.200} are not an object")
-                kwargs = self._k2_kwargs(entry[3])
+                kwargs = {k: v for k, v in self._k2_kwargs(entry[3]).items() if v is not None}
         inputs = items[0] if len(items) == 1 else items
         if getattr(layer, "is_op", False):
             inputs = as_list(inputs)
@@ -446,7 +450,8 @@ class Functional(Container):
         for layer, nodes in parsed:
             for i, (inputs, kwargs) in enumerate(nodes):
                 fix = (lambda o: self._key(o) if isinstance(o, Ref) else o)
-                pending.append(Node(layer, _map(fix, inputs), _map(fix, kwargs), i))
+                pending.append(Node(layer, _map(fix, inputs), _map(fix, kwargs), i,
+                                    _auto_mask(inputs, kwargs, self._keras3_nodes)))
         ready = {k[:2] for k in self.input_keys}
         plan: List[Node] = []
         while pending:
@@ -491,8 +496,10 @@ class Functional(Container):
             kwargs.pop("training", None)
             if "mask" in kwargs:
                 mask = kwargs.pop("mask")
-            else:
+            elif node.auto_mask:
                 mask = masks if any(m is not None for m in _leaves(masks)) else None
+            else:
+                mask = None
             out, out_mask = call_layer(node.layer, vals, mask, kwargs, ctx)
             outs = as_list(out)
             oms = as_list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(outs)
@@ -513,6 +520,19 @@ class Functional(Container):
         if len(res) == 1:
             return res[0]
         return [r[0] for r in res], [r[1] for r in res]
+
+
+def _auto_mask(inputs, kwargs, keras3: bool) -> bool:
+    """Whether a call receives its inputs' masks without naming one.
+
+    tf-keras and Keras 2 always pass them. Keras 3 passes them only to a call with exactly one
+    tensor argument (``Layer.__call__`` step "Populate mask argument(s)"), so an RNN called with
+    ``initial_state`` gets no mask; Keras 3 configs also record the masks it passed."""
+    if not keras3:
+        return True
+    tensor_args = [v for v in [inputs, *kwargs.values()]
+                   if any(isinstance(l, Ref) for l in _leaves(v))]
+    return len(tensor_args) == 1
 
 
 def _leaves_refs(spec):

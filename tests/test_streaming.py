@@ -12,7 +12,8 @@ from conftest import FIXTURES
 
 STREAMABLE = ["rnn_basic__keras3", "rnn_basic__tf_keras", "rnn_cells__keras3",
               "rnn_no_bias__tf_keras", "dropouts__keras3", "float64__keras3",
-              "activations__tf_keras", "graph_multi_io__keras3", "graph_nested__tf_keras"]
+              "activations__tf_keras", "graph_multi_io__keras3", "graph_nested__tf_keras",
+              "stream_masked__keras3", "stream_masked__tf_keras"]
 
 
 def _chunks(rng, total):

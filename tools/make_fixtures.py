@@ -19,8 +19,8 @@ The module is importable without side effects; Keras is imported lazily::
     info = mf.build("rnn_basic", "keras3", seed=123)   # {"model", "inputs", ...}
     mf.save_case(info, "keras3", "/tmp/rnn_basic__keras3")
 
-Masking, Bidirectional and stateful models are not covered yet; they are
-added by registering more builders with ``@case``.
+Builders are registered with ``@case``; a builder returns ``(model, inputs)``, or
+``(model, inputs, Calls([...]))`` for a sequence of predict/reset calls (stateful models).
 """
 
 import argparse
@@ -114,10 +114,22 @@ def _layer_output_tensors(K, model, layer):
     return _flatten(nodes[0].outputs)
 
 
-def _predict(model, inputs):
+def _predict(model, inputs, batch_size=None):
     """`model.predict` on the list `inputs`, always returning a list."""
     x = inputs[0] if len(inputs) == 1 else inputs
-    return [np.asarray(y) for y in _flatten(model.predict(x, verbose=0))]
+    return [np.asarray(y) for y in _flatten(model.predict(x, batch_size=batch_size, verbose=0))]
+
+
+def reset_states(model):
+    """Zero the states of stateful layers (Keras 3 models have no reset_states)."""
+    for layer in model.layers:
+        if getattr(layer, "stateful", False):
+            layer.reset_states()
+
+
+class Calls(list):
+    """A builder's sequence of calls for stateful models: ("predict", inputs or None for the
+    case inputs, batch_size) and ("reset",). Per-layer outputs are not recorded for them."""
 
 
 # --------------------------------------------------------------------------
@@ -192,10 +204,10 @@ def build(name, writer, seed=SEED):
     K = keras_module(writer)
     K.backend.clear_session()  # restart auto-naming so layer names are stable
     rng = np.random.default_rng(seed)
-    model, inputs = builder(K, rng)
+    model, inputs, *calls = builder(K, rng)
     randomize_weights(model, rng)
     return {"name": name, "writer": writer, "note": builder.note,
-            "model": model, "inputs": inputs}
+            "model": model, "inputs": inputs, "calls": calls[0] if calls else None}
 
 
 @case("""Stacked functional model: SimpleRNN -> LSTM -> GRU(reset_after=True)
@@ -580,6 +592,184 @@ def graph_nested_sequential(K, rng):
 
 
 # --------------------------------------------------------------------------
+# Masks, Bidirectional, stateful
+# --------------------------------------------------------------------------
+
+MASK_BATCH = 5
+
+
+def padded_tokens(rng, vocab, steps=STEPS):
+    """Token ids with padding 0: post-, pre- and mid-padded rows, a fully padded row and an
+    unpadded one (in that order)."""
+    ids = tokens(rng, vocab, MASK_BATCH, steps)
+    ids[0, -3:] = 0
+    ids[1, :4] = 0
+    ids[2, 2:4] = 0
+    ids[3, :] = 0
+    return ids
+
+
+def padded_floats(rng, features, value=0.0, steps=STEPS):
+    """Float sequences where whole timesteps equal `value` (masked by Masking), in the same
+    row patterns as padded_tokens, plus one step only partly equal to it (not masked)."""
+    x = floats(rng, MASK_BATCH, steps, features)
+    x[0, -3:] = value
+    x[1, :4] = value
+    x[2, 2:4] = value
+    x[3, :] = value
+    x[4, 3, :features // 2] = value
+    return x
+
+
+@case("""Embedding(mask_zero=True) masks through a stack: LSTM(seq) -> GRU(seq) ->
+      SimpleRNN (last step); GRU(go_backwards, seq) on the LSTM sequence; Dense on 3-D
+      (passes the mask) -> TimeDistributed(Dense) -> GlobalAveragePooling1D (masked mean;
+      NaN for the fully padded row, as in Keras). Rows: post-, pre-, mid-padded, fully
+      padded, unpadded.""", extra_formats=("h5",))
+def mask_embedding(K, rng):
+    L = K.layers
+    ids = K.Input((STEPS,), dtype="int32", name="ids")
+    e = L.Embedding(20, 4, mask_zero=True)(ids)
+    l1 = L.LSTM(5, return_sequences=True)(e)
+    g = L.GRU(4, return_sequences=True)(l1)
+    last = L.SimpleRNN(3)(g)
+    back = L.GRU(3, go_backwards=True, return_sequences=True, reset_after=False)(l1)
+    d = L.Dense(4)(g)
+    td = L.TimeDistributed(L.Dense(2))(d)
+    gap = L.GlobalAveragePooling1D()(td)
+    return K.Model(ids, [last, back, td, gap]), [padded_tokens(rng, 20)]
+
+
+@case("""Masking(mask_value=0.0) and Masking(mask_value=-1.0) on float sequences:
+      LSTM(seq) -> Dense -> LSTM (last); GRU(seq) with a non-zero initial_state from an
+      Input while the first steps are masked (tf-keras and Keras 3 TF backend: the output at
+      a leading masked step is zeros, the state is kept); SimpleRNN(zero_output_for_mask)
+      (Keras 3 only). Input order: x, h0, y.""")
+def mask_masking(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    h0 = K.Input((4,), name="h0")
+    y = K.Input((STEPS, 3), name="y")
+    m = L.Masking(0.0)(x)
+    a = L.LSTM(3)(L.Dense(4)(L.LSTM(5, return_sequences=True)(m)))
+    b = L.GRU(4, return_sequences=True, name="gru_init")(m, initial_state=[h0])
+    extra = {"zero_output_for_mask": True} if is_keras3(K) else {}
+    c = L.SimpleRNN(3, return_sequences=True, **extra)(L.Masking(-1.0)(y))
+    inputs = [padded_floats(rng, 4), floats(rng, MASK_BATCH, 4),
+              padded_floats(rng, 3, value=-1.0)]
+    return K.Model([x, h0, y], [a, b, c]), inputs
+
+
+@case("""Concatenate merges masks: two Embedding(mask_zero) inputs with different padding
+      concatenated on features (Keras 3 keeps a step if any input keeps it, tf-keras only if
+      all do) and a masked with an unmasked sequence, each feeding an LSTM(seq).""")
+def mask_concat(K, rng):
+    L = K.layers
+    a = K.Input((STEPS,), dtype="int32", name="a")
+    b = K.Input((STEPS,), dtype="int32", name="b")
+    c = K.Input((STEPS, 2), name="c")
+    ea, eb = L.Embedding(10, 3, mask_zero=True)(a), L.Embedding(10, 2, mask_zero=True)(b)
+    both = L.LSTM(4, return_sequences=True)(L.Concatenate()([ea, eb]))
+    mixed = L.LSTM(3, return_sequences=True)(L.Concatenate()([ea, c]))
+    ids_b = padded_tokens(rng, 10)[::-1].copy()
+    return K.Model([a, b, c], [both, mixed]), [padded_tokens(rng, 10), ids_b,
+                                                floats(rng, MASK_BATCH, STEPS, 2)]
+
+
+@case("""Bidirectional in every merge mode: LSTM(seq) concat, GRU(seq) sum, SimpleRNN mul,
+      LSTM ave, GRU(seq) merge_mode=None (two outputs), LSTM(return_state) giving
+      [out, h_f, c_f, h_b, c_b], LSTM with initial_state split in halves from four Inputs,
+      and a GRU forward with an explicit SimpleRNN backward_layer. Input order: x, h_f, c_f,
+      h_b, c_b.""")
+def bidirectional(K, rng):
+    L = K.layers
+    B = L.Bidirectional
+    x = K.Input((STEPS, 4), name="x")
+    states = [K.Input((3,), name=n) for n in ("h_f", "c_f", "h_b", "c_b")]
+    outs = [B(L.LSTM(4, return_sequences=True))(x),
+            B(L.GRU(3, return_sequences=True), merge_mode="sum")(x),
+            B(L.SimpleRNN(3), merge_mode="mul")(x),
+            B(L.LSTM(3), merge_mode="ave")(x)]
+    outs += B(L.GRU(3, return_sequences=True), merge_mode=None)(x)
+    outs += B(L.LSTM(3, return_state=True), name="bidi_state")(x)
+    outs.append(B(L.LSTM(3), name="bidi_init")(x, initial_state=states))
+    outs.append(B(L.GRU(3, return_sequences=True),
+                  backward_layer=L.SimpleRNN(3, return_sequences=True, go_backwards=True),
+                  name="bidi_mixed")(x))
+    inputs = [floats(rng, BATCH, STEPS, 4)] + [floats(rng, BATCH, 3) for _ in states]
+    return K.Model([x, *states], outs), inputs
+
+
+@case("""Masked bidirectional encoder: Embedding(mask_zero) -> Bidirectional(LSTM, seq) ->
+      GRU -> Dense, plus Bidirectional(GRU, seq, return_state, concat) and
+      Bidirectional(SimpleRNN, merge_mode=None) on the same masked embedding. Padded rows as
+      in mask_embedding.""", extra_formats=("h5",))
+def bidirectional_masked(K, rng):
+    L = K.layers
+    B = L.Bidirectional
+    ids = K.Input((STEPS,), dtype="int32", name="ids")
+    e = L.Embedding(20, 4, mask_zero=True)(ids)
+    seq = B(L.LSTM(4, return_sequences=True), name="bi_lstm")(e)
+    head = L.Dense(2, name="head")(L.GRU(3, name="gru")(seq))
+    outs = [head, *B(L.GRU(3, return_sequences=True, return_state=True), name="bi_gru")(e)]
+    outs += B(L.SimpleRNN(2), merge_mode=None, name="bi_srnn")(e)
+    return K.Model(ids, outs), [padded_tokens(rng, 20)]
+
+
+@case("""A streamable masked stack (for Model.step tests): Embedding(mask_zero) -> LSTM(seq) ->
+      GRU(seq) -> SimpleRNN(seq) -> TimeDistributed(Dense), a last-step LSTM on the GRU
+      sequence, and Masking -> GRU(reset_after=False, seq) on a float input. Padded rows as in
+      mask_embedding. Input order: ids, x.""")
+def stream_masked(K, rng):
+    L = K.layers
+    ids = K.Input((STEPS,), dtype="int32", name="ids")
+    x = K.Input((STEPS, 3), name="x")
+    e = L.Embedding(20, 4, mask_zero=True)(ids)
+    g = L.GRU(4, return_sequences=True)(L.LSTM(5, return_sequences=True)(e))
+    per_step = L.TimeDistributed(L.Dense(2))(L.SimpleRNN(3, return_sequences=True)(g))
+    last = L.LSTM(3)(g)
+    f = L.GRU(3, reset_after=False, return_sequences=True)(L.Masking(0.0)(x))
+    return K.Model([ids, x], [per_step, last, f]), [padded_tokens(rng, 20),
+                                                    padded_floats(rng, 3)]
+
+
+@case("""Stateful Sequential (fixed batch 2): LSTM(stateful, seq) -> GRU(stateful) -> Dense.
+      Calls: predict, predict (states carried over), reset, predict, then a 4-sample
+      predict with batch_size 2 (states carried per sample index across the two batches).""")
+def stateful(K, rng):
+    L = K.layers
+    if is_keras3(K):
+        first = K.Input(batch_shape=(2, None, 3))
+    else:
+        first = K.Input(batch_shape=(2, None, 3))
+    model = K.Sequential([
+        first,
+        L.LSTM(4, stateful=True, return_sequences=True),
+        L.GRU(3, stateful=True),
+        L.Dense(2),
+    ])
+    x1, x2 = floats(rng, 2, 5, 3), floats(rng, 2, 3, 3)
+    x4 = floats(rng, 4, 4, 3)
+    calls = Calls([("predict", None, 2), ("predict", [x2], 2), ("reset",),
+                   ("predict", None, 2), ("predict", [x4], 2)])
+    return model, [x1], calls
+
+
+@case("""Stateful functional GRU whose initial_state comes from an Input (fixed batch 2):
+      Keras 3 uses the given initial_state on every call; tf-keras only while the stored
+      state is zero (fresh or reset). Calls: predict, predict, reset, predict.""")
+def stateful_initial_state(K, rng):
+    L = K.layers
+    x = K.Input(batch_shape=(2, None, 3), name="x")
+    h0 = K.Input(batch_shape=(2, 4), name="h0")
+    y = L.GRU(4, stateful=True, return_sequences=True, name="gru")(x, initial_state=[h0])
+    model = K.Model([x, h0], L.Dense(2)(y))
+    calls = Calls([("predict", None, 2), ("predict", None, 2), ("reset",),
+                   ("predict", None, 2)])
+    return model, [floats(rng, 2, 4, 3), floats(rng, 2, 4)], calls
+
+
+# --------------------------------------------------------------------------
 # Saving
 # --------------------------------------------------------------------------
 
@@ -674,7 +864,7 @@ def layer_outputs(K, model, inputs):
     return dict(zip(slots, _predict(probe, inputs))), skipped
 
 
-def _try_formats(K, model, inputs, outputs, formats, folder, reload=True):
+def _try_formats(K, model, inputs, outputs, formats, folder, reload=True, batch_size=None):
     """Save `model` in each format and (if `reload`) reload each file with the same Keras."""
     specs, skipped, reload_failed = [], {}, {}
     for fmt in formats:
@@ -688,14 +878,15 @@ def _try_formats(K, model, inputs, outputs, formats, folder, reload=True):
         if not reload:
             continue
         try:
-            reloaded = _predict(fmt.load(K, folder), inputs)
+            reloaded = _predict(fmt.load(K, folder), inputs, batch_size)
         except Exception as exc:  # a known loader limitation; keep the file
             reload_failed[fmt.name] = _error_text(exc)
             print(f"  WARNING: {K.__name__} cannot reload {fmt.name}: "
                   f"{reload_failed[fmt.name]}")
             continue
         for j, (want, got) in enumerate(zip(outputs, reloaded)):
-            err = float(np.max(np.abs(want - got))) if want.size else 0.0
+            assert np.array_equal(np.isnan(want), np.isnan(got)), f"{fmt.name} output {j} NaNs"
+            err = float(np.nanmax(np.abs(want - got))) if want.size else 0.0
             assert err <= RELOAD_TOL, f"{fmt.name} output {j} differs by {err}"
     return specs, skipped, reload_failed
 
@@ -721,15 +912,31 @@ def save_case(info, writer, out_dir, formats=None, reload=True):
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     model, inputs = info["model"], info["inputs"]
+    calls = info.get("calls") or [("predict", None, None)]
 
-    outputs = _predict(model, inputs)
-    per_layer, layers_skipped = layer_outputs(K, model, inputs)
     arrays = {f"in/{i}": x for i, x in enumerate(inputs)}
-    arrays.update({f"call0/out/{j}": y for j, y in enumerate(outputs)})
-    arrays.update(per_layer)
+    call_names, k, outputs = [], 0, None
+    for call in calls:
+        call_names.append(call[0])
+        if call[0] == "reset":
+            reset_states(model)
+            continue
+        _, call_inputs, batch_size = call
+        if call_inputs is not None:
+            arrays.update({f"call{k}/in/{i}": x for i, x in enumerate(call_inputs)})
+        got = _predict(model, inputs if call_inputs is None else call_inputs, batch_size)
+        arrays.update({f"call{k}/out/{j}": y for j, y in enumerate(got)})
+        outputs = got if outputs is None else outputs
+        k += 1
+    reset_states(model)
+    layers_skipped = []
+    if len(calls) == 1:
+        per_layer, layers_skipped = layer_outputs(K, model, inputs)
+        arrays.update(per_layer)
+    first_inputs = calls[0][1] if calls[0][1] is not None else inputs
 
     specs, skipped_formats, reload_failed = _try_formats(
-        K, model, inputs, outputs, formats, folder, reload)
+        K, model, first_inputs, outputs, formats, folder, reload, calls[0][2])
     if not specs:
         raise RuntimeError(f"{info['name']}: {writer} could not save any format")
     np.savez_compressed(folder / "io.npz", **arrays)
@@ -737,7 +944,7 @@ def save_case(info, writer, out_dir, formats=None, reload=True):
     case_json = {
         "load": specs[0],
         "also_load": specs[1:],
-        "calls": ["predict"],
+        "calls": call_names,
         "tol": TOL,
         "keras": K.__version__,
         "writer": writer,

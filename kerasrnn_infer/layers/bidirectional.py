@@ -12,7 +12,7 @@ from typing import List
 
 import numpy as np
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, UnsupportedError
 from .base import Layer, as_list
 from .recurrent import RNN
 
@@ -67,7 +67,11 @@ class Bidirectional(Layer):
         self.forward.set_weights(arrays[:n])
         self.backward.set_weights(arrays[n:])
 
-    def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None):
+    def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None,
+             **kwargs):
+        if kwargs:
+            raise UnsupportedError(f"{self.where}: call arguments {sorted(kwargs)} are not "
+                                   f"supported; supported: initial_state, mask, training")
         items = as_list(inputs)
         x, states = items[0], items[1:]
         if initial_state is not None:

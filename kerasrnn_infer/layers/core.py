@@ -472,8 +472,9 @@ class GlobalAveragePooling1D(_GlobalPool1D):
             return np.mean(x, axis=axis, keepdims=keep)
         m = np.asarray(mask, x.dtype)
         m = m[:, :, None] if axis == 1 else m[:, None, :]
-        return (np.sum(x * m, axis=axis, keepdims=keep) /
-                np.sum(m, axis=axis, keepdims=keep))
+        with np.errstate(invalid="ignore", divide="ignore"):   # all-masked rows: NaN, as Keras
+            return (np.sum(x * m, axis=axis, keepdims=keep) /
+                    np.sum(m, axis=axis, keepdims=keep))
 
 
 # ----- normalization --------------------------------------------------------------------------

@@ -72,7 +72,17 @@ _OPS = {
     "Stack": lambda cfg, a: np.stack(a[0], axis=cfg.get("axis", 0)),
     "Where": lambda cfg, a: np.where(a[0], a[1], a[2]),
     "Cast": lambda cfg, a: np.asarray(a[0]).astype(_dtype_name(cfg.get("dtype"))),
+    "ZerosLike": lambda cfg, a: np.zeros(np.shape(a[0]), _like_dtype(cfg, a[0])),
+    "OnesLike": lambda cfg, a: np.ones(np.shape(a[0]), _like_dtype(cfg, a[0])),
+    "BroadcastTo": lambda cfg, a: np.broadcast_to(a[0], cfg["shape"]),
+    "Tile": lambda cfg, a: np.tile(a[0], cfg.get("repeats", a[1] if len(a) > 1 else 1)),
+    "Repeat": lambda cfg, a: np.repeat(a[0], cfg.get("repeats"), axis=cfg.get("axis")),
+    "LogicalXor": _binary(np.logical_xor),
 }
+
+
+def _like_dtype(cfg, x):
+    return _dtype_name(cfg["dtype"]) if cfg.get("dtype") else np.asarray(x).dtype
 
 
 def _dtype_name(spec):
@@ -82,8 +92,15 @@ def _dtype_name(spec):
 
 
 def is_op(class_name: str, entry: dict) -> bool:
-    module = str(entry.get("module") or "")
-    return module.startswith("keras.src.ops") or module.startswith("keras.ops")
+    """A keras.ops node. Keras 3 names their module; its legacy .h5 configs drop it, but an
+    op's config has no layer keys (``trainable``, ``dtype``) and its nodes are Keras 3 dicts."""
+    module = entry.get("module")
+    if module is not None:
+        return str(module).startswith(("keras.src.ops", "keras.ops"))
+    cfg = entry.get("config")
+    nodes = entry.get("inbound_nodes") or []
+    return (class_name in _OPS and isinstance(cfg, dict) and "trainable" not in cfg and
+            "dtype" not in cfg and bool(nodes) and all(isinstance(n, dict) for n in nodes))
 
 
 def supported_ops():
@@ -94,6 +111,7 @@ class Op(Layer):
     """One ``keras.ops`` call; ``inputs`` are its positional arguments."""
 
     is_op = True
+    float_dtype = False     # an op's 'dtype' is its output dtype, not a compute policy
 
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)
