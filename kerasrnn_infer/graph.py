@@ -140,6 +140,9 @@ class Container(Layer):
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)
         self.layers: List[Layer] = []
+        self.entries = config.get("layers")
+        if not isinstance(self.entries, list):
+            raise ConfigError(f"{self.where}: {class_name} config has no 'layers' list")
 
     def weighted_layers(self) -> List[Layer]:
         return [l for l in self.layers if not isinstance(l, InputLayer)]
@@ -196,9 +199,7 @@ class Container(Layer):
 class Sequential(Container):
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)
-        entries = config.get("layers")
-        if not isinstance(entries, list):
-            raise ConfigError(f"{self.where}: Sequential config has no 'layers' list")
+        entries = self.entries
         built = [make_layer(e, ctx) for e in entries]
         self.input_layer = None
         if built and isinstance(built[0], InputLayer):
@@ -297,9 +298,7 @@ def _leaves(obj):
 class Functional(Container):
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)
-        entries = config.get("layers")
-        if not isinstance(entries, list):
-            raise ConfigError(f"{self.where}: functional config has no 'layers' list")
+        entries = self.entries
         self.by_name: Dict[str, Layer] = {}
         raw: List[Tuple[Layer, list]] = []
         for e in entries:

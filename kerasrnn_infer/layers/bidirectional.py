@@ -12,9 +12,9 @@ from typing import List
 
 import numpy as np
 
-from ..errors import ConfigError, InputError, UnsupportedError
+from ..errors import ConfigError, InputError
 from .base import Layer, as_list
-from .recurrent import RNN
+from .recurrent import RNN, split_call
 
 _MERGES = ("concat", "sum", "mul", "ave", None)
 
@@ -69,15 +69,7 @@ class Bidirectional(Layer):
 
     def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None,
              **kwargs):
-        if kwargs:
-            raise UnsupportedError(f"{self.where}: call arguments {sorted(kwargs)} are not "
-                                   f"supported; supported: initial_state, mask, training")
-        items = as_list(inputs)
-        x, states = items[0], items[1:]
-        if initial_state is not None:
-            states = as_list(initial_state)
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
+        x, states, mask = split_call(self, inputs, mask, initial_state, kwargs)
         fwd_states = bwd_states = None
         if states:
             if len(states) % 2:

@@ -24,6 +24,21 @@ def _unwrap(obj):
     return obj["class_name"], obj.get("config") or {}
 
 
+def split_call(layer, inputs, mask, initial_state, kwargs):
+    """(sequence, initial states, sequence mask) of a recurrent call. Keras 2 passes initial
+    states as extra inputs ``[x, *states]``, Keras 3 as ``initial_state``."""
+    if kwargs:
+        raise UnsupportedError(f"{layer.where}: call arguments {sorted(kwargs)} are not "
+                               f"supported; supported: initial_state, mask, training")
+    items = as_list(inputs)
+    x, states = items[0], items[1:]
+    if initial_state is not None:
+        states = as_list(initial_state)
+    if isinstance(mask, (list, tuple)):
+        mask = mask[0]
+    return x, states, mask
+
+
 class RNN(Layer):
     """Any recurrent layer. ``self.cell`` holds the maths; this class holds time options."""
 
@@ -122,21 +137,9 @@ class RNN(Layer):
         return cell.W.shape[0]
 
     # ----- maths ------------------------------------------------------------------------------
-    def split_inputs(self, inputs, mask, initial_state):
-        items = as_list(inputs)
-        x, states = items[0], items[1:]
-        if initial_state is not None:
-            states = as_list(initial_state)
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        return x, states, mask
-
     def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None,
              **kwargs):
-        if kwargs:
-            raise UnsupportedError(f"{self.where}: call arguments {sorted(kwargs)} are not "
-                                   f"supported; supported: initial_state, mask, training")
-        x, states, mask = self.split_inputs(inputs, mask, initial_state)
+        x, states, mask = split_call(self, inputs, mask, initial_state, kwargs)
         x = self.cast_input(np.asarray(x))
         if x.ndim != 3:
             raise InputError(f"{self.where}: expects input of rank 3 (batch, time, features), "
