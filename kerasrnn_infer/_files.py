@@ -258,6 +258,7 @@ def read_h5(path: str) -> ModelSource:
                     raise ModelFileError(f"{path}: legacy HDF5 model has no model_weights group")
                 group = f
             weights = read_legacy_weights(group, path)
+            weights.backend = weights.backend or _attr(f, "backend")
             if weights.keras_version is None:
                 # Keras 1 wrote keras_version on the file only, not on the weights group
                 weights.keras_version = "1" if version is None else version

@@ -354,7 +354,7 @@ def _assign_legacy(root: Container, lw: LegacyWeights, path: str) -> None:
         if isinstance(layer, CustomLayer):
             layer.set_weights(arrays)
             continue
-        arrays = layer.adapt_legacy(list(arrays))
+        arrays = layer.adapt_legacy(list(arrays), lw.backend)
         order = layer.legacy_order()
         if len(arrays) != len(order):
             raise WeightsError(f"{path}: layer {layer.name!r} ({layer.class_name}) has "

@@ -29,6 +29,17 @@ class BuildContext:
         m = re.match(r"\s*(\d+)", self.keras_version or "")
         return int(m.group(1)) if m else 3
 
+    @property
+    def default_recurrent_activation(self) -> str:
+        """What LSTM/GRU used when a config omits ``recurrent_activation``: hard_sigmoid in
+        Keras 1 and multi-backend Keras 2.0-2.2, sigmoid from Keras 2.3, tf.keras v2 and 3."""
+        m = re.match(r"\s*(\d+)(?:\.(\d+))?", self.keras_version or "")
+        if not m:
+            return "sigmoid"
+        major, minor = int(m.group(1)), int(m.group(2) or 0)
+        old = major == 1 or (major == 2 and minor < 3 and "tf" not in self.keras_version)
+        return "hard_sigmoid" if old else "sigmoid"
+
 
 @dataclass
 class WeightSlot:
@@ -127,8 +138,10 @@ class Layer:
         rest = [i for i in range(len(self.slots)) if i not in train]
         return train + rest
 
-    def adapt_legacy(self, arrays: List[np.ndarray]) -> List[np.ndarray]:
-        """Convert weights as a legacy HDF5 file stores them (older layouts) to Keras order."""
+    def adapt_legacy(self, arrays: List[np.ndarray], backend: Optional[str] = None
+                     ) -> List[np.ndarray]:
+        """Convert weights as a legacy HDF5 file stores them (older layouts, or written by
+        another backend such as Theano) to the current Keras layout."""
         return arrays
 
     def set_weights(self, arrays: Sequence[np.ndarray]) -> None:

@@ -58,9 +58,10 @@ class Bidirectional(Layer):
         return ([f"forward_layer/{p}" for p in self.forward.keras3_paths()] +
                 [f"backward_layer/{p}" for p in self.backward.keras3_paths()])
 
-    def adapt_legacy(self, arrays):
+    def adapt_legacy(self, arrays, backend=None):
         half = len(arrays) // 2
-        return self.forward.adapt_legacy(arrays[:half]) + self.backward.adapt_legacy(arrays[half:])
+        return (self.forward.adapt_legacy(arrays[:half], backend) +
+                self.backward.adapt_legacy(arrays[half:], backend))
 
     def build_weights(self, arrays):
         n = len(self.forward.slots)

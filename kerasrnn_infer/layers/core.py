@@ -372,6 +372,21 @@ class Conv1D(_ChannelsLast1D):
         if self.use_bias:
             self.slots.append(WeightSlot("bias", (self.filters,)))
 
+    def adapt_legacy(self, arrays, backend=None):
+        """Keras 1 kernels are 4-D; Theano convolves (flips the kernel) where TensorFlow
+        correlates, so Theano-written kernels are flipped (Keras 2 ``preprocess_weights``)."""
+        if not arrays:
+            return arrays
+        k = np.asarray(arrays[0])
+        if k.ndim == 4:
+            if k.shape[1] == 1 and k.shape[3] == self.filters:     # (length, 1, in, filters)
+                k = k[:, 0]
+            else:                                                  # (filters, in, length, 1)
+                k = np.transpose(k, (2, 3, 1, 0))[:, 0]
+        if backend == "theano":
+            k = k[::-1]
+        return [k] + list(arrays[1:])
+
     def build_weights(self, arrays):
         self.kernel = np.asarray(arrays[0], self.dtype)
         self.bias = np.asarray(arrays[1], self.dtype) if self.use_bias else None

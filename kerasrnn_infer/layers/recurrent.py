@@ -95,7 +95,9 @@ class RNN(Layer):
         dtype = self.dtype
         if cls == "SimpleRNNCell":
             return SimpleRNNCell(units, act, None, use_bias, dtype)
-        ract = activations.get(cfg.get("recurrent_activation", "sigmoid"), self.ctx.keras_major,
+        ract = activations.get(cfg.get("recurrent_activation",
+                                       self.ctx.default_recurrent_activation),
+                               self.ctx.keras_major,
                                f"{where} recurrent_activation")
         if cls == "LSTMCell":
             return LSTMCell(units, act, ract, use_bias, dtype)
@@ -125,7 +127,7 @@ class RNN(Layer):
                 raise ConfigError(f"{self.where}: stacked cell kernel has {c.W.shape[0]} input "
                                   f"rows, the previous cell outputs {prev.output_size}")
 
-    def adapt_legacy(self, arrays):
+    def adapt_legacy(self, arrays, backend=None):
         if self.class_name not in _LAYER_CELL:
             return arrays
         return adapt_rnn_weights(self.class_name, self.cell.units,

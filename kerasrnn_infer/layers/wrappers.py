@@ -27,8 +27,8 @@ class TimeDistributed(Layer):
     def legacy_order(self):
         return self.inner.legacy_order()
 
-    def adapt_legacy(self, arrays):
-        return self.inner.adapt_legacy(arrays)
+    def adapt_legacy(self, arrays, backend=None):
+        return self.inner.adapt_legacy(arrays, backend)
 
     def set_weights(self, arrays):
         self.inner.set_weights(arrays)
