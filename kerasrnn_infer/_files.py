@@ -107,17 +107,41 @@ def _open_h5(src, path):
         raise ModelFileError(f"{path}: not a readable HDF5 file: {e}") from None
 
 
-def _read_dataset(ds, path, name) -> np.ndarray:
+class _Budget:
+    """Bytes the datasets of one file may declare in total: generous (50 times the file),
+    but bounded, so a corrupt or hostile header cannot make us allocate without limit."""
+
+    def __init__(self, file_size: int):
+        self.left = max(64 << 20, 50 * file_size)
+
+    def take(self, nbytes: int, path: str, name: str) -> None:
+        if nbytes > self.left:
+            raise ModelFileError(f"{path}: {name} declares {nbytes} bytes, more than the file "
+                                 f"can hold; the file is corrupt")
+        self.left -= nbytes
+
+
+def _read_dataset(ds, path, name, budget: "_Budget") -> np.ndarray:
     h5py = _h5py()
     if not isinstance(ds, h5py.Dataset):
         raise ModelFileError(f"{path}: {name} is not a dataset")
-    if ds.dtype.kind not in "fiub" and ds.attrs.get("dtype") != "bfloat16":
-        raise ModelFileError(f"{path}: {name} has non-numeric dtype {ds.dtype}")
     try:
-        arr = ds[()]
+        kind, shape, itemsize = ds.dtype.kind, ds.shape, ds.dtype.itemsize
     except Exception as e:
         raise ModelFileError(f"{path}: cannot read {name}: {e}") from None
-    return np.asarray(arr)
+    bf16 = _decode(ds.attrs.get("dtype")) == "bfloat16" and itemsize == 2
+    if kind not in "fiub" and not bf16:
+        raise ModelFileError(f"{path}: {name} has non-numeric dtype {ds.dtype}")
+    if shape is None:
+        raise ModelFileError(f"{path}: {name} has no shape")
+    budget.take(int(np.prod(shape, dtype=float)) * itemsize, path, name)
+    try:
+        arr = np.asarray(ds[()])
+    except Exception as e:
+        raise ModelFileError(f"{path}: cannot read {name}: {e}") from None
+    if bf16 and arr.dtype.kind != "f":    # Keras 3 bfloat16: the high half of a float32
+        arr = (arr.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    return arr
 
 
 def _get(group, name, path):
@@ -136,7 +160,7 @@ def _get(group, name, path):
         raise ModelFileError(f"{path}: cannot read {name!r}: {e}") from None
 
 
-def read_legacy_weights(group, path) -> LegacyWeights:
+def read_legacy_weights(group, path, budget: _Budget) -> LegacyWeights:
     names = _attr(group, "layer_names")
     if names is None:
         raise ModelFileError(f"{path}: weights group has no 'layer_names' attribute")
@@ -151,13 +175,13 @@ def read_legacy_weights(group, path) -> LegacyWeights:
             ds = _get(g, wn, path)
             if ds is None:
                 raise ModelFileError(f"{path}: weight {wn!r} of layer {lname!r} is missing")
-            arrays.append(_read_dataset(ds, path, f"{lname}/{wn}"))
+            arrays.append(_read_dataset(ds, path, f"{lname}/{wn}", budget))
         weights[lname] = arrays
     version = _attr(group, "keras_version")
     return LegacyWeights(list(names), weights, version, _attr(group, "backend"))
 
 
-def read_keras3_weights(f, path) -> Keras3Weights:
+def read_keras3_weights(f, path, budget: _Budget) -> Keras3Weights:
     h5py = _h5py()
     store = Keras3Weights()
 
@@ -169,8 +193,8 @@ def read_keras3_weights(f, path) -> Keras3Weights:
             sub = f"{prefix}/{name}" if prefix else name
             if name == "vars":
                 keys = sorted(obj.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
-                store.groups[prefix] = [_read_dataset(_get(obj, k, path), path, f"{sub}/{k}")
-                                        for k in keys]
+                store.groups[prefix] = [_read_dataset(_get(obj, k, path), path, f"{sub}/{k}",
+                                                      budget) for k in keys]
             else:
                 store.prefixes.add(sub)
                 visit(obj, sub)
@@ -238,7 +262,7 @@ def read_keras_zip(path: str) -> ModelSource:
             raise ModelFileError(f"{path}: .keras archive has no model.weights.h5")
     f = _open_h5(io.BytesIO(h5), path)
     with f:
-        weights = read_keras3_weights(f, path)
+        weights = read_keras3_weights(f, path, _Budget(len(h5)))
     if not isinstance(config, dict):
         raise ModelFileError(f"{path}: config.json does not hold a model config object")
     return ModelSource(path, "keras-zip", config, version, weights)
@@ -246,6 +270,7 @@ def read_keras_zip(path: str) -> ModelSource:
 
 def read_h5(path: str) -> ModelSource:
     f = _open_h5(path, path)
+    budget = _Budget(os.path.getsize(path))
     with f:
         model_config = _attr(f, "model_config")
         version = _attr(f, "keras_version")
@@ -257,7 +282,7 @@ def read_h5(path: str) -> ModelSource:
                 if "layer_names" not in f.attrs:
                     raise ModelFileError(f"{path}: legacy HDF5 model has no model_weights group")
                 group = f
-            weights = read_legacy_weights(group, path)
+            weights = read_legacy_weights(group, path, budget)
             weights.backend = weights.backend or _attr(f, "backend")
             if weights.keras_version is None:
                 # Keras 1 wrote keras_version on the file only, not on the weights group
@@ -265,16 +290,17 @@ def read_h5(path: str) -> ModelSource:
             return ModelSource(path, "legacy-h5", config, version or weights.keras_version,
                                weights)
         if "layer_names" in f.attrs or any(k.startswith("layer_names") for k in f.attrs):
-            weights = read_legacy_weights(f, path)
+            weights = read_legacy_weights(f, path, budget)
             if weights.keras_version is None:
                 weights.keras_version = "1"
             return ModelSource(path, "legacy-weights", None, weights.keras_version, weights)
         group = _get(f, "model_weights", path)
         if group is not None and "layer_names" in group.attrs:
-            weights = read_legacy_weights(group, path)
+            weights = read_legacy_weights(group, path, budget)
             return ModelSource(path, "legacy-weights", None, weights.keras_version, weights)
         if any(k in f for k in ("layers", "_layer_checkpoint_dependencies", "vars")):
-            return ModelSource(path, "keras3-weights", None, None, read_keras3_weights(f, path))
+            return ModelSource(path, "keras3-weights", None, None,
+                               read_keras3_weights(f, path, budget))
         raise ModelFileError(f"{path}: HDF5 file holds neither a Keras model "
                              f"(model_config) nor Keras weights (layer_names or layers/)")
 

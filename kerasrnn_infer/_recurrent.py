@@ -256,9 +256,9 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     """
     batch, steps = x.shape[0], x.shape[1]
     dtype = cell.dtype
-    x_tb = x.transpose(1, 0, 2) if batch > 1 else x.reshape(steps, 1, x.shape[2])
-    xp = cell.project(np.ascontiguousarray(x_tb, dtype).reshape(steps * batch, -1))
-    xp = xp.reshape(steps, batch, -1)
+    x_tb = x.reshape(steps, 1, x.shape[2]) if batch == 1 else x.transpose(1, 0, 2)
+    xp = cell.project(np.ascontiguousarray(x_tb, dtype).reshape(steps * batch, x.shape[2]))
+    xp = xp.reshape(steps, batch, xp.shape[-1])
 
     states = [np.array(s, dtype=dtype, copy=True) for s in initial_states]
     spare = [np.empty_like(s) for s in states]

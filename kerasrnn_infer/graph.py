@@ -17,7 +17,8 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from ._legacy import normalize_layer_config
-from .errors import ConfigError, UnsafeModelError, UnsupportedError, WeightsError
+from .errors import (ConfigError, InputError, KerasRnnInferError, UnsafeModelError,
+                     UnsupportedError, WeightsError)
 from .layers.base import BuildContext, Layer, WeightSlot, as_list, parse_dtype, to_snake_case
 from .layers.core import LAYERS
 from .layers.ops import OPS, Op, is_op
@@ -544,7 +545,19 @@ def _leaves_refs(spec):
 
 
 def call_layer(layer: Layer, inputs, mask, kwargs, ctx):
-    """Run one layer call; returns (outputs, output masks)."""
+    """Run one layer call; returns (outputs, output masks). NumPy's own errors (shapes that
+    do not fit) become InputError naming the layer."""
+    try:
+        return _call_layer(layer, inputs, mask, kwargs, ctx)
+    except KerasRnnInferError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, ArithmeticError, MemoryError) as e:
+        shapes = [np.shape(a) for a in as_list(inputs)]
+        raise InputError(f"{layer.where}: cannot run on inputs of shapes {shapes}: "
+                         f"{type(e).__name__}: {e}") from e
+
+
+def _call_layer(layer: Layer, inputs, mask, kwargs, ctx):
     if isinstance(layer, Container):
         if kwargs:
             raise UnsupportedError(f"{layer.where}: call arguments {sorted(kwargs)} to a nested "

@@ -229,6 +229,8 @@ class Model:
                 if spec.shape is None:
                     return {}
                 shape = tuple(size if d is None else d for d in spec.shape)
+                if np.prod(shape, dtype=float) > 1e7:
+                    return {}      # absurd declared shapes: describe without shapes
                 feeds.append(np.zeros(shape, spec.dtype))
             collect: Dict[str, Any] = {}
             try:

@@ -207,13 +207,16 @@ class Flatten(Layer):
         x = single(inputs, self.where)
         if self.opt("data_format") == "channels_first" and x.ndim > 2:
             x = np.moveaxis(x, 1, -1)
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
 
 
 class Reshape(Layer):
     def call(self, inputs, mask=None, training=None):
         x = single(inputs, self.where)
         target = list(self.require("target_shape"))
+        if -1 in target and x.shape[0] == 0:     # -1 cannot be inferred from an empty batch
+            known = int(np.prod([d for d in target if d != -1]))
+            target[target.index(-1)] = int(np.prod(x.shape[1:])) // max(known, 1)
         try:
             return x.reshape((x.shape[0], *target))
         except ValueError:
