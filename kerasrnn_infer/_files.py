@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ._isolate import read_isolated
 from .errors import ModelFileError, UnsafeModelError
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -102,7 +103,10 @@ def _h5py():
 def _open_h5(src, path):
     h5py = _h5py()
     try:
-        return h5py.File(src, "r")
+        try:
+            return h5py.File(src, "r", locking=False)
+        except TypeError:     # h5py < 3.5 has no locking argument
+            return h5py.File(src, "r")
     except Exception as e:   # h5py raises OSError, ValueError and others on corrupt files
         raise ModelFileError(f"{path}: not a readable HDF5 file: {e}") from None
 
@@ -305,13 +309,28 @@ def read_h5(path: str) -> ModelSource:
                              f"(model_config) nor Keras weights (layer_names or layers/)")
 
 
+def _to_plain(src: ModelSource) -> dict:
+    kind = "legacy" if isinstance(src.weights, LegacyWeights) else "keras3"
+    return {"path": src.path, "format": src.format, "config": src.config,
+            "keras_version": src.keras_version, "kind": kind, "weights": vars(src.weights)}
+
+
+def _from_plain(d: dict) -> ModelSource:
+    cls = LegacyWeights if d["kind"] == "legacy" else Keras3Weights
+    return ModelSource(d["path"], d["format"], d["config"], d["keras_version"],
+                       cls(**d["weights"]))
+
+
 def read_model_file(path) -> ModelSource:
+    """Read a model or weights file, in a child process (see _isolate) so that a corrupt
+    file can neither hang nor crash the caller."""
     path = os.fspath(path)
     head = _sniff(path)
-    if head.startswith(_ZIP_MAGIC):
-        return read_keras_zip(path)
-    if head.startswith(_HDF5_MAGIC):
-        return read_h5(path)
+    reader = read_keras_zip if head.startswith(_ZIP_MAGIC) else \
+        read_h5 if head.startswith(_HDF5_MAGIC) else None
+    if reader is not None:
+        _h5py()         # imported once in this process, not in every child
+        return _from_plain(read_isolated(lambda p: _to_plain(reader(p)), path))
     if head.lstrip()[:1] in (b"{", b"["):
         raise ModelFileError(f"{path}: is a JSON file; use model_from_json(text) and then "
                              f"load_weights(weights_path)")

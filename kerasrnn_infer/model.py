@@ -159,11 +159,15 @@ class Model:
                              f"{[a.shape[0] for a in out]}")
         return out
 
-    def _run(self, feeds, collect=None):
-        if self._stateful:
-            with self._lock:
-                return self._root.run([(a, None) for a in feeds], collect, self._states)
-        return self._root.run([(a, None) for a in feeds], collect, None)
+    def _run(self, feeds, collect=None, ctx=None):
+        # NaN and Inf propagate silently, as in Keras (errstate is thread- and context-local)
+        with np.errstate(all="ignore"):
+            if ctx is not None:
+                return self._root.run([(a, None) for a in feeds], collect, ctx)
+            if self._stateful:
+                with self._lock:
+                    return self._root.run([(a, None) for a in feeds], collect, self._states)
+            return self._root.run([(a, None) for a in feeds], collect, None)
 
     def predict(self, x, batch_size: Optional[int] = None, verbose: Any = None):
         """Outputs for ``x`` (array, list in model input order, or dict by input name): an
@@ -207,7 +211,7 @@ class Model:
             raise UnsupportedError(str(self._streamable))
         feeds = self._feeds(x, any_length=True)
         ctx = StreamContext(id(self), state, feeds[0].shape[0] if feeds[0].ndim else 0)
-        outs = [o for o, _ in self._root.run([(a, None) for a in feeds], None, ctx)]
+        outs = [o for o, _ in self._run(feeds, None, ctx)]
         return (outs[0] if len(outs) == 1 else outs), ctx.state()
 
     def layer_outputs(self, x) -> Dict[str, Any]:

@@ -1,0 +1,151 @@
+"""Read a model file in a forked child process, so that a corrupt or hostile file can neither
+hang nor crash the caller.
+
+libhdf5 can loop forever (or crash) on corrupted metadata, and no Python-level timeout can stop
+C code. On platforms with ``fork`` the reader runs in a child; the parent waits with a deadline
+that grows with the file size, kills the child when it passes, and receives the result as JSON
+plus raw array bytes through a pipe (nothing is unpickled). Elsewhere the file is read in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+
+from .errors import KerasRnnInferError, ModelFileError, UnsafeModelError
+
+_FORK_LOCK = threading.Lock()     # one fork at a time: no child inherits our own lock held
+_ERROR_TYPES = {cls.__name__: cls for cls in (KerasRnnInferError, ModelFileError,
+                                               UnsafeModelError)}
+
+
+def _deadline(path: str) -> float:
+    """20 s plus a second per 20 MB, or KERASRNN_INFER_READ_TIMEOUT seconds."""
+    try:
+        return float(os.environ["KERASRNN_INFER_READ_TIMEOUT"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    return 20.0 + size / 20e6
+
+
+def _encode(obj, arrays: list):
+    """JSON-able structure with arrays replaced by references into ``arrays``."""
+    if isinstance(obj, np.ndarray):
+        arrays.append(np.ascontiguousarray(obj))
+        return {"__array__": len(arrays) - 1}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, _encode(v, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v, arrays) for v in obj]
+    if isinstance(obj, set):
+        return {"__set__": [_encode(v, arrays) for v in obj]}
+    return obj
+
+
+def _decode(obj, arrays: list):
+    if isinstance(obj, dict):
+        if "__array__" in obj:
+            return arrays[obj["__array__"]]
+        if "__set__" in obj:
+            return {_decode(v, arrays) for v in obj["__set__"]}
+        return {k: _decode(v, arrays) for k, v in obj["__dict__"]}
+    if isinstance(obj, list):
+        return [_decode(v, arrays) for v in obj]
+    return obj
+
+
+def _write_all(fd, data: bytes):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _child(fn, path, fd, seconds: float):
+    try:
+        # Die on our own if the parent goes away or the deadline passes, even inside C code:
+        # SIGALRM's default action ends the process without returning to Python.
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(int(seconds) + 2)
+        try:
+            result = fn(path)
+            arrays: list = []
+            body = _encode(result, arrays)
+            header = {"ok": True, "body": body,
+                      "arrays": [[a.dtype.str, list(a.shape)] for a in arrays]}
+        except KerasRnnInferError as e:
+            arrays, header = [], {"ok": False, "type": type(e).__name__, "message": str(e)}
+        except Exception as e:  # noqa: BLE001 - reported to the parent as a file error
+            arrays, header = [], {"ok": False, "type": "ModelFileError",
+                                  "message": f"{path}: cannot be read: {type(e).__name__}: {e}"}
+        raw = json.dumps(header).encode()
+        _write_all(fd, len(raw).to_bytes(8, "little") + raw)
+        for a in arrays:
+            _write_all(fd, a.tobytes())
+        os.close(fd)
+    finally:
+        os._exit(0)
+
+
+def _read_exact(fd, n: int, deadline: float, path: str) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            raise ModelFileError(f"{path}: the reader stopped unexpectedly (the HDF5 library "
+                                 f"crashed on this file); the file is corrupt")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def read_isolated(fn: Callable, path: str):
+    """``fn(path)`` run in a forked child. ``fn`` returns dicts, lists, sets, scalars and
+    NumPy arrays. Set ``KERASRNN_INFER_NO_FORK=1`` to read in-process instead."""
+    if not hasattr(os, "fork") or os.environ.get("KERASRNN_INFER_NO_FORK") == "1":
+        return fn(path)
+    with _FORK_LOCK:
+        r, w = os.pipe()
+        pid = os.fork()
+    seconds = _deadline(path)
+    if pid == 0:
+        os.close(r)
+        _child(fn, path, w, seconds)
+    os.close(w)
+    deadline = time.monotonic() + seconds
+    try:
+        size = int.from_bytes(_read_exact(r, 8, deadline, path), "little")
+        header = json.loads(_read_exact(r, size, deadline, path))
+        if not header["ok"]:
+            raise _ERROR_TYPES.get(header["type"], ModelFileError)(header["message"])
+        arrays = []
+        for dtype, shape in header["arrays"]:
+            dt = np.dtype(dtype)
+            n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+            arrays.append(np.frombuffer(_read_exact(r, n, deadline, path), dt).reshape(shape))
+        return _decode(header["body"], arrays)
+    except TimeoutError:
+        raise ModelFileError(f"{path}: reading did not finish within {_deadline(path):.0f} s "
+                             f"(the HDF5 library loops on this file); the file is corrupt "
+                             f"or hostile") from None
+    finally:
+        os.close(r)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)

@@ -1,0 +1,433 @@
+"""The ``kerasrnn-infer`` command line (also ``python -m kerasrnn_infer``).
+
+Subcommands: info, predict, verify, golden, demo. Exit codes: 0 success, 1 mismatch with
+Keras, 2 bad usage or bad file (one line on stderr; ``--debug`` shows the traceback).
+Importing this module never imports TensorFlow or Keras; ``verify`` and ``golden`` import
+them lazily when they need real Keras.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import List, Optional
+
+import numpy as np
+
+PROG = "kerasrnn-infer"
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+class UsageError(Exception):
+    """Bad arguments or a bad file: exit 2 with one line on stderr."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):             # one line, exit 2 (argparse prints usage otherwise)
+        sys.stderr.write(f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+        sys.exit(EXIT_USAGE)
+
+
+# ----- helpers ----------------------------------------------------------------------------------
+def _load(path, keras_version=None):
+    from . import load_model
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    return load_model(path, keras_version=keras_version)
+
+
+def _shape(shape) -> str:
+    if shape is None:
+        return "?"
+    if isinstance(shape, list):
+        return "[" + ", ".join(_shape(s) for s in shape) + "]"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+def _layer_shapes(model):
+    """Output shape of every top-level layer: two dry runs with different sizes for the
+    unknown dimensions; dimensions that change are None."""
+    from ._verify import as_list
+    runs = []
+    for size in (2, 3):
+        feeds = []
+        for spec in model.inputs:
+            if spec.shape is None:
+                return {}
+            feeds.append(np.zeros(tuple(size if d is None else d for d in spec.shape),
+                                  spec.dtype))
+        try:
+            model.reset_states()
+            runs.append(model.layer_outputs(feeds if len(feeds) > 1 else feeds[0]))
+        except Exception:            # shapes are informative only
+            return {}
+        finally:
+            model.reset_states()
+    out = {}
+    for name, a in runs[0].items():
+        b = runs[1].get(name)
+        shapes = []
+        for x, y in zip(as_list(a), as_list(b)):
+            shapes.append(tuple(p if p == q else None for p, q in zip(np.shape(x), np.shape(y))))
+        out[name] = shapes[0] if len(shapes) == 1 else shapes
+    return out
+
+
+def _table(rows) -> List[str]:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    rule = "  ".join("-" * w for w in widths)
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(rows[0], widths)).rstrip(), rule]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows[1:]]
+    return lines
+
+
+class _Progress:
+    """A one-line progress bar on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self, total, stream=None):
+        self.total, self.stream = total, stream or sys.stderr
+        self.enabled = total > 0 and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.monotonic()
+
+    def update(self, done):
+        if not self.enabled:
+            return
+        frac = done / self.total
+        bar = "#" * int(30 * frac)
+        rate = done / max(time.monotonic() - self.start, 1e-9)
+        self.stream.write(f"\r[{bar:<30}] {done}/{self.total} samples  {rate:,.0f}/s")
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _predict(model, xs, batch_size=None, progress=True):
+    n = int(xs[0].shape[0]) if xs and xs[0].ndim else 0
+    feed = xs if len(xs) > 1 else xs[0]
+    chunk = batch_size
+    tty = progress and sys.stderr.isatty()
+    if chunk is None and tty and n > 256:
+        chunk = 256
+    if model.stateful or not chunk or n <= chunk:
+        return model.predict(feed, batch_size=batch_size)
+    bar = _Progress(n) if progress else None
+    parts = []
+    for i in range(0, n, chunk):
+        part = [x[i:i + chunk] for x in xs]
+        ys = model.predict(part if len(part) > 1 else part[0])
+        parts.append(ys if isinstance(ys, list) else [ys])
+        if bar:
+            bar.update(min(i + chunk, n))
+    if bar:
+        bar.close()
+    outs = [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(parts[0]))]
+    return outs[0] if len(outs) == 1 else outs
+
+
+def _write_outputs(model, ys, path, stdout):
+    from ._verify import as_list, output_keys
+    ys = [np.asarray(y) for y in as_list(ys)]
+    keys = output_keys(model)
+    if len(keys) != len(ys):
+        keys = [f"out/{j}" for j in range(len(ys))]
+    if path in (None, "-"):
+        json.dump({k: y.tolist() for k, y in zip(keys, ys)}, stdout)
+        stdout.write("\n")
+        return
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        if len(ys) != 1:
+            raise UsageError(f"{path}: the model has {len(ys)} outputs ({', '.join(keys)}); "
+                             f"write them to an .npz or .json file")
+        np.save(path, ys[0])
+    elif ext == ".npz":
+        np.savez(path, **dict(zip(keys, ys)))
+    elif ext == ".json":
+        with open(path, "w") as f:
+            json.dump({k: y.tolist() for k, y in zip(keys, ys)}, f)
+            f.write("\n")
+    else:
+        raise UsageError(f"{path}: unknown output file type {ext!r}; use .npy, .npz or .json "
+                         f"(or no --output for JSON on stdout)")
+
+
+# ----- subcommands ---------------------------------------------------------------------------
+def cmd_info(args, out) -> int:
+    model = _load(args.model, args.keras_version)
+    w = out.write
+    w(f"model:    {args.model}\n")
+    w(f"format:   {model.format}\n")
+    w(f"keras:    {model.keras_version}  (writing Keras version)\n")
+    if model.stateful:
+        w("stateful: yes (states carried between predict calls)\n")
+    w("inputs:\n")
+    for s in model.inputs:
+        w(f"  {s.name:<20} {_shape(s.shape):<20} {np.dtype(s.dtype).name if s.dtype else '?'}\n")
+    w("outputs:\n")
+    for s in model.outputs:
+        w(f"  {s.name:<20} {_shape(s.shape):<20} "
+          f"{np.dtype(s.dtype).name if s.dtype is not None else '?'}\n")
+    shapes = _layer_shapes(model)
+    rows = [("layer", "class", "output shape", "params", "options")]
+    for l in model.layers:
+        opts = l.describe() or ""
+        if getattr(l, "layers", None) is not None and not opts:
+            opts = f"{len(l.layers)} layers"
+        rows.append((l.name, l.class_name, _shape(shapes.get(l.name)), l.count_params(), opts))
+    w("\n")
+    for line in _table(rows):
+        w(line + "\n")
+    w(f"total params: {sum(l.count_params() for l in model.layers)}\n")
+    return EXIT_OK
+
+
+def cmd_predict(args, out) -> int:
+    from ._verify import read_inputs
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise UsageError(f"--batch-size {args.batch_size}: must be a positive integer")
+    model = _load(args.model, args.keras_version)
+    xs = read_inputs(args.input, model)
+    ys = _predict(model, [np.asarray(x) for x in xs], args.batch_size)
+    _write_outputs(model, ys, args.output, out)
+    if args.output not in (None, "-"):
+        sys.stderr.write(f"{PROG}: wrote {len(ys) if isinstance(ys, list) else 1} output(s) for "
+                         f"{xs[0].shape[0] if xs[0].ndim else 1} sample(s) to {args.output}\n")
+    return EXIT_OK
+
+
+def _check_tol(args):
+    for name in ("atol", "rtol"):
+        v = getattr(args, name)
+        if not (v >= 0):
+            raise UsageError(f"--{name} {v}: must be a number >= 0")
+
+
+def cmd_verify(args, out) -> int:
+    from . import _verify
+    _check_tol(args)
+    model = _load(args.model, args.keras_version)
+    if args.golden:
+        ref = _verify.read_golden(args.golden)
+        xs = None
+        if args.input:
+            if ref.inputs:
+                raise UsageError(f"--input {args.input}: the golden file {args.golden} holds its "
+                                 f"own inputs; drop --input")
+            xs = _verify.read_inputs(args.input, model)
+        report = _verify.compare(model, ref, args.atol, args.rtol, inputs=xs)
+    else:
+        xs = (_verify.read_inputs(args.input, model) if args.input else
+              _verify.generate_inputs(model, args.batch, args.steps, args.seed))
+        ref = _verify.keras_reference(args.model, xs, None, model.keras_version)
+        report = _verify.compare(model, ref, args.atol, args.rtol)
+    report.model = args.model
+    if args.json:
+        json.dump(report.to_dict(), out, indent=1, default=float)
+        out.write("\n")
+    else:
+        out.write(f"verify {args.model} against {report.reference}\n")
+        out.write(report.table() + "\n")
+        out.write(report.summary() + "\n")
+    return EXIT_OK if report.passed else EXIT_MISMATCH
+
+
+def cmd_golden(args, out) -> int:
+    from . import _verify
+    model = _load(args.model, args.keras_version)
+    xs = (_verify.read_inputs(args.input, model) if args.input else
+          _verify.generate_inputs(model, args.batch, args.steps, args.seed))
+    ref = _verify.keras_reference(args.model, xs, None, model.keras_version)
+    _verify.write_golden(args.out, ref)
+    out.write(f"wrote {args.out}: {len(ref.inputs)} input(s), {len(ref.outputs)} output(s), "
+              f"{len(ref.layers)} layer(s) from {ref.source}"
+              + (f"; not probed (called more than once): {', '.join(ref.skipped)}"
+                 if ref.skipped else "") + "\n")
+    return EXIT_OK
+
+
+def cmd_demo(args, out) -> int:
+    from . import _verify
+    path = os.path.join(DATA_DIR, "demo.keras")
+    golden = os.path.join(DATA_DIR, "demo_io.npz")
+    if not (os.path.exists(path) and os.path.exists(golden)):
+        raise UsageError(f"the demo model is missing from {DATA_DIR} (reinstall the package, or "
+                         f"run tools/train_demo.py)")
+    model = _load(path)
+    ref = _verify.read_golden(golden)
+    with np.load(golden) as z:
+        target = z["target/0"] if "target/0" in z.files else None
+    w = out.write
+    w(f"demo model: {path}\n")
+    w(f"  {model.format}, written by Keras {model.keras_version}; "
+      f"{len(model.layers)} layers, {sum(l.count_params() for l in model.layers)} params\n")
+    for l in model.layers:
+        w(f"    {l.name:<10} {l.class_name:<8} {l.describe()}\n")
+    x = ref.inputs[0]
+    w(f"task: predict the next value of a noisy sine wave from the last {x.shape[1]} values\n\n")
+    t0 = time.perf_counter()
+    y = np.asarray(model.predict(x))
+    dt = time.perf_counter() - t0
+    keras_y = ref.outputs[0]
+    rows = [("sample", "last inputs", "target", "kerasrnn_infer", "Keras", "|diff|")]
+    for i in range(x.shape[0]):
+        last = " ".join(f"{v:+.2f}" for v in x[i, -3:, 0])
+        rows.append((i, "... " + last, "-" if target is None else f"{float(target[i, 0]):+.4f}",
+                     f"{float(y[i, 0]):+.6f}", f"{float(keras_y[i, 0]):+.6f}",
+                     f"{abs(float(y[i, 0]) - float(keras_y[i, 0])):.2g}"))
+    for line in _table(rows):
+        w(line + "\n")
+    report = _verify.compare(model, ref, args.atol, args.rtol)
+    w(f"\npredicted {x.shape[0]} sequences in {dt * 1e3:.1f} ms with NumPy (no TensorFlow)\n")
+    w(f"parity with Keras, every layer: max abs error {report.max_abs_err:.3g} "
+      f"(atol {args.atol:g}, rtol {args.rtol:g}): {'PASS' if report.passed else 'FAIL'}\n")
+    if not report.passed:
+        w(report.table() + "\n")
+    return EXIT_OK if report.passed else EXIT_MISMATCH
+
+
+# ----- parser ---------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback on errors")
+    parser = _Parser(
+        prog=PROG,
+        description="Load trained Keras recurrent models (.keras, legacy .h5; Keras 1 to 3) "
+                    "without TensorFlow and run them in NumPy with Keras's numbers.",
+        epilog="exit codes: 0 success, 1 mismatch with Keras, 2 bad usage or bad file. "
+               "Start with: kerasrnn-infer demo")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", default=False,
+                        help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def model_args(p):
+        p.add_argument("model", metavar="MODEL", help="a .keras or legacy .h5 model file")
+        p.add_argument("--keras-version", metavar="V", default=None,
+                       help="override the writing Keras version recorded in the file "
+                            "(e.g. 2 or 3; decides version-dependent maths such as "
+                            "hard_sigmoid)")
+
+    def gen_args(p):
+        p.add_argument("--batch", type=int, default=None, metavar="N",
+                       help="batch size of generated inputs (default 4; a fixed batch size "
+                            "in the model wins)")
+        p.add_argument("--steps", type=int, default=8, metavar="T",
+                       help="length of unknown time dimensions of generated inputs "
+                            "(default 8)")
+        p.add_argument("--seed", type=int, default=0, help="seed of generated inputs")
+
+    p = sub.add_parser("info", parents=[common], help="describe a model: format, inputs, "
+                       "outputs and layers",
+                       description="Show the file format, the writing Keras version, the inputs "
+                                   "and outputs (name, shape, dtype) and a layer table (name, "
+                                   "class, output shape, parameters, key options).")
+    model_args(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("predict", parents=[common], help="run a model on inputs from a file",
+                       description="Run MODEL on inputs from .npy (one input), .npz (one array "
+                                   "per model input, by input name or in order), .json (an "
+                                   "array, a list of arrays or an object by input name) or - "
+                                   "(JSON on stdin). Outputs go to .npy (one output), .npz or "
+                                   ".json (keyed by output layer name), or to stdout as JSON.")
+    model_args(p)
+    p.add_argument("--input", "-i", required=True, metavar="FILE",
+                   help=".npy, .npz, .json or - for JSON on stdin")
+    p.add_argument("--output", "-o", metavar="FILE", default=None,
+                   help=".npy, .npz or .json (default: JSON on stdout)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="run N samples at a time (a progress bar shows on a terminal)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("verify", parents=[common],
+                       help="compare with real Keras (or a golden file), layer by layer",
+                       description="Run MODEL here and in real Keras (needs TensorFlow; Keras 3 "
+                                   "for .keras, tf_keras then Keras 3 for .h5) on the same "
+                                   "inputs, or compare with a golden file recorded by "
+                                   "'golden' (no TensorFlow needed). Without --input, valid "
+                                   "inputs are generated from the model's input specs. Prints "
+                                   "a per-layer table and the first layer that diverges. Exit "
+                                   "0 when everything matches, 1 on a mismatch, 2 when no "
+                                   "reference is available.")
+    model_args(p)
+    p.add_argument("--input", "-i", metavar="FILE", default=None,
+                   help="inputs (.npy, .npz, .json or -); default: generated")
+    p.add_argument("--golden", metavar="FILE", default=None,
+                   help="an .npz from 'golden' (keys in/i, call0/out/j, layer/<name>/<j>); "
+                        "compare with it instead of running Keras")
+    p.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
+    p.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (1e-5); pass "
+                   "when |ours - keras| <= atol + rtol * |keras|")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    gen_args(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("golden", parents=[common],
+                       help="record Keras's outputs (final and per layer) for CI without "
+                            "TensorFlow",
+                       description="Run MODEL in real Keras (needs TensorFlow) and write the "
+                                   "inputs and Keras's outputs, final and per layer, to an .npz "
+                                   "(keys in/i, call0/out/j, layer/<name>/<j>), for "
+                                   "'verify MODEL --golden FILE' where TensorFlow is absent.")
+    model_args(p)
+    p.add_argument("--out", "-o", required=True, metavar="FILE", help="the .npz to write")
+    p.add_argument("--input", "-i", metavar="FILE", default=None,
+                   help="inputs (.npy, .npz, .json or -); default: generated")
+    gen_args(p)
+    p.set_defaults(func=cmd_golden)
+
+    p = sub.add_parser("demo", parents=[common],
+                       help="run the bundled example model and check it against Keras",
+                       description="Load the small GRU/LSTM model bundled with the package "
+                                   "(trained with Keras 3 by tools/train_demo.py), predict, "
+                                   "and compare with the outputs Keras recorded.")
+    p.add_argument("--atol", type=float, default=1e-5, help=argparse.SUPPRESS)
+    p.add_argument("--rtol", type=float, default=1e-5, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from .errors import KerasRnnInferError
+    try:
+        return args.func(args, sys.stdout)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except (UsageError, KerasRnnInferError, OSError, ValueError, MemoryError) as e:
+        if args.debug:
+            raise
+        sys.stderr.write(f"{PROG}: error: {_one_line(e)}\n")
+        return EXIT_USAGE
+    except Exception as e:  # an engine bug: still one line, ask for --debug
+        if args.debug:
+            raise
+        sys.stderr.write(f"{PROG}: error: {type(e).__name__}: {_one_line(e)} "
+                         f"(run with --debug for the traceback)\n")
+        return EXIT_USAGE
+
+
+def _one_line(e) -> str:
+    msg = " ".join(str(e).split()) or type(e).__name__
+    return msg if len(msg) <= 2000 else msg[:2000] + "..."
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Mutation fuzzing of real model files: every attempt must load and run, or raise
+kerasrnn_infer's own error, quickly. Run by tests/test_robustness.py in a subprocess (so a
+crash or a hang is caught); run longer by hand:
+
+    python tests/fuzz_files.py --cases 50000 --seed 1
+
+Prints one line per failure and a final "N passed, M failed" line; exits 1 on any failure.
+"""
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+import zipfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+import kerasrnn_infer as kri  # noqa: E402
+
+SEEDS = ["rnn_basic__keras3/model.keras", "rnn_basic__tf_keras/model.h5",
+         "bidirectional_masked__keras3/model.keras", "mask_masking__tf_keras/model.h5",
+         "graph_nested__keras3/model.h5", "stateful__tf_keras/model.h5",
+         "graph_nested_sequential__tf_keras/model.json"]
+READ_TIMEOUT = 2.0           # the library's reader deadline while fuzzing
+TIME_LIMIT = READ_TIMEOUT + 3.0
+os.environ["KERASRNN_INFER_READ_TIMEOUT"] = str(READ_TIMEOUT)
+
+
+def byte_mutations(data: bytes, rng):
+    b = bytearray(data)
+    kind = rng.integers(5)
+    if kind == 0:                                   # truncate
+        return bytes(b[: rng.integers(0, len(b))]), "truncate"
+    if kind == 1:                                   # flip bytes
+        for _ in range(rng.integers(1, 20)):
+            b[rng.integers(len(b))] ^= 1 << rng.integers(8)
+        return bytes(b), "flip"
+    if kind == 2:                                   # zero a block
+        a = rng.integers(len(b))
+        b[a:a + rng.integers(1, 4096)] = bytes(min(len(b) - a, 4096))
+        return bytes(b[:len(data)]), "zero-block"
+    if kind == 3:                                   # random bytes with the same magic
+        return bytes(b[:8]) + rng.bytes(rng.integers(0, 20000)), "random"
+    a = rng.integers(len(b))                        # duplicate a slice somewhere
+    n = rng.integers(1, 2048)
+    return bytes(b[:a] + b[a:a + n] + b[a:]), "splice"
+
+
+def _mutate_json(obj, rng, depth=0):
+    if isinstance(obj, dict) and obj:
+        key = list(obj)[rng.integers(len(obj))]
+        choice = rng.integers(6)
+        if choice == 0:
+            del obj[key]
+        elif choice == 1:
+            obj[key] = [None, -1, 10 ** 12, "x", {}, []][rng.integers(6)]
+        else:
+            _mutate_json(obj[key], rng, depth + 1)
+    elif isinstance(obj, list) and obj:
+        i = rng.integers(len(obj))
+        choice = rng.integers(4)
+        if choice == 0:
+            del obj[i]
+        elif choice == 1:
+            obj[i] = [None, -1, 10 ** 12, "x", {}, [0, 0, 0]][rng.integers(6)]
+        else:
+            _mutate_json(obj[i], rng, depth + 1)
+
+
+def structural_zip(data: bytes, rng):
+    zin = zipfile.ZipFile(io.BytesIO(data))
+    members = {n: zin.read(n) for n in zin.namelist()}
+    kind = rng.integers(4)
+    if kind == 0:
+        members.pop(list(members)[rng.integers(len(members))])
+    elif kind == 1:
+        cfg = json.loads(members["config.json"])
+        for _ in range(rng.integers(1, 4)):
+            _mutate_json(cfg, rng)
+        members["config.json"] = json.dumps(cfg)
+    elif kind == 2:
+        members["model.weights.h5"], _ = byte_mutations(members["model.weights.h5"], rng)
+    else:
+        members["config.json"] = members["config.json"][: rng.integers(len(members["config.json"]))]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for n, d in members.items():
+            z.writestr(n, d)
+    return out.getvalue(), f"zip-{kind}"
+
+
+def structural_h5(path_in, path_out, rng):
+    import h5py
+    import shutil
+    shutil.copy(path_in, path_out)
+    with h5py.File(path_out, "r+") as f:
+        kind = rng.integers(4)
+        if kind == 0 and "model_config" in f.attrs:
+            cfg = json.loads(f.attrs["model_config"])
+            for _ in range(rng.integers(1, 4)):
+                _mutate_json(cfg, rng)
+            f.attrs["model_config"] = json.dumps(cfg)
+            return "h5-config"
+        datasets = []
+        f.visititems(lambda n, o: datasets.append(n) if isinstance(o, h5py.Dataset) else None)
+        if not datasets:
+            return "h5-none"
+        name = datasets[rng.integers(len(datasets))]
+        if kind == 1:
+            del f[name]
+            return "h5-delete"
+        if kind == 2:
+            data = f[name][()]
+            del f[name]
+            f.create_dataset(name, data=np.zeros(tuple(d + 1 for d in data.shape), data.dtype))
+            return "h5-reshape"
+        group = f[name].parent
+        del f[name]
+        group[name.split("/")[-1]] = h5py.ExternalLink("elsewhere.h5", "/x")
+        return "h5-link"
+
+
+def attempt(path, json_text=None):
+    t0 = time.perf_counter()
+    try:
+        if json_text is not None:
+            model = kri.model_from_json(json_text)
+            model.load_weights(path)
+        else:
+            model = kri.load_model(path)
+        feeds = []
+        for spec in model.inputs:
+            shape = tuple(2 if d is None else min(d, 16) for d in (spec.shape or (2, 3, 4)))
+            feeds.append(np.ones(shape, spec.dtype))
+        model.predict(feeds if len(feeds) > 1 else feeds[0])
+        result = "ran"
+    except kri.KerasRnnInferError:
+        result = "refused"
+    return result, time.perf_counter() - t0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fixtures", default=os.path.join(os.path.dirname(HERE), "fixtures"))
+    ap.add_argument("--tmp", default=None)
+    args = ap.parse_args(argv)
+    import tempfile
+    tmp = args.tmp or tempfile.mkdtemp(prefix="kri-fuzz-")
+    rng = np.random.default_rng(args.seed)
+    passed = failed = 0
+    counts = {}
+    worst = 0.0
+    for k in range(args.cases):
+        seed_file = SEEDS[k % len(SEEDS)]
+        src = os.path.join(args.fixtures, seed_file)
+        json_text = None
+        if seed_file.endswith(".json"):
+            json_text = open(src).read()
+            src = os.path.join(os.path.dirname(src), "model_weights.h5")
+        out = os.path.join(tmp, f"case{k % 7}" + os.path.splitext(src)[1])
+        data = open(src, "rb").read()
+        try:
+            r = rng.integers(3)
+            if r == 0:
+                mutated, how = byte_mutations(data, rng)
+                open(out, "wb").write(mutated)
+            elif src.endswith(".keras"):
+                mutated, how = structural_zip(data, rng)
+                open(out, "wb").write(mutated)
+            else:
+                how = structural_h5(src, out, rng)
+            if os.environ.get("KRI_FUZZ_TRACE"):
+                print(f"case {k} {seed_file} {how}", flush=True)
+            result, dt = attempt(out, json_text)
+            worst = max(worst, dt)
+            if dt > TIME_LIMIT:
+                raise TimeoutError(f"took {dt:.1f}s")
+            counts[result] = counts.get(result, 0) + 1
+            passed += 1
+        except Exception as e:  # noqa: BLE001 - any foreign exception is the finding
+            failed += 1
+            print(f"FAIL case {k} ({seed_file}, {how if 'how' in dir() else '?'}): "
+                  f"{type(e).__name__}: {str(e)[:300]}", flush=True)
+    print(f"outcomes: {counts}; slowest attempt {worst:.2f}s")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Hostile files, bad inputs and concurrency: never a crash, a hang, foreign code or a raw
+exception from NumPy, h5py or zipfile."""
+
+import io
+import os
+import subprocess
+import sys
+import threading
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+import kerasrnn_infer as kri
+from _build import simple_rnn_model, write_keras_zip
+from _cases import as_list, inputs, load, read_case
+from conftest import FIXTURES, ROOT, have_tensorflow
+
+FUZZ_CASES = int(os.environ.get("KRI_FUZZ_CASES", "1500"))
+
+
+def test_fuzzed_files_load_or_raise_our_error_quickly():
+    """Truncation, byte flips, zeroed blocks, random data and structural zip/HDF5/JSON edits
+    of real fixture files; the harness runs in a subprocess so a crash or hang fails here."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fuzz_files.py"),
+                        "--cases", str(FUZZ_CASES), "--seed", "11"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert f"{FUZZ_CASES} passed, 0 failed" in r.stdout
+
+
+def test_hdf5_links_are_not_followed(tmp_path):
+    src = os.path.join(FIXTURES, "rnn_basic__tf_keras", "model.h5")
+    for kind in ("soft", "external"):
+        p = tmp_path / f"{kind}.h5"
+        p.write_bytes(open(src, "rb").read())
+        with h5py.File(p, "r+") as f:
+            g = f["model_weights"]["lstm"]["lstm"]["lstm_cell"]
+            del g["kernel:0"]
+            g["kernel:0"] = (h5py.SoftLink("/model_weights/gru/gru/gru_cell/kernel:0")
+                             if kind == "soft" else h5py.ExternalLink("/etc/passwd", "/x"))
+        with pytest.raises(kri.ModelFileError, match=f"{kind}.h5: .*is a link"):
+            kri.load_model(p)
+
+
+def test_zip_bomb_is_refused(tmp_path):
+    cfg, tree = simple_rnn_model()
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", '{"class_name": "Sequential", "config": {"layers": []}}' +
+                   " " * (200 << 20))
+    path = tmp_path / "bomb.keras"
+    path.write_bytes(bomb.getvalue())
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(kri.ModelFileError, match="bomb.keras: archive member config.json"):
+        kri.load_model(path)
+
+
+def test_absurd_declared_shape_is_refused(tmp_path):
+    cfg, tree = simple_rnn_model()
+    path = write_keras_zip(tmp_path / "m.keras", cfg, tree)
+    data = zipfile.ZipFile(path).read("model.weights.h5")
+    buf = io.BytesIO(data)
+    with h5py.File(buf, "r+") as f:
+        del f["layers/simple_rnn/cell/vars/0"]
+        f["layers/simple_rnn/cell/vars"].create_dataset("0", shape=(1 << 20, 1 << 12),
+                                                         dtype="f8")   # 32 GB, nothing stored
+    write_keras_zip(tmp_path / "big.keras", cfg, tree, {"model.weights.h5": buf.getvalue()})
+    with pytest.raises(kri.ModelFileError, match="declares .* bytes"):
+        kri.load_model(tmp_path / "big.keras")
+
+
+def _model(case="rnn_basic__keras3"):
+    d = os.path.join(FIXTURES, case)
+    spec, io_ = read_case(d)
+    return load(d, spec["load"]), io_
+
+
+def test_numeric_dtypes_are_cast_as_keras_casts_them():
+    model, io_ = _model()
+    x = io_["in/0"]
+    want = as_list(model.predict(x))
+    for got in (model.predict(x.astype(np.float64)), model.predict(x.tolist())):
+        for g, w in zip(as_list(got), want):
+            np.testing.assert_array_equal(g, w)
+    ints = as_list(model.predict((x * 4).astype(np.int16)))
+    assert ints[0].dtype == np.float32
+
+
+def test_nan_and_inf_propagate():
+    model, io_ = _model()
+    x = io_["in/0"].copy()
+    x[0, 2, 1] = np.nan
+    x[1, 3, 0] = np.inf
+    outs = as_list(model.predict(x))
+    assert np.isnan(outs[0][0, 2:]).all() and not np.isnan(outs[0][2]).any()
+
+
+def test_empty_batch_gives_empty_outputs():
+    for case in ("rnn_basic__keras3", "graph_multi_io__tf_keras", "bidirectional_masked__keras3",
+                 "embedding_td_repeat__keras3"):
+        model, io_ = _model(case)
+        xs = as_list(inputs(io_))
+        full = as_list(model.predict(xs if len(xs) > 1 else xs[0]))
+        empty = as_list(model.predict([x[:0] for x in xs] if len(xs) > 1 else xs[0][:0]))
+        assert [e.shape for e in empty] == [(0,) + f.shape[1:] for f in full]
+
+
+def test_bad_inputs_name_the_input_and_expected_shape():
+    model, io_ = _model("graph_multi_io__keras3")
+    seq, ids = io_["in/0"], io_["in/1"]
+    with pytest.raises(kri.InputError, match=r"input 'seq' expects shape \(None, 7, 4\)"):
+        model.predict([seq[:, :, :3], ids])
+    with pytest.raises(kri.InputError, match="expects 2 inputs"):
+        model.predict([seq])
+    with pytest.raises(kri.InputError, match="different batch sizes"):
+        model.predict([seq, ids[:1]])
+    with pytest.raises(kri.InputError, match="missing \\['ids'\\]"):
+        model.predict({"seq": seq})
+    with pytest.raises(kri.InputError, match="token id 99 is outside the vocabulary"):
+        model.predict([seq, np.full_like(ids, 99)])
+
+
+def test_many_threads_give_serial_results_bit_for_bit():
+    model, io_ = _model("bidirectional_masked__keras3")
+    x = io_["in/0"]
+    rng = np.random.default_rng(0)
+    batches = [x[rng.permutation(len(x))[:rng.integers(1, len(x) + 1)]] for _ in range(16)]
+    serial = [as_list(model.predict(b)) for b in batches]
+    errors = []
+
+    def worker(seed):
+        order = np.random.default_rng(seed).integers(0, len(batches), 200)
+        for k in order:
+            got = as_list(model.predict(batches[k]))
+            if not all(np.array_equal(g, s) for g, s in zip(got, serial[k])):
+                errors.append(k)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_numpy_global_state_is_untouched():
+    before = np.geterr()
+    model, io_ = _model("mask_embedding__keras3")     # its masked mean divides 0 by 0
+    model.predict(io_["in/0"])
+    assert np.geterr() == before
+
+
+LAMBDA_SRC = r"""
+import os, sys
+flag = sys.argv[1]
+out = sys.argv[2]
+os.environ["KERAS_BACKEND"] = "tensorflow"
+writer = sys.argv[3]
+if writer == "keras3":
+    import keras as K
+else:
+    import tf_keras as K
+
+def side_effect(x):
+    open(flag, "w").write("ran")
+    return x * 2.0
+
+x = K.Input((3, 2))
+y = K.layers.Lambda(side_effect)(K.layers.LSTM(2, return_sequences=True)(x))
+K.Model(x, y).save(out)
+"""
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not have_tensorflow(), reason="TensorFlow is not installed")
+@pytest.mark.parametrize("writer,name", [("keras3", "m.keras"), ("keras3", "m.h5"),
+                                         ("tf_keras", "m.h5"), ("tf_keras", "m.keras")])
+def test_lambda_models_are_refused_without_running_their_code(tmp_path, writer, name):
+    flag, out = tmp_path / "flag", tmp_path / name
+    script = tmp_path / "make.py"
+    script.write_text(LAMBDA_SRC)
+    r = subprocess.run([sys.executable, str(script), str(flag), str(out), writer],
+                       capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    if not out.exists():
+        pytest.skip(f"{writer} could not save {name}: {r.stderr[-300:]}")
+    flag.unlink(missing_ok=True)           # Keras ran the function while building the model
+    with pytest.raises(kri.UnsafeModelError, match="is a Lambda.*custom_objects"):
+        kri.load_model(out)
+    assert not flag.exists(), "the Lambda's code ran"
