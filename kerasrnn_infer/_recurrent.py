@@ -28,6 +28,20 @@ from . import activations as A
 _AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
 
 
+def _prescale(arrays, columns: int):
+    """Halve the first ``columns`` columns (exact in binary floating point), so that
+    ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5`` costs one tanh over all gates at once."""
+    for a in arrays:
+        if a is not None:
+            a[..., :columns] *= a.dtype.type(0.5)
+
+
+def _half_to_sigmoid(z: np.ndarray) -> None:
+    """``z`` holds ``tanh(x / 2)``; make it ``sigmoid(x)`` in place."""
+    z *= z.dtype.type(0.5)
+    z += z.dtype.type(0.5)
+
+
 def _apply(fn, z: np.ndarray, units: int) -> None:
     """Apply ``fn`` in place to ``z`` made of gate blocks of ``units`` columns each."""
     if fn is A.linear:
@@ -122,6 +136,10 @@ class LSTMCell(Cell):
         self.W = _cols(np.asarray(arrays[0], self.dtype), self._ORDER, u)
         self.U = _cols(np.asarray(arrays[1], self.dtype), self._ORDER, u)
         self.b = _cols(np.asarray(arrays[2], self.dtype), self._ORDER, u) if self.use_bias else None
+        # the usual sigmoid gates + tanh: one tanh over all four gates per step
+        self.fused = self.ract is A.sigmoid and self.act is A.tanh
+        if self.fused:
+            _prescale((self.W, self.U, self.b), 3 * u)
 
     def workspace(self, batch):
         return {"z": np.empty((batch, 4 * self.units), self.dtype),
@@ -132,14 +150,21 @@ class LSTMCell(Cell):
         z, t = ws["z"], ws["t"]
         np.matmul(states[0], self.U, out=z)
         z += xp
-        _apply(self.ract, z[:, :3 * u], u)
-        _apply(self.act, z[:, 3 * u:], u)
+        if self.fused:
+            np.tanh(z, out=z)
+            _half_to_sigmoid(z[:, :3 * u])
+        else:
+            _apply(self.ract, z[:, :3 * u], u)
+            _apply(self.act, z[:, 3 * u:], u)
         c, h = new_states[1], new_states[0]
         np.multiply(z[:, u:2 * u], states[1], out=c)
         np.multiply(z[:, :u], z[:, 3 * u:], out=t)
         c += t
-        np.copyto(t, c)
-        _apply(self.act, t, u)
+        if self.fused:
+            np.tanh(c, out=t)
+        else:
+            np.copyto(t, c)
+            _apply(self.act, t, u)
         np.multiply(z[:, 2 * u:3 * u], t, out=h)
         return h
 
@@ -166,11 +191,25 @@ class GRUCell(Cell):
                 self.b, self.b_rec = np.ascontiguousarray(bias[0]), np.ascontiguousarray(bias[1])
             else:
                 self.b = bias
+        self.W, U = self.W.copy(), U.copy()
+        self.b = None if self.b is None else self.b.copy()
+        self.b_rec = None if self.b_rec is None else self.b_rec.copy()
+        # sigmoid z, r gates: one tanh over both per step
+        self.fused = self.ract is A.sigmoid
+        if self.fused:
+            _prescale((self.W, U, self.b, self.b_rec), 2 * u)
         if self.reset_after:
             self.U = np.ascontiguousarray(U)
         else:
             self.U_zr = np.ascontiguousarray(U[:, :2 * u])
             self.U_h = np.ascontiguousarray(U[:, 2 * u:])
+
+    def _gates(self, zr):
+        if self.fused:
+            np.tanh(zr, out=zr)
+            _half_to_sigmoid(zr)
+        else:
+            _apply(self.ract, zr, self.units)
 
     def workspace(self, batch):
         u = self.units
@@ -190,12 +229,12 @@ class GRUCell(Cell):
             if self.b_rec is not None:
                 rec += self.b_rec
             np.add(xp[:, :2 * u], rec[:, :2 * u], out=zr)
-            _apply(self.ract, zr, u)
+            self._gates(zr)
             np.multiply(zr[:, u:], rec[:, 2 * u:], out=hh)
         else:
             np.matmul(h_prev, self.U_zr, out=zr)
             zr += xp[:, :2 * u]
-            _apply(self.ract, zr, u)
+            self._gates(zr)
             rh = ws["rh"]
             np.multiply(zr[:, u:], h_prev, out=rh)
             np.matmul(rh, self.U_h, out=hh)
