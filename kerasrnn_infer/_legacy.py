@@ -7,7 +7,7 @@ from typing import List
 
 import numpy as np
 
-from .errors import WeightsError
+from .errors import UnsupportedError, WeightsError
 
 # Keras 1 key -> current key (Keras 2 legacy/interfaces.py)
 _RENAMES = {
@@ -34,9 +34,12 @@ def normalize_layer_config(cls: str, cfg: dict, ctx) -> dict:
     if cls == "TimeDistributedDense":
         out["__class_name__"] = "Dense"
     if cls == "Merge":
+        if out.get("layers"):
+            raise UnsupportedError(f"{ctx.source}: layer {out.get('name')!r} is a Keras 1 "
+                                   f"Merge of Sequential branches (config 'layers'); supported: "
+                                   f"Merge layers called on tensors in a functional model")
         mode = out.get("mode", "sum")
         if not isinstance(mode, str) or mode not in _MERGE_MODES:
-            from .errors import UnsupportedError
             raise UnsupportedError(f"{ctx.source}: layer {out.get('name')!r} (Merge) has "
                                    f"mode={mode!r}; supported: {', '.join(_MERGE_MODES)}")
         out["__class_name__"] = _MERGE_MODES[mode]

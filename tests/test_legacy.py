@@ -173,3 +173,11 @@ def test_keras3_layout_variants(tmp_path, prefix, attrs):
                                                      for k, v in tree.items()}))
     np.testing.assert_array_equal(model.predict(x), ref.predict(x))
     assert np.abs(model.predict(x)).max() > 0
+
+
+def test_keras1_merge_of_sequential_branches_is_refused():
+    cfg = {"class_name": "Sequential", "config": [
+        {"class_name": "Merge", "config": {"name": "merge_1", "mode": "concat", "layers": [
+            {"class_name": "Sequential", "config": []}]}}]}
+    with pytest.raises(kri.UnsupportedError, match="'merge_1' is a Keras 1 Merge of Sequential"):
+        kri.model_from_json(json.dumps(cfg))
