@@ -662,7 +662,9 @@ def mask_masking(K, rng):
 
 @case("""Concatenate merges masks: two Embedding(mask_zero) inputs with different padding
       concatenated on features (Keras 3 keeps a step if any input keeps it, tf-keras only if
-      all do) and a masked with an unmasked sequence, each feeding an LSTM(seq).""")
+      all do) and a masked with an unmasked sequence, each feeding an LSTM(seq). Keras 3
+      records the mask merge as op nodes (ZerosLike, LogicalOr, ...), also in its .h5.""",
+      extra_formats=("h5",))
 def mask_concat(K, rng):
     L = K.layers
     a = K.Input((STEPS,), dtype="int32", name="a")

@@ -93,14 +93,14 @@ def _dtype_name(spec):
 
 def is_op(class_name: str, entry: dict) -> bool:
     """A keras.ops node. Keras 3 names their module; its legacy .h5 configs drop it, but an
-    op's config has no layer keys (``trainable``, ``dtype``) and its nodes are Keras 3 dicts."""
+    op's config has no ``trainable`` key (every layer's has) and its nodes are Keras 3 dicts."""
     module = entry.get("module")
     if module is not None:
         return str(module).startswith(("keras.src.ops", "keras.ops"))
     cfg = entry.get("config")
     nodes = entry.get("inbound_nodes") or []
     return (class_name in _OPS and isinstance(cfg, dict) and "trainable" not in cfg and
-            "dtype" not in cfg and bool(nodes) and all(isinstance(n, dict) for n in nodes))
+            bool(nodes) and all(isinstance(n, dict) for n in nodes))
 
 
 def supported_ops():
