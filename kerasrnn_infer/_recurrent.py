@@ -282,6 +282,30 @@ class StackedCell:
         return out
 
 
+_BLOCK_VALUES = 2 << 20      # projected inputs held at once: 8 MB of float32
+
+
+def _projected(cell, x: np.ndarray, go_backwards: bool):
+    """Yield ``(t, x[:, t] @ W + b)`` in processing order. Timesteps are projected a block at
+    a time, one matrix product per block: as fast as one product over the whole sequence,
+    but the buffer stays small and in cache, and is reused across blocks."""
+    batch, steps, feats = x.shape
+    width = cell.W.shape[1] if isinstance(cell, Cell) else cell.cells[0].W.shape[1]
+    block = max(1, min(steps, _BLOCK_VALUES // max(1, batch * width)))
+    buf = np.empty((block * batch, width), cell.dtype)
+    for a in range(0, steps, block):
+        n = min(block, steps - a)
+        if go_backwards:
+            xb, times = x[:, steps - a - n:steps - a][:, ::-1], range(steps - 1 - a, -1, -1)
+        else:
+            xb, times = x[:, a:a + n], range(a, a + n)
+        xb = xb.reshape(n, feats) if batch == 1 else xb.transpose(1, 0, 2)
+        flat = np.ascontiguousarray(xb, cell.dtype).reshape(n * batch, feats)
+        proj = cell.project(flat, out=buf[:n * batch]).reshape(n, batch, width)
+        for j, t in zip(range(n), times):
+            yield t, proj[j]
+
+
 def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optional[np.ndarray],
         go_backwards: bool, return_sequences: bool, zero_output_for_mask: bool,
         prev_output: Optional[np.ndarray] = None
@@ -295,21 +319,17 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     """
     batch, steps = x.shape[0], x.shape[1]
     dtype = cell.dtype
-    x_tb = x.reshape(steps, 1, x.shape[2]) if batch == 1 else x.transpose(1, 0, 2)
-    xp = cell.project(np.ascontiguousarray(x_tb, dtype).reshape(steps * batch, x.shape[2]))
-    xp = xp.reshape(steps, batch, xp.shape[-1])
-
     states = [np.array(s, dtype=dtype, copy=True) for s in initial_states]
     spare = [np.empty_like(s) for s in states]
     ws = cell.workspace(batch)
     units = cell.output_size
     seq = np.empty((steps, batch, units), dtype) if return_sequences else None
     out = np.zeros((batch, units), dtype)
-    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    inputs = _projected(cell, x, go_backwards)
 
     if mask is None:
-        for k, t in enumerate(order):
-            out = cell.step(xp[t], states, spare, ws)
+        for k, (t, xp_t) in enumerate(inputs):
+            out = cell.step(xp_t, states, spare, ws)
             states, spare = spare, states
             if seq is not None:
                 seq[k] = out
@@ -319,8 +339,8 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
         keep = ~m_tb
         last = np.zeros((batch, units), dtype) if prev_output is None else \
             np.array(prev_output, dtype=dtype, copy=True)     # the previous output
-        for k, t in enumerate(order):
-            new = cell.step(xp[t], states, spare, ws)
+        for k, (t, xp_t) in enumerate(inputs):
+            new = cell.step(xp_t, states, spare, ws)
             for s_new, s_old in zip(spare, states):
                 np.copyto(s_new, s_old, where=keep[t])
             if zero_output_for_mask:
