@@ -36,10 +36,14 @@ def _prescale(arrays, columns: int):
             a[..., :columns] *= a.dtype.type(0.5)
 
 
+_HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float16, np.float32, np.float64)}
+
+
 def _half_to_sigmoid(z: np.ndarray) -> None:
     """``z`` holds ``tanh(x / 2)``; make it ``sigmoid(x)`` in place."""
-    z *= z.dtype.type(0.5)
-    z += z.dtype.type(0.5)
+    half = _HALF[z.dtype]
+    np.multiply(z, half, out=z)
+    np.add(z, half, out=z)
 
 
 def _apply(fn, z: np.ndarray, units: int) -> None:
@@ -142,30 +146,32 @@ class LSTMCell(Cell):
             _prescale((self.W, self.U, self.b), 3 * u)
 
     def workspace(self, batch):
-        return {"z": np.empty((batch, 4 * self.units), self.dtype),
-                "t": np.empty((batch, self.units), self.dtype)}
+        """Buffers and the gate views into them, made once per call (views cost time too)."""
+        u = self.units
+        z = np.empty((batch, 4 * u), self.dtype)
+        return {"z": z, "t": np.empty((batch, u), self.dtype), "ifo": z[:, :3 * u],
+                "i": z[:, :u], "f": z[:, u:2 * u], "o": z[:, 2 * u:3 * u], "g": z[:, 3 * u:]}
 
     def step(self, xp, states, new_states, ws):
-        u = self.units
         z, t = ws["z"], ws["t"]
         np.matmul(states[0], self.U, out=z)
-        z += xp
+        np.add(z, xp, out=z)
         if self.fused:
             np.tanh(z, out=z)
-            _half_to_sigmoid(z[:, :3 * u])
+            _half_to_sigmoid(ws["ifo"])
         else:
-            _apply(self.ract, z[:, :3 * u], u)
-            _apply(self.act, z[:, 3 * u:], u)
+            _apply(self.ract, ws["ifo"], self.units)
+            _apply(self.act, ws["g"], self.units)
         c, h = new_states[1], new_states[0]
-        np.multiply(z[:, u:2 * u], states[1], out=c)
-        np.multiply(z[:, :u], z[:, 3 * u:], out=t)
-        c += t
+        np.multiply(ws["f"], states[1], out=c)
+        np.multiply(ws["i"], ws["g"], out=t)
+        np.add(c, t, out=c)
         if self.fused:
             np.tanh(c, out=t)
         else:
             np.copyto(t, c)
-            _apply(self.act, t, u)
-        np.multiply(z[:, 2 * u:3 * u], t, out=h)
+            _apply(self.act, t, self.units)
+        np.multiply(ws["o"], t, out=h)
         return h
 
 
@@ -213,9 +219,11 @@ class GRUCell(Cell):
 
     def workspace(self, batch):
         u = self.units
-        ws = {"zr": np.empty((batch, 2 * u), self.dtype), "hh": np.empty((batch, u), self.dtype)}
+        zr = np.empty((batch, 2 * u), self.dtype)
+        ws = {"zr": zr, "z": zr[:, :u], "r": zr[:, u:], "hh": np.empty((batch, u), self.dtype)}
         if self.reset_after:
-            ws["rec"] = np.empty((batch, 3 * u), self.dtype)
+            rec = np.empty((batch, 3 * u), self.dtype)
+            ws.update(rec=rec, rec_zr=rec[:, :2 * u], rec_h=rec[:, 2 * u:])
         else:
             ws["rh"] = np.empty((batch, u), self.dtype)
         return ws
@@ -227,23 +235,23 @@ class GRUCell(Cell):
             rec = ws["rec"]
             np.matmul(h_prev, self.U, out=rec)
             if self.b_rec is not None:
-                rec += self.b_rec
-            np.add(xp[:, :2 * u], rec[:, :2 * u], out=zr)
+                np.add(rec, self.b_rec, out=rec)
+            np.add(xp[:, :2 * u], ws["rec_zr"], out=zr)
             self._gates(zr)
-            np.multiply(zr[:, u:], rec[:, 2 * u:], out=hh)
+            np.multiply(ws["r"], ws["rec_h"], out=hh)
         else:
             np.matmul(h_prev, self.U_zr, out=zr)
-            zr += xp[:, :2 * u]
+            np.add(zr, xp[:, :2 * u], out=zr)
             self._gates(zr)
             rh = ws["rh"]
-            np.multiply(zr[:, u:], h_prev, out=rh)
+            np.multiply(ws["r"], h_prev, out=rh)
             np.matmul(rh, self.U_h, out=hh)
-        hh += xp[:, 2 * u:]
+        np.add(hh, xp[:, 2 * u:], out=hh)
         _apply(self.act, hh, u)
         h = new_states[0]
         np.subtract(h_prev, hh, out=h)    # z h + (1 - z) hh  ==  hh + z (h - hh)
-        h *= zr[:, :u]
-        h += hh
+        np.multiply(h, ws["z"], out=h)
+        np.add(h, hh, out=h)
         return h
 
 
