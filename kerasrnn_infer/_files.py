@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -337,7 +336,3 @@ def read_model_file(path) -> ModelSource:
     raise ModelFileError(f"{path}: not a Keras model file (expected a .keras zip archive or an "
                          f"HDF5 file; the file starts with {head!r})")
 
-
-def version_major(version: Optional[str]) -> Optional[int]:
-    m = re.match(r"\s*(\d+)", version or "")
-    return int(m.group(1)) if m else None

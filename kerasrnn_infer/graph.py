@@ -19,7 +19,8 @@ import numpy as np
 from ._legacy import normalize_layer_config
 from .errors import (ConfigError, InputError, KerasRnnInferError, UnsafeModelError,
                      UnsupportedError, WeightsError)
-from .layers.base import BuildContext, Layer, WeightSlot, as_list, parse_dtype, to_snake_case
+from .layers.base import (BuildContext, Layer, WeightSlot, as_list, single,
+                          to_snake_case)
 from .layers.core import LAYERS
 from .layers.ops import OPS, Op, is_op
 from .layers.recurrent import RNN
@@ -234,7 +235,7 @@ class Sequential(Container):
         return [(x, m)]
 
     def call_with_mask(self, inputs, mask, ctx=None, **kwargs):
-        (y, m), = self.run([(single_input(inputs, self), mask)], None, ctx)
+        (y, m), = self.run([(single(inputs, self.where), mask)], None, ctx)
         return y, m
 
 
@@ -244,14 +245,6 @@ def _first_input_dtype(entry):
     if cls == "Embedding":
         return "int32" if "dtype" not in cfg else cfg.get("dtype")
     return cfg.get("dtype")
-
-
-def single_input(inputs, layer):
-    if isinstance(inputs, (list, tuple)):
-        if len(inputs) != 1:
-            raise ConfigError(f"{layer.where}: expects one input, received {len(inputs)}")
-        return inputs[0]
-    return inputs
 
 
 class Ref(NamedTuple):

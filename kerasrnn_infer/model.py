@@ -5,20 +5,19 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
-from ._files import Keras3Weights, LegacyWeights, ModelSource, read_model_file, version_major
+from ._files import Keras3Weights, LegacyWeights, ModelSource, read_model_file
 from .errors import (ConfigError, InputError, KerasRnnInferError, ModelFileError,
                      UnsupportedError, WeightsError)
-from .graph import (Container, Functional, InputLayer, Sequential, TensorSpec, make_layer)
+from .graph import Container, InputLayer, Sequential, TensorSpec, make_layer
 from .layers.base import BuildContext, Layer
 from .layers.wrappers import CustomLayer
 from .state import StatefulStore, StreamContext, StreamState
 from .streaming import check_streamable
 
-ArrayLike = Any
 
 
 def _guess_version(obj: Any) -> str:

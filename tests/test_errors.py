@@ -2,13 +2,12 @@
 the layer and the value."""
 
 import json
-import zipfile
 
 import numpy as np
 import pytest
 
 import kerasrnn_infer as kri
-from _build import k3_layer, sequential, simple_rnn_model, write_keras_zip
+from _build import k3_layer, simple_rnn_model, write_keras_zip
 
 
 def reference_simple_rnn(x, w):

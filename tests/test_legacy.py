@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import kerasrnn_infer as kri
-from _build import k3_layer, sequential, weights_h5_bytes, write_keras_zip
-from _cases import as_list, check_model, read_case
+from _build import k3_layer, sequential, write_keras_zip
+from _cases import check_model, read_case
 from conftest import FIXTURES
 
 

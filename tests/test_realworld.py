@@ -1,6 +1,5 @@
 """The real-world corpus (../shared/realworld): real Keras files, Keras 1.1 to 3.15."""
 
-import json
 import os
 
 import pytest

@@ -445,20 +445,27 @@ def run_main_worker(spec):
             except Exception as e:
                 for p in TF_PEERS:
                     results["errors"].setdefault(p, {})[cid] = f"keras load failed: {_err(e)}"
-        times, outs, errors = time_round_robin(funcs, spec["budget"], spec["min_reps"],
-                                               spec["max_reps"], log)
-        for p, t in times.items():
-            results["times"].setdefault(p, {})[cid] = t
-        for p, e in errors.items():
-            results["errors"].setdefault(p, {})[cid] = e
-        for p, y in outs.items():
-            outputs[f"{p}/{cid}"] = np.asarray(y)
+        times = time_and_record(funcs, spec, cid, results, outputs, log)
         if "engine" in times:
             med = statistics.median(times["engine"])
             others = "  ".join(f"{p} {statistics.median(t) * 1e3:.2f}"
                                for p, t in times.items() if p != "engine")
             log(f"      engine {med * 1e3:.2f} ms   {others}")
     return results, outputs
+
+
+def time_and_record(funcs, spec, cid, results, outputs, log):
+    """Time `funcs` round-robin for config `cid`; store times, errors and outputs."""
+    import numpy as np
+    times, outs, errors = time_round_robin(funcs, spec["budget"], spec["min_reps"],
+                                           spec["max_reps"], log)
+    for p, t in times.items():
+        results["times"].setdefault(p, {})[cid] = t
+    for p, e in errors.items():
+        results["errors"].setdefault(p, {})[cid] = e
+    for p, y in outs.items():
+        outputs[f"{p}/{cid}"] = np.asarray(y)
+    return times
 
 
 def run_keras_numpy_worker(spec):
@@ -498,14 +505,7 @@ def run_keras_numpy_worker(spec):
         except Exception as e:
             for p in KNP_PEERS:
                 results["errors"].setdefault(p, {})[cid] = f"load failed: {_err(e)}"
-        times, outs, errors = time_round_robin(funcs, spec["budget"], spec["min_reps"],
-                                               spec["max_reps"], log)
-        for p, t in times.items():
-            results["times"].setdefault(p, {})[cid] = t
-        for p, e in errors.items():
-            results["errors"].setdefault(p, {})[cid] = e
-        for p, y in outs.items():
-            outputs[f"{p}/{cid}"] = np.asarray(y)
+        time_and_record(funcs, spec, cid, results, outputs, log)
     return results, outputs
 
 

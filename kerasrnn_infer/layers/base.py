@@ -92,7 +92,6 @@ class Layer:
     supports_masking = False       # passes the input mask through unchanged
     is_op = False                  # a keras.ops node rather than a layer
     float_dtype = True             # config 'dtype' is a float compute dtype (not InputLayer's)
-    expects_mask = False           # call() uses the mask (RNNs, pooling)
 
     def __init__(self, class_name: str, name: str, config: dict, ctx: BuildContext):
         self.class_name = class_name

@@ -20,7 +20,6 @@ _MERGES = ("concat", "sum", "mul", "ave", None)
 
 
 class Bidirectional(Layer):
-    expects_mask = True
 
     def __init__(self, class_name, name, config, ctx, make_layer):
         super().__init__(class_name, name, config, ctx)

@@ -3,13 +3,12 @@ normalization and activation layers."""
 
 from __future__ import annotations
 
-import math
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 
 from .. import activations
-from ..errors import ConfigError, InputError, UnsupportedError
+from ..errors import ConfigError, InputError
 from .base import Layer, WeightSlot, as_list, single
 
 
@@ -482,7 +481,6 @@ class GlobalMaxPooling1D(_GlobalPool1D):
 
 
 class GlobalAveragePooling1D(_GlobalPool1D):
-    expects_mask = True
 
     def reduce(self, x, axis, mask):
         keep = bool(self.opt("keepdims", False))

@@ -103,9 +103,6 @@ def is_op(class_name: str, entry: dict) -> bool:
             bool(nodes) and all(isinstance(n, dict) for n in nodes))
 
 
-def supported_ops():
-    return sorted(_OPS)
-
 
 class Op(Layer):
     """One ``keras.ops`` call; ``inputs`` are its positional arguments."""

@@ -42,7 +42,6 @@ def split_call(layer, inputs, mask, initial_state, kwargs):
 class RNN(Layer):
     """Any recurrent layer. ``self.cell`` holds the maths; this class holds time options."""
 
-    expects_mask = True
 
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)

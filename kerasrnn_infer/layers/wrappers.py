@@ -7,7 +7,7 @@ from typing import List
 import numpy as np
 
 from ..errors import ConfigError, InputError, KerasRnnInferError
-from .base import Layer, WeightSlot, as_list, single
+from .base import Layer, single
 
 
 class TimeDistributed(Layer):
