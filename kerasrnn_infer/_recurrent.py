@@ -3,10 +3,13 @@
 Cells know the maths of one timestep; ``run`` knows time: direction, masks, sequences and
 states (the split Keras uses between ``*Cell.call`` and ``backend.rnn``).
 
-Speed: the input projection ``x @ W + b`` of every timestep is one matrix product done before
-the loop (``Cell.project``); inside the loop each cell works in buffers allocated once per call
-(``Cell.workspace``), so a step allocates nothing. Gate columns are reordered once when weights
-are set so that gates sharing an activation are contiguous.
+Speed: every cell keeps one row buffer per call, ``X = [h | x | 1]`` (the ones column only
+when there is a bias), and its weights stacked once at load into ``[U; W; b]``, so the input
+projection, the recurrent product and the bias of a timestep are one matrix product. Each step
+copies ``x_t`` into ``X`` and the new ``h`` lands in ``X`` again: nothing is allocated in the
+loop and the NumPy calls per step are few (8 for the usual LSTM). Gate columns are reordered
+at load so that gates sharing an activation are contiguous, and sigmoid gates are pre-halved so
+that ``sigmoid(x) = 0.5 tanh(x / 2) + 0.5`` shares one ``tanh`` call with the tanh gates.
 
 Formulas (Keras ``layers/rnn/{simple_rnn,lstm,gru}.py``):
   SimpleRNN  h = act(x W + b + h U)
@@ -27,15 +30,7 @@ from . import activations as A
 # Activations that act elementwise can be applied to several gates in one call.
 _AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
 
-
-def _prescale(arrays, columns: int):
-    """Halve the first ``columns`` columns (exact in binary floating point), so that
-    ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5`` costs one tanh over all gates at once."""
-    for a in arrays:
-        if a is not None:
-            a[..., :columns] *= a.dtype.type(0.5)
-
-
+_PAIRED_BELOW = 2      # batch sizes that use the paired [i f] * [g c] product (measured)
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float16, np.float32, np.float64)}
 
 
@@ -58,11 +53,56 @@ def _apply(fn, z: np.ndarray, units: int) -> None:
         fn(z, out=z)
 
 
+def _assemble(dtype, rows: Sequence[Sequence[Optional[np.ndarray]]], units: int,
+              halve: int = 0) -> np.ndarray:
+    """One contiguous matrix from row bands, each a list of gate blocks ``units`` columns wide
+    (None: zeros), every element written once. The first ``halve`` columns are halved (exact
+    in binary floating point), so that ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5`` shares one
+    ``tanh`` call with the tanh gates."""
+    bands = [[None if b is None else np.asarray(b).reshape(-1, units) for b in band]
+             for band in rows]
+    heights = [next(b.shape[0] for b in band if b is not None) for band in bands]
+    out = np.empty((sum(heights), units * len(bands[0])), dtype)
+    half = out.dtype.type(0.5)
+    r0 = 0
+    for band, height in zip(bands, heights):
+        for k, block in enumerate(band):
+            dst = out[r0:r0 + height, k * units:(k + 1) * units]
+            if block is None:
+                dst.fill(0)
+            elif k * units < halve:
+                np.multiply(block, half, out=dst, casting="unsafe")
+            else:
+                np.copyto(dst, block, casting="unsafe")
+        r0 += height
+    return out
+
+
+def _gates(m: Optional[np.ndarray], units: int) -> List[Optional[np.ndarray]]:
+    """The gate blocks of ``m`` (last axis), or Nones."""
+    if m is None:
+        return []
+    return [m[..., k * units:(k + 1) * units] for k in range(m.shape[-1] // units)]
+
+
+class Frame:
+    """Per-call buffers of one cell: ``X = [h | x | 1 | ...]`` and the cell's scratch.
+
+    ``x`` is the input slot, ``out`` the output, ``states`` views of the state arrays in fixed
+    places (a step updates them in place)."""
+
+    __slots__ = ("X", "x", "out", "states", "ws")
+
+    def __init__(self, X, x, out, states, ws):
+        self.X, self.x, self.out, self.states, self.ws = X, x, out, states, ws
+
+
 class Cell:
-    """One timestep of a recurrent layer. Subclasses fill ``W``, ``U``, ``b`` in ``set``."""
+    """One timestep of a recurrent layer. Subclasses stack weights in ``set``."""
 
     kind = ""
     gates = 1
+    extra_columns = 0          # columns of X after [h | x | 1] (GRU without reset_after)
 
     def __init__(self, units: int, activation, recurrent_activation, use_bias: bool, dtype):
         self.units = units
@@ -70,8 +110,7 @@ class Cell:
         self.ract = recurrent_activation
         self.use_bias = use_bias
         self.dtype = np.dtype(dtype)
-        self.W: Optional[np.ndarray] = None
-        self.b: Optional[np.ndarray] = None
+        self.features = 0
 
     @property
     def state_sizes(self) -> List[int]:
@@ -91,39 +130,58 @@ class Cell:
             shapes.append(self.bias_shape())
         return shapes
 
-    def project(self, x2d: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """``x @ W + b`` for rows of inputs (all timesteps at once, or one step)."""
-        y = np.matmul(x2d, self.W, out=out)
-        if self.b is not None:
-            y += self.b
-        return y
+    def _arrays(self, arrays):
+        """Kernel, recurrent kernel and bias (or None) as they are (cast when assembled)."""
+        kernel = np.asarray(arrays[0])
+        self.features = kernel.shape[0]
+        bias = np.asarray(arrays[2]) if self.use_bias else None
+        return kernel, np.asarray(arrays[1]), bias
 
-    def workspace(self, batch: int) -> dict:
-        return {}
+    def _stack(self, recurrent, kernel, bias, order=None, halve=0) -> np.ndarray:
+        """``[U; W; b]``, the rows that multiply ``[h | x | 1]``, gate blocks in ``order``."""
+        u = self.units
+        bands = [_gates(m, u) for m in (recurrent, kernel, bias) if m is not None]
+        if order is not None:
+            bands = [[band[k] for k in order] for band in bands]
+        return _assemble(self.dtype, bands, u, halve)
 
-    def step(self, xp, states, new_states, ws) -> np.ndarray:
+    def frame(self, batch: int) -> Frame:
+        u, f = self.units, self.features
+        one = int(self.use_bias)
+        X = np.zeros((batch, u + f + one + self.extra_columns), self.dtype)
+        if one:
+            X[:, u + f] = 1
+        h = X[:, :u]
+        return self._frame(Frame(X, X[:, u:u + f], h, [h], {}))
+
+    def _frame(self, fr: Frame) -> Frame:
+        return fr
+
+    def step(self, fr: Frame) -> None:
         raise NotImplementedError
-
-
-def _cols(m: np.ndarray, order: Sequence[int], units: int) -> np.ndarray:
-    return np.ascontiguousarray(np.concatenate([m[..., k * units:(k + 1) * units] for k in order],
-                                               axis=-1))
 
 
 class SimpleRNNCell(Cell):
     kind = "simple_rnn"
 
     def set(self, arrays: List[np.ndarray]) -> None:
-        self.W = np.ascontiguousarray(arrays[0], self.dtype)
-        self.U = np.ascontiguousarray(arrays[1], self.dtype)
-        self.b = np.asarray(arrays[2], self.dtype) if self.use_bias else None
+        kernel, recurrent, bias = self._arrays(arrays)
+        self.Wc = self._stack(recurrent, kernel, bias)
 
-    def step(self, xp, states, new_states, ws):
-        h = new_states[0]
-        np.matmul(states[0], self.U, out=h)
-        h += xp
-        _apply(self.act, h, self.units)
-        return h
+    def _frame(self, fr):
+        fr.ws["a"] = np.empty_like(fr.out)
+        return fr
+
+    def step(self, fr):
+        a = fr.ws["a"]
+        np.matmul(fr.X, self.Wc, out=a)
+        if self.act is A.linear:
+            np.copyto(fr.out, a)
+        elif self.act in _AXIS_WISE:
+            self.act(a, out=a)
+            np.copyto(fr.out, a)
+        else:
+            self.act(a, out=fr.out)
 
 
 class LSTMCell(Cell):
@@ -136,123 +194,129 @@ class LSTMCell(Cell):
         return [self.units, self.units]
 
     def set(self, arrays: List[np.ndarray]) -> None:
-        u = self.units
-        self.W = _cols(np.asarray(arrays[0], self.dtype), self._ORDER, u)
-        self.U = _cols(np.asarray(arrays[1], self.dtype), self._ORDER, u)
-        self.b = _cols(np.asarray(arrays[2], self.dtype), self._ORDER, u) if self.use_bias else None
+        kernel, recurrent, bias = self._arrays(arrays)
         # the usual sigmoid gates + tanh: one tanh over all four gates per step
         self.fused = self.ract is A.sigmoid and self.act is A.tanh
-        if self.fused:
-            _prescale((self.W, self.U, self.b), 3 * u)
+        self.Wc = self._stack(recurrent, kernel, bias, self._ORDER,
+                              3 * self.units if self.fused else 0)
 
-    def workspace(self, batch):
-        """Buffers and the gate views into them, made once per call (views cost time too)."""
-        u = self.units
-        z = np.empty((batch, 4 * u), self.dtype)
-        return {"z": z, "t": np.empty((batch, u), self.dtype), "ifo": z[:, :3 * u],
-                "i": z[:, :u], "f": z[:, u:2 * u], "o": z[:, 2 * u:3 * u], "g": z[:, 3 * u:]}
+    def _frame(self, fr):
+        """Small batches: gates and cell state share one buffer ``[i f o g c]``, so that
+        ``[i f] * [g c]`` is one call. Large batches, where calls are cheap and bandwidth is
+        not: contiguous gates and a separate cell state. Views are made once per call."""
+        u, batch = self.units, fr.X.shape[0]
+        paired = batch < _PAIRED_BELOW
+        zz = np.zeros((batch, 5 * u if paired else 4 * u), self.dtype)
+        c = zz[:, 4 * u:] if paired else np.zeros((batch, u), self.dtype)
+        fr.states.append(c)
+        fr.ws.update(paired=paired, z=zz[:, :4 * u], ifo=zz[:, :3 * u], o=zz[:, 2 * u:3 * u],
+                     g=zz[:, 3 * u:4 * u], i=zz[:, :u], f=zz[:, u:2 * u], c=c,
+                     t=np.empty((batch, u), self.dtype))
+        if paired:
+            p = np.empty((batch, 2 * u), self.dtype)
+            fr.ws.update(if_=zz[:, :2 * u], gc=zz[:, 3 * u:], p=p, p1=p[:, :u], p2=p[:, u:])
+        return fr
 
-    def step(self, xp, states, new_states, ws):
-        z, t = ws["z"], ws["t"]
-        np.matmul(states[0], self.U, out=z)
-        np.add(z, xp, out=z)
+    def step(self, fr):
+        ws = fr.ws
+        z, ifo, c, t = ws["z"], ws["ifo"], ws["c"], ws["t"]
+        np.matmul(fr.X, self.Wc, out=z)
         if self.fused:
             np.tanh(z, out=z)
-            _half_to_sigmoid(ws["ifo"])
+            _half_to_sigmoid(ifo)
         else:
-            _apply(self.ract, ws["ifo"], self.units)
+            _apply(self.ract, ifo, self.units)
             _apply(self.act, ws["g"], self.units)
-        c, h = new_states[1], new_states[0]
-        np.multiply(ws["f"], states[1], out=c)
-        np.multiply(ws["i"], ws["g"], out=t)
-        np.add(c, t, out=c)
+        if ws["paired"]:
+            np.multiply(ws["if_"], ws["gc"], out=ws["p"])    # [i g | f c]
+            np.add(ws["p1"], ws["p2"], out=c)
+        else:
+            np.multiply(ws["f"], c, out=c)
+            np.multiply(ws["i"], ws["g"], out=t)
+            np.add(c, t, out=c)
         if self.fused:
             np.tanh(c, out=t)
         else:
             np.copyto(t, c)
             _apply(self.act, t, self.units)
-        np.multiply(ws["o"], t, out=h)
-        return h
+        np.multiply(ws["o"], t, out=fr.out)
 
 
 class GRUCell(Cell):
+    """``X = [h | x | 1]`` (reset_after) or ``[h | x | 1 | r h]``; the candidate's input part
+    ``x W_h + b_h`` is its own product over ``[x | 1]``, or shares one with ``(r h) U_h``."""
+
     kind = "gru"
     gates = 3
 
     def __init__(self, units, activation, recurrent_activation, use_bias, dtype, reset_after):
         super().__init__(units, activation, recurrent_activation, use_bias, dtype)
         self.reset_after = reset_after
+        self.extra_columns = 0 if reset_after else units
 
     def bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def set(self, arrays: List[np.ndarray]) -> None:
         u = self.units
-        self.W = np.ascontiguousarray(arrays[0], self.dtype)
-        U = np.asarray(arrays[1], self.dtype)
-        self.b = self.b_rec = None
-        if self.use_bias:
-            bias = np.asarray(arrays[2], self.dtype)
-            if self.reset_after:
-                self.b, self.b_rec = np.ascontiguousarray(bias[0]), np.ascontiguousarray(bias[1])
-            else:
-                self.b = bias
-        self.W, U = self.W.copy(), U.copy()
-        self.b = None if self.b is None else self.b.copy()
-        self.b_rec = None if self.b_rec is None else self.b_rec.copy()
+        kernel, recurrent, bias = self._arrays(arrays)
+        b_in = b_rec = None
+        if bias is not None:
+            b_in, b_rec = (bias[0], bias[1]) if self.reset_after else (bias, None)
+        (Wz, Wr, Wh), (Uz, Ur, Uh) = _gates(kernel, u), _gates(recurrent, u)
+        bi, br = _gates(b_in, u), _gates(b_rec, u)
         # sigmoid z, r gates: one tanh over both per step
         self.fused = self.ract is A.sigmoid
-        if self.fused:
-            _prescale((self.W, U, self.b, self.b_rec), 2 * u)
+        halve = 2 * u if self.fused else 0
         if self.reset_after:
-            self.U = np.ascontiguousarray(U)
+            # [h | x | 1] @ [[U_z U_r U_h]; [W_z W_r 0]; [b_z + b'_z, b_r + b'_r, b'_h]]
+            bands = [[Uz, Ur, Uh], [Wz, Wr, None]]
+            if bi:
+                bands.append([np.add(bi[0], br[0], dtype=self.dtype),
+                              np.add(bi[1], br[1], dtype=self.dtype), br[2]])
         else:
-            self.U_zr = np.ascontiguousarray(U[:, :2 * u])
-            self.U_h = np.ascontiguousarray(U[:, 2 * u:])
+            # [h | x | 1] @ [[U_z U_r]; [W_z W_r]; [b_z b_r]]
+            bands = [[Uz, Ur], [Wz, Wr]] + ([bi[:2]] if bi else [])
+        self.Wc = _assemble(self.dtype, bands, u, halve)
+        # candidate: [x | 1] @ [W_h; b_h]  (reset_after)  or  [x | 1 | r h] @ [W_h; b_h; U_h]
+        bands = [[Wh]] + ([[bi[2]]] if bi else []) + ([] if self.reset_after else [[Uh]])
+        self.Wh = _assemble(self.dtype, bands, u)
 
-    def _gates(self, zr):
+    def _frame(self, fr):
+        u, batch, X = self.units, fr.X.shape[0], fr.X
+        a = np.empty((batch, 3 * u if self.reset_after else 2 * u), self.dtype)
+        fr.ws.update(a=a, zr=a[:, :2 * u], z=a[:, :u], r=a[:, u:2 * u],
+                     hh=np.empty((batch, u), self.dtype), d=np.empty((batch, u), self.dtype),
+                     xin=X[:, u:], head=X[:, :X.shape[1] - self.extra_columns])
+        if self.reset_after:
+            fr.ws.update(rec_h=a[:, 2 * u:], xh=np.empty((batch, u), self.dtype))
+        else:
+            fr.ws["rh"] = X[:, X.shape[1] - u:]
+        return fr
+
+    def step(self, fr):
+        ws, u, h = fr.ws, self.units, fr.out
+        zr, hh, d = ws["zr"], ws["hh"], ws["d"]
+        if self.reset_after:
+            np.matmul(fr.X, self.Wc, out=ws["a"])              # [zr | h U_h + b'_h]
+            np.matmul(ws["xin"], self.Wh, out=ws["xh"])        # x W_h + b_h
+        else:
+            np.matmul(ws["head"], self.Wc, out=zr)
         if self.fused:
             np.tanh(zr, out=zr)
             _half_to_sigmoid(zr)
         else:
-            _apply(self.ract, zr, self.units)
-
-    def workspace(self, batch):
-        u = self.units
-        zr = np.empty((batch, 2 * u), self.dtype)
-        ws = {"zr": zr, "z": zr[:, :u], "r": zr[:, u:], "hh": np.empty((batch, u), self.dtype)}
+            _apply(self.ract, zr, u)
         if self.reset_after:
-            rec = np.empty((batch, 3 * u), self.dtype)
-            ws.update(rec=rec, rec_zr=rec[:, :2 * u], rec_h=rec[:, 2 * u:])
-        else:
-            ws["rh"] = np.empty((batch, u), self.dtype)
-        return ws
-
-    def step(self, xp, states, new_states, ws):
-        u = self.units
-        h_prev, zr, hh = states[0], ws["zr"], ws["hh"]
-        if self.reset_after:
-            rec = ws["rec"]
-            np.matmul(h_prev, self.U, out=rec)
-            if self.b_rec is not None:
-                np.add(rec, self.b_rec, out=rec)
-            np.add(xp[:, :2 * u], ws["rec_zr"], out=zr)
-            self._gates(zr)
             np.multiply(ws["r"], ws["rec_h"], out=hh)
+            np.add(hh, ws["xh"], out=hh)
         else:
-            np.matmul(h_prev, self.U_zr, out=zr)
-            np.add(zr, xp[:, :2 * u], out=zr)
-            self._gates(zr)
-            rh = ws["rh"]
-            np.multiply(ws["r"], h_prev, out=rh)
-            np.matmul(rh, self.U_h, out=hh)
-        np.add(hh, xp[:, 2 * u:], out=hh)
+            np.multiply(ws["r"], h, out=ws["rh"])
+            np.matmul(ws["xin"], self.Wh, out=hh)
         _apply(self.act, hh, u)
-        h = new_states[0]
-        np.subtract(h_prev, hh, out=h)    # z h + (1 - z) hh  ==  hh + z (h - hh)
-        np.multiply(h, ws["z"], out=h)
-        np.add(h, hh, out=h)
-        return h
+        np.subtract(h, hh, out=d)         # z h + (1 - z) hh  ==  hh + z (h - hh)
+        np.multiply(d, ws["z"], out=d)
+        np.add(d, hh, out=h)
 
 
 class StackedCell:
@@ -263,7 +327,10 @@ class StackedCell:
     def __init__(self, cells: List[Cell]):
         self.cells = cells
         self.dtype = cells[0].dtype
-        self._splits = np.cumsum([0] + [len(c.state_sizes) for c in cells])
+
+    @property
+    def features(self) -> int:
+        return self.cells[0].features
 
     @property
     def state_sizes(self) -> List[int]:
@@ -273,45 +340,17 @@ class StackedCell:
     def output_size(self) -> int:
         return self.cells[-1].output_size
 
-    def project(self, x2d, out=None):
-        return self.cells[0].project(x2d, out=out)
+    def frame(self, batch):
+        frames = [c.frame(batch) for c in self.cells]
+        return Frame(None, frames[0].x, frames[-1].out, [s for f in frames for s in f.states],
+                     {"frames": frames})
 
-    def workspace(self, batch):
-        return [{"cell": c.workspace(batch),
-                 "xp": np.empty((batch, c.gates * c.units), c.dtype)} for c in self.cells]
-
-    def step(self, xp, states, new_states, ws):
-        out = None
-        for k, cell in enumerate(self.cells):
-            lo, hi = self._splits[k], self._splits[k + 1]
+    def step(self, fr):
+        frames = fr.ws["frames"]
+        for k, (cell, f) in enumerate(zip(self.cells, frames)):
             if k:
-                xp = cell.project(out, out=ws[k]["xp"])
-            out = cell.step(xp, states[lo:hi], new_states[lo:hi], ws[k]["cell"])
-        return out
-
-
-_BLOCK_VALUES = 2 << 20      # projected inputs held at once: 8 MB of float32
-
-
-def _projected(cell, x: np.ndarray, go_backwards: bool):
-    """Yield ``(t, x[:, t] @ W + b)`` in processing order. Timesteps are projected a block at
-    a time, one matrix product per block: as fast as one product over the whole sequence,
-    but the buffer stays small and in cache, and is reused across blocks."""
-    batch, steps, feats = x.shape
-    width = cell.W.shape[1] if isinstance(cell, Cell) else cell.cells[0].W.shape[1]
-    block = max(1, min(steps, _BLOCK_VALUES // max(1, batch * width)))
-    buf = np.empty((block * batch, width), cell.dtype)
-    for a in range(0, steps, block):
-        n = min(block, steps - a)
-        if go_backwards:
-            xb, times = x[:, steps - a - n:steps - a][:, ::-1], range(steps - 1 - a, -1, -1)
-        else:
-            xb, times = x[:, a:a + n], range(a, a + n)
-        xb = xb.reshape(n, feats) if batch == 1 else xb.transpose(1, 0, 2)
-        flat = np.ascontiguousarray(xb, cell.dtype).reshape(n * batch, feats)
-        proj = cell.project(flat, out=buf[:n * batch]).reshape(n, batch, width)
-        for j, t in zip(range(n), times):
-            yield t, proj[j]
+                np.copyto(f.x, frames[k - 1].out)
+            cell.step(f)
 
 
 def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optional[np.ndarray],
@@ -327,35 +366,41 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     """
     batch, steps = x.shape[0], x.shape[1]
     dtype = cell.dtype
-    states = [np.array(s, dtype=dtype, copy=True) for s in initial_states]
-    spare = [np.empty_like(s) for s in states]
-    ws = cell.workspace(batch)
-    units = cell.output_size
-    seq = np.empty((steps, batch, units), dtype) if return_sequences else None
-    out = np.zeros((batch, units), dtype)
-    inputs = _projected(cell, x, go_backwards)
+    fr = cell.frame(batch)
+    for view, s in zip(fr.states, initial_states):
+        np.copyto(view, s, casting="unsafe")
+    xs = x.transpose(1, 0, 2)                       # time-major views, no copy
+    if go_backwards:
+        xs = xs[::-1]
+    seq = np.empty((batch, steps, cell.output_size), dtype) if return_sequences else None
+    seq_t = None if seq is None else seq.transpose(1, 0, 2)
+    x_slot, out, step = fr.x, fr.out, cell.step
 
     if mask is None:
-        for k, (t, xp_t) in enumerate(inputs):
-            out = cell.step(xp_t, states, spare, ws)
-            states, spare = spare, states
-            if seq is not None:
-                seq[k] = out
-        last = out.copy()
+        for k, x_t in enumerate(xs):
+            np.copyto(x_slot, x_t, casting="unsafe")
+            step(fr)
+            if seq_t is not None:
+                np.copyto(seq_t[k], out)
+        last = out.copy() if steps else np.zeros_like(out)
     else:
         m_tb = np.ascontiguousarray(np.asarray(mask, bool).T)[:, :, None]
+        if go_backwards:
+            m_tb = m_tb[::-1]
         keep = ~m_tb
-        last = np.zeros((batch, units), dtype) if prev_output is None else \
+        saved = [np.empty_like(s) for s in fr.states]
+        last = np.zeros_like(out) if prev_output is None else \
             np.array(prev_output, dtype=dtype, copy=True)     # the previous output
-        for k, (t, xp_t) in enumerate(inputs):
-            new = cell.step(xp_t, states, spare, ws)
-            for s_new, s_old in zip(spare, states):
-                np.copyto(s_new, s_old, where=keep[t])
+        for k, x_t in enumerate(xs):
+            np.copyto(x_slot, x_t, casting="unsafe")
+            for s_old, s in zip(saved, fr.states):
+                np.copyto(s_old, s)
+            step(fr)
+            for s_old, s in zip(saved, fr.states):
+                np.copyto(s, s_old, where=keep[k])
             if zero_output_for_mask:
                 last.fill(0)
-            np.copyto(last, new, where=m_tb[t])
-            states, spare = spare, states
-            if seq is not None:
-                seq[k] = last
-    seq_out = None if seq is None else np.ascontiguousarray(seq.transpose(1, 0, 2))
-    return last, seq_out, states
+            np.copyto(last, out, where=m_tb[k])
+            if seq_t is not None:
+                np.copyto(seq_t[k], last)
+    return last, seq, [s.copy() for s in fr.states]

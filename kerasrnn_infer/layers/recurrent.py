@@ -122,8 +122,8 @@ class RNN(Layer):
             c.set(arrays[k:k + n])
             k += n
         for prev, c in zip(cells, cells[1:]):
-            if c.W.shape[0] != prev.output_size:
-                raise ConfigError(f"{self.where}: stacked cell kernel has {c.W.shape[0]} input "
+            if c.features != prev.output_size:
+                raise ConfigError(f"{self.where}: stacked cell kernel has {c.features} input "
                                   f"rows, the previous cell outputs {prev.output_size}")
 
     def adapt_legacy(self, arrays, backend=None):
@@ -134,8 +134,7 @@ class RNN(Layer):
 
     @property
     def input_features(self) -> int:
-        cell = self.cell.cells[0] if isinstance(self.cell, StackedCell) else self.cell
-        return cell.W.shape[0]
+        return self.cell.features
 
     # ----- maths ------------------------------------------------------------------------------
     def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None,
