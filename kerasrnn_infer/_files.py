@@ -16,13 +16,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import numpy as np
 
-from ._isolate import read_isolated
+from ._isolate import FileRegion, read_isolated
 from .errors import ModelFileError, UnsafeModelError
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -83,6 +85,10 @@ def _attr(obj, name):
 
 def _sniff(path: str) -> bytes:
     try:
+        if os.path.exists(path) and not os.path.isdir(path) and \
+                not stat.S_ISREG(os.stat(path).st_mode):
+            raise ModelFileError(f"{path}: is not a regular file (a pipe or device); "
+                                 f"expected a .keras or .h5 file")
         with open(path, "rb") as f:
             return f.read(8)
     except FileNotFoundError:
@@ -114,8 +120,11 @@ class _Budget:
     """Bytes the datasets of one file may declare in total: generous (50 times the file),
     but bounded, so a corrupt or hostile header cannot make us allocate without limit."""
 
-    def __init__(self, file_size: int):
+    def __init__(self, file_size: int, raw_base: Optional[int] = None):
         self.left = max(64 << 20, 50 * file_size)
+        # byte offset of the HDF5 image in the file, when datasets may be handed over as
+        # FileRegions for the parent process to read (see _isolate)
+        self.raw_base = raw_base
 
     def take(self, nbytes: int, path: str, name: str) -> None:
         if nbytes > self.left:
@@ -138,6 +147,10 @@ def _read_dataset(ds, path, name, budget: "_Budget") -> np.ndarray:
     if shape is None:
         raise ModelFileError(f"{path}: {name} has no shape")
     budget.take(int(np.prod(shape, dtype=float)) * itemsize, path, name)
+    if budget.raw_base is not None and not bf16:
+        region = _region(ds, budget.raw_base, shape)
+        if region is not None:
+            return region
     try:
         arr = np.asarray(ds[()])
     except Exception as e:
@@ -145,6 +158,93 @@ def _read_dataset(ds, path, name, budget: "_Budget") -> np.ndarray:
     if bf16 and arr.dtype.kind != "f":    # Keras 3 bfloat16: the high half of a float32
         arr = (arr.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
     return arr
+
+
+def _region(ds, base: int, shape) -> Optional[FileRegion]:
+    """The dataset as a FileRegion when its bytes lie raw in the file: contiguous layout,
+    no filters, no external storage, fully written. None otherwise."""
+    h5py = _h5py()
+    try:
+        plist = ds.id.get_create_plist()
+        if plist.get_layout() != h5py.h5d.CONTIGUOUS or plist.get_nfilters() or \
+                plist.get_external_count() or ds.dtype.fields is not None:
+            return None
+        offset = ds.id.get_offset()
+        nbytes = int(np.prod(shape, dtype=np.int64)) * ds.dtype.itemsize
+        if offset is None or nbytes == 0 or ds.id.get_storage_size() != nbytes:
+            return None
+    except Exception:   # noqa: BLE001 - any doubt: read the dataset the ordinary way
+        return None
+    return FileRegion(base + offset, ds.dtype.str, shape)
+
+
+def _stored_offset(zf, info) -> Optional[int]:
+    """File offset of an uncompressed, unencrypted zip member's bytes, or None."""
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1:
+        return None
+    fp = zf.fp
+    fp.seek(info.header_offset)
+    head = fp.read(30)
+    if len(head) != 30 or head[:4] != _ZIP_MAGIC:
+        return None
+    return info.header_offset + 30 + int.from_bytes(head[26:28], "little") + \
+        int.from_bytes(head[28:30], "little")
+
+
+class _Window(io.RawIOBase):
+    """Read-only file object over ``size`` bytes at ``base`` of a file (a stored zip
+    member), for h5py."""
+
+    def __init__(self, path: str, base: int, size: int):
+        super().__init__()
+        self._f = open(path, "rb")
+        self._base, self._size, self._pos = base, size, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        start = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, start + offset)
+        return self._pos
+
+    def readinto(self, b):
+        n = max(0, min(len(b), self._size - self._pos))
+        if not n:
+            return 0
+        self._f.seek(self._base + self._pos)
+        got = self._f.readinto(memoryview(b)[:n]) or 0
+        self._pos += got
+        return got
+
+    def close(self):
+        self._f.close()
+        super().close()
+
+
+def _check_stored(path: str, name: str, base: int, info, limit: int) -> None:
+    """Size and CRC-32 of a stored zip member, streamed (what zipfile checks on a read)."""
+    if info.file_size > limit:
+        raise ModelFileError(f"{path}: archive member {name} declares {info.file_size} bytes, "
+                             f"more than the {limit} allowed")
+    crc, left = 0, info.file_size
+    buf = memoryview(bytearray(1 << 20))
+    with open(path, "rb") as f:
+        f.seek(base)
+        while left:
+            got = f.readinto(buf[:min(left, len(buf))])
+            if not got:
+                raise ModelFileError(f"{path}: archive member {name} is truncated")
+            crc = zlib.crc32(buf[:got], crc)
+            left -= got
+    if crc != info.CRC:
+        raise ModelFileError(f"{path}: archive member {name} is corrupt (CRC-32 mismatch)")
 
 
 def _get(group, name, path):
@@ -242,7 +342,7 @@ def _weights_limit(path: str) -> int:
     return max(64 << 20, 200 * size)
 
 
-def read_keras_zip(path: str) -> ModelSource:
+def read_keras_zip(path: str, regions: bool = False) -> ModelSource:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:
@@ -255,25 +355,37 @@ def read_keras_zip(path: str) -> ModelSource:
         meta_bytes = _zip_member(zf, "metadata.json", path, 1 << 20)
         meta = _json(meta_bytes, path, "metadata.json") if meta_bytes else {}
         version = meta.get("keras_version") if isinstance(meta, dict) else None
-        h5 = _zip_member(zf, "model.weights.h5", path, _weights_limit(path))
-        if h5 is None:
+        name = "model.weights.h5"
+        info = zf.NameToInfo.get(name)
+        if info is None:
             if "model.weights.npz" in zf.namelist():
                 raise UnsafeModelError(
                     f"{path}: weights are stored as model.weights.npz, whose arrays Keras "
                     f"pickles; kerasrnn_infer never unpickles. Re-save the model with the "
                     f"default weights_format='h5'")
             raise ModelFileError(f"{path}: .keras archive has no model.weights.h5")
-    f = _open_h5(io.BytesIO(h5), path)
-    with f:
-        weights = read_keras3_weights(f, path, _Budget(len(h5)))
+        base = _stored_offset(zf, info) if regions else None
+        if base is not None:
+            # stored (Keras's default): HDF5 reads its metadata straight from the archive and
+            # the arrays stay in place as FileRegions; the checksum is still verified
+            _check_stored(path, name, base, info, _weights_limit(path))
+            src, size = _Window(path, base, info.file_size), info.file_size
+        else:
+            h5 = _zip_member(zf, name, path, _weights_limit(path))
+            src, size = io.BytesIO(h5), len(h5)
+    try:
+        with _open_h5(src, path) as f:
+            weights = read_keras3_weights(f, path, _Budget(size, base))
+    finally:
+        src.close()
     if not isinstance(config, dict):
         raise ModelFileError(f"{path}: config.json does not hold a model config object")
     return ModelSource(path, "keras-zip", config, version, weights)
 
 
-def read_h5(path: str) -> ModelSource:
+def read_h5(path: str, regions: bool = False) -> ModelSource:
     f = _open_h5(path, path)
-    budget = _Budget(os.path.getsize(path))
+    budget = _Budget(os.path.getsize(path), 0 if regions else None)
     with f:
         model_config = _attr(f, "model_config")
         version = _attr(f, "keras_version")
@@ -329,7 +441,8 @@ def read_model_file(path) -> ModelSource:
         read_h5 if head.startswith(_HDF5_MAGIC) else None
     if reader is not None:
         _h5py()         # imported once in this process, not in every child
-        return _from_plain(read_isolated(lambda p: _to_plain(reader(p)), path))
+        return _from_plain(read_isolated(lambda p, regions: _to_plain(reader(p, regions)),
+                                         path))
     if head.lstrip()[:1] in (b"{", b"["):
         raise ModelFileError(f"{path}: is a JSON file; use model_from_json(text) and then "
                              f"load_weights(weights_path)")

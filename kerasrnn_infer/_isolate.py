@@ -4,12 +4,17 @@ hang nor crash the caller.
 libhdf5 can loop forever (or crash) on corrupted metadata, and no Python-level timeout can stop
 C code. On platforms with ``fork`` the reader runs in a child; the parent waits with a deadline
 that grows with the file size, kills the child when it passes, and receives the result as JSON
-plus raw array bytes through a pipe (nothing is unpickled). Elsewhere the file is read in-process.
+through a pipe and the array bytes through a shared anonymous mapping made before the fork
+(a pipe moves 10 MB in tens of milliseconds; the parent's arrays are views of the shared pages,
+which live as long as some array uses them). Arrays that do not fit the mapping follow the
+JSON in the pipe. Nothing is unpickled. Elsewhere the file is read
+in-process.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import select
 import signal
@@ -39,8 +44,49 @@ def _deadline(path: str) -> float:
     return 20.0 + size / 20e6
 
 
+def _shared_size(path: str) -> int:
+    """Bytes of the shared mapping: room for the weights of typical files (untouched pages
+    cost no memory); larger results go through the pipe."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    return max(64 << 20, 4 * size)
+
+
+class FileRegion:
+    """An array the parent reads itself: ``dtype`` values of ``shape`` stored raw at byte
+    ``offset`` of the file (a contiguous, unfiltered HDF5 dataset). Plain file reads cannot
+    hang, and this spares the child copying the bytes to the parent."""
+
+    __slots__ = ("offset", "dtype", "shape")
+
+    def __init__(self, offset: int, dtype: str, shape):
+        self.offset, self.dtype, self.shape = int(offset), dtype, [int(n) for n in shape]
+
+
+def _read_region(path: str, offset: int, dtype: str, shape) -> np.ndarray:
+    try:
+        arr = np.empty(shape, np.dtype(dtype))
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: bad array {dtype} {shape}: {e}") from None
+    if arr.nbytes:
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                got = f.readinto(memoryview(arr).cast("B"))
+        except OSError as e:
+            raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
+        if got != arr.nbytes:
+            raise ModelFileError(f"{path}: an array at byte {offset} runs past the end of the "
+                                 f"file (was the file changed while loading?)")
+    return arr
+
+
 def _encode(obj, arrays: list):
     """JSON-able structure with arrays replaced by references into ``arrays``."""
+    if isinstance(obj, FileRegion):
+        return {"__region__": [obj.offset, obj.dtype, obj.shape]}
     if isinstance(obj, np.ndarray):
         arrays.append(np.ascontiguousarray(obj))
         return {"__array__": len(arrays) - 1}
@@ -53,15 +99,17 @@ def _encode(obj, arrays: list):
     return obj
 
 
-def _decode(obj, arrays: list):
+def _decode(obj, arrays: list, path: str):
     if isinstance(obj, dict):
         if "__array__" in obj:
             return arrays[obj["__array__"]]
+        if "__region__" in obj:
+            return _read_region(path, *obj["__region__"])
         if "__set__" in obj:
-            return {_decode(v, arrays) for v in obj["__set__"]}
-        return {k: _decode(v, arrays) for k, v in obj["__dict__"]}
+            return {_decode(v, arrays, path) for v in obj["__set__"]}
+        return {k: _decode(v, arrays, path) for k, v in obj["__dict__"]}
     if isinstance(obj, list):
-        return [_decode(v, arrays) for v in obj]
+        return [_decode(v, arrays, path) for v in obj]
     return obj
 
 
@@ -72,26 +120,38 @@ def _write_all(fd, data: bytes):
         view = view[n:]
 
 
-def _child(fn, path, fd, seconds: float):
+def _child(fn, path, fd, shared, seconds: float):
     try:
         # Die on our own if the parent goes away or the deadline passes, even inside C code:
         # SIGALRM's default action ends the process without returning to Python.
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(int(seconds) + 2)
+        piped = []
         try:
-            result = fn(path)
+            result = fn(path, True)
             arrays: list = []
             body = _encode(result, arrays)
+            places, offset = [], 0
+            for a in arrays:
+                if shared is not None and offset + a.nbytes <= len(shared):
+                    np.frombuffer(shared, np.uint8, a.nbytes, offset)[:] = \
+                        a.reshape(-1).view(np.uint8)
+                    places.append(offset)
+                    offset += -(-a.nbytes // 64) * 64
+                else:
+                    places.append(None)
+                    piped.append(a)
             header = {"ok": True, "body": body,
-                      "arrays": [[a.dtype.str, list(a.shape)] for a in arrays]}
+                      "arrays": [[a.dtype.str, list(a.shape), at]
+                                 for a, at in zip(arrays, places)]}
         except KerasRnnInferError as e:
-            arrays, header = [], {"ok": False, "type": type(e).__name__, "message": str(e)}
+            header = {"ok": False, "type": type(e).__name__, "message": str(e)}
         except Exception as e:  # noqa: BLE001 - reported to the parent as a file error
-            arrays, header = [], {"ok": False, "type": "ModelFileError",
-                                  "message": f"{path}: cannot be read: {type(e).__name__}: {e}"}
+            header = {"ok": False, "type": "ModelFileError",
+                      "message": f"{path}: cannot be read: {type(e).__name__}: {e}"}
         raw = json.dumps(header).encode()
         _write_all(fd, len(raw).to_bytes(8, "little") + raw)
-        for a in arrays:
+        for a in piped:
             _write_all(fd, a.tobytes())
         os.close(fd)
     finally:
@@ -114,17 +174,22 @@ def _read_exact(fd, n: int, deadline: float, path: str) -> bytes:
 
 
 def read_isolated(fn: Callable, path: str):
-    """``fn(path)`` run in a forked child. ``fn`` returns dicts, lists, sets, scalars and
-    NumPy arrays. Set ``KERASRNN_INFER_NO_FORK=1`` to read in-process instead."""
+    """``fn(path, regions)`` run in a forked child. ``fn`` returns dicts, lists, sets,
+    scalars and NumPy arrays, and FileRegions when ``regions`` is true (only in the child:
+    the parent reads them). Set ``KERASRNN_INFER_NO_FORK=1`` to read in-process instead."""
     if not hasattr(os, "fork") or os.environ.get("KERASRNN_INFER_NO_FORK") == "1":
-        return fn(path)
+        return fn(path, False)
+    try:
+        shared = mmap.mmap(-1, _shared_size(path))
+    except (OSError, ValueError, OverflowError):
+        shared = None               # the pipe carries everything
     with _FORK_LOCK:
         r, w = os.pipe()
         pid = os.fork()
     seconds = _deadline(path)
     if pid == 0:
         os.close(r)
-        _child(fn, path, w, seconds)
+        _child(fn, path, w, shared, seconds)
     os.close(w)
     deadline = time.monotonic() + seconds
     try:
@@ -133,11 +198,15 @@ def read_isolated(fn: Callable, path: str):
         if not header["ok"]:
             raise _ERROR_TYPES.get(header["type"], ModelFileError)(header["message"])
         arrays = []
-        for dtype, shape in header["arrays"]:
+        for dtype, shape, at in header["arrays"]:
             dt = np.dtype(dtype)
-            n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-            arrays.append(np.frombuffer(_read_exact(r, n, deadline, path), dt).reshape(shape))
-        return _decode(header["body"], arrays)
+            count = int(np.prod(shape, dtype=np.int64))
+            if at is None:
+                data = np.frombuffer(_read_exact(r, count * dt.itemsize, deadline, path), dt)
+            else:
+                data = np.frombuffer(shared, dt, count, at)     # keeps the mapping alive
+            arrays.append(data.reshape(shape))
+        return _decode(header["body"], arrays, path)
     except TimeoutError:
         raise ModelFileError(f"{path}: reading did not finish within {_deadline(path):.0f} s "
                              f"(the HDF5 library loops on this file); the file is corrupt "

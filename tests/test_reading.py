@@ -1,0 +1,121 @@
+"""The ways a file's bytes reach the model: read in a forked child and handed over (arrays
+left in place in the file are read by the parent), or read in-process. Every way gives the
+same weights, and damage on any of them is our error."""
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import kerasrnn_infer as kri
+from _build import simple_rnn_model, write_keras_zip
+from conftest import FIXTURES
+
+CASES = ["rnn_basic__keras3", "rnn_basic__tf_keras", "rnn_cells__keras3", "rnn_cells__tf_keras",
+         "float64_mixed__keras3", "bidirectional__tf_keras", "rnn_no_bias__keras3"]
+
+
+def _model_file(case):
+    d = os.path.join(FIXTURES, case)
+    if not os.path.isdir(d):
+        pytest.skip(f"no fixture {case}")
+    names = sorted(n for n in os.listdir(d) if n.endswith((".keras", ".h5")))
+    return os.path.join(d, names[0])
+
+
+def _weights(model):
+    return [w for layer in model.layers for w in layer.get_weights()]
+
+
+def _same_weights(a, b):
+    wa, wb = _weights(a), _weights(b)
+    assert len(wa) == len(wb) and wa
+    for x, y in zip(wa, wb):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_forked_and_in_process_reads_agree(case, monkeypatch):
+    path = _model_file(case)
+    forked = kri.load_model(path)
+    monkeypatch.setenv("KERASRNN_INFER_NO_FORK", "1")
+    _same_weights(forked, kri.load_model(path))
+
+
+def test_deflated_archive_reads_like_a_stored_one(tmp_path):
+    src = _model_file("rnn_basic__keras3")
+    deflated = tmp_path / "deflated.keras"
+    with zipfile.ZipFile(src) as zin, \
+            zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+    assert zipfile.ZipFile(deflated).getinfo("model.weights.h5").compress_type == \
+        zipfile.ZIP_DEFLATED
+    _same_weights(kri.load_model(src), kri.load_model(deflated))
+
+
+def _stored_member_span(path, name="model.weights.h5"):
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(name)
+        assert info.compress_type == zipfile.ZIP_STORED
+        with open(path, "rb") as f:
+            f.seek(info.header_offset)
+            head = f.read(30)
+        start = info.header_offset + 30 + int.from_bytes(head[26:28], "little") + \
+            int.from_bytes(head[28:30], "little")
+        return start, info.file_size
+
+
+@pytest.mark.parametrize("no_fork", ["0", "1"])
+def test_damaged_weight_bytes_in_an_archive_are_caught_by_the_checksum(tmp_path, monkeypatch,
+                                                                       no_fork):
+    cfg, tree = simple_rnn_model()
+    path = write_keras_zip(tmp_path / "m.keras", cfg, tree)
+    start, size = _stored_member_span(path)
+    data = bytearray(open(path, "rb").read())
+    data[start + size - 1] ^= 0xFF          # the last byte of the HDF5 image
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+    monkeypatch.setenv("KERASRNN_INFER_NO_FORK", no_fork)
+    with pytest.raises(kri.ModelFileError, match="m.keras: .*model.weights.h5"):
+        kri.load_model(path)
+
+
+def test_truncated_hdf5_file_is_our_error(tmp_path):
+    src = _model_file("rnn_basic__tf_keras")
+    data = open(src, "rb").read()
+    path = tmp_path / "cut.h5"
+    path.write_bytes(data[:len(data) - 64])
+    with pytest.raises(kri.ModelFileError, match="cut.h5"):
+        kri.load_model(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "model.keras"
+    os.mkfifo(fifo)
+    with pytest.raises(kri.ModelFileError, match="model.keras: is not a regular file"):
+        kri.load_model(fifo)
+
+
+@pytest.mark.parametrize("case", ["rnn_basic__keras3", "rnn_basic__tf_keras"])
+def test_child_hands_contiguous_arrays_over_as_file_regions(case):
+    """The forked reader leaves plain arrays in the file for the parent to read, and the
+    parent reads exactly the bytes HDF5 reads."""
+    from kerasrnn_infer import _files, _isolate
+    path = _model_file(case)
+    reader = _files.read_keras_zip if path.endswith(".keras") else _files.read_h5
+    plain = _files._to_plain(reader(path, True))
+    arrays = []
+    body = _isolate._encode(plain, arrays)
+    text = repr(body)
+    assert "__region__" in text
+    decoded = _isolate._decode(body, arrays, path)
+    direct = _files._to_plain(reader(path, False))
+    flat = lambda w: [a for v in (w.get("groups") or w.get("weights")).values() for a in v]
+    got, want = flat(decoded["weights"]), flat(direct["weights"])
+    assert len(got) == len(want) and got
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
