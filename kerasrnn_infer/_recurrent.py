@@ -21,6 +21,7 @@ Formulas (Keras ``layers/rnn/{simple_rnn,lstm,gru}.py``):
 
 from __future__ import annotations
 
+import threading
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -30,15 +31,9 @@ from . import activations as A
 # Activations that act elementwise can be applied to several gates in one call.
 _AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
 
+_FOLD_BELOW = 2        # batch sizes where GRU (reset_after) folds x W_h into one product (measured)
 _PAIRED_BELOW = 2      # batch sizes that use the paired [i f] * [g c] product (measured)
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float16, np.float32, np.float64)}
-
-
-def _half_to_sigmoid(z: np.ndarray) -> None:
-    """``z`` holds ``tanh(x / 2)``; make it ``sigmoid(x)`` in place."""
-    half = _HALF[z.dtype]
-    np.multiply(z, half, out=z)
-    np.add(z, half, out=z)
 
 
 def _apply(fn, z: np.ndarray, units: int) -> None:
@@ -91,10 +86,26 @@ class Frame:
     ``x`` is the input slot, ``out`` the output, ``states`` views of the state arrays in fixed
     places (a step updates them in place)."""
 
-    __slots__ = ("X", "x", "out", "states", "ws")
+    __slots__ = ("X", "x", "out", "states", "ws", "batch")
 
     def __init__(self, X, x, out, states, ws):
         self.X, self.x, self.out, self.states, self.ws = X, x, out, states, ws
+        self.batch = x.shape[0]
+
+
+_CACHED_FRAME_VALUES = 1 << 14     # frames of up to this many state values are kept
+
+
+def _frame_for(cell, batch: int) -> Frame:
+    """The cell's frame for ``batch``: small ones are kept per thread and reused (making one
+    costs about as much as a step), since every buffer is overwritten before it is read."""
+    local = cell._frames
+    fr = getattr(local, "frame", None)
+    if fr is None or fr.batch != batch:
+        fr = cell.frame(batch)
+        if batch * sum(st.shape[1] for st in fr.states) <= _CACHED_FRAME_VALUES:
+            local.frame = fr
+    return fr
 
 
 class Cell:
@@ -111,6 +122,7 @@ class Cell:
         self.use_bias = use_bias
         self.dtype = np.dtype(dtype)
         self.features = 0
+        self._frames = threading.local()
 
     @property
     def state_sizes(self) -> List[int]:
@@ -174,7 +186,7 @@ class SimpleRNNCell(Cell):
 
     def step(self, fr):
         a = fr.ws["a"]
-        np.matmul(fr.X, self.Wc, out=a)
+        np.matmul(fr.X, self.Wc, a)
         if self.act is A.linear:
             np.copyto(fr.out, a)
         elif self.act in _AXIS_WISE:
@@ -218,28 +230,31 @@ class LSTMCell(Cell):
         return fr
 
     def step(self, fr):
+        # outputs are passed positionally: keyword parsing is a tenth of a small call's cost
         ws = fr.ws
         z, ifo, c, t = ws["z"], ws["ifo"], ws["c"], ws["t"]
-        np.matmul(fr.X, self.Wc, out=z)
+        np.matmul(fr.X, self.Wc, z)
         if self.fused:
-            np.tanh(z, out=z)
-            _half_to_sigmoid(ifo)
+            half = _HALF[self.dtype]
+            np.tanh(z, z)
+            np.multiply(ifo, half, ifo)
+            np.add(ifo, half, ifo)
         else:
             _apply(self.ract, ifo, self.units)
             _apply(self.act, ws["g"], self.units)
         if ws["paired"]:
-            np.multiply(ws["if_"], ws["gc"], out=ws["p"])    # [i g | f c]
-            np.add(ws["p1"], ws["p2"], out=c)
+            np.multiply(ws["if_"], ws["gc"], ws["p"])    # [i g | f c]
+            np.add(ws["p1"], ws["p2"], c)
         else:
-            np.multiply(ws["f"], c, out=c)
-            np.multiply(ws["i"], ws["g"], out=t)
-            np.add(c, t, out=c)
+            np.multiply(ws["f"], c, c)
+            np.multiply(ws["i"], ws["g"], t)
+            np.add(c, t, c)
         if self.fused:
-            np.tanh(c, out=t)
+            np.tanh(c, t)
         else:
             np.copyto(t, c)
             _apply(self.act, t, self.units)
-        np.multiply(ws["o"], t, out=fr.out)
+        np.multiply(ws["o"], t, fr.out)
 
 
 class GRUCell(Cell):
@@ -281,15 +296,30 @@ class GRUCell(Cell):
         # candidate: [x | 1] @ [W_h; b_h]  (reset_after)  or  [x | 1 | r h] @ [W_h; b_h; U_h]
         bands = [[Wh]] + ([[bi[2]]] if bi else []) + ([] if self.reset_after else [[Uh]])
         self.Wh = _assemble(self.dtype, bands, u)
+        self._fold = None
+
+    def _folded(self) -> np.ndarray:
+        """reset_after at small batch: ``[Wc | [0; W_h; b_h]]``, one product per step where
+        two would cost two calls (made on first use; the zero block costs bandwidth, which
+        small batches have to spare)."""
+        if self._fold is None:
+            u = self.units
+            fold = np.zeros((self.Wc.shape[0], 4 * u), self.dtype)
+            fold[:, :3 * u] = self.Wc
+            fold[u:, 3 * u:] = self.Wh
+            self._fold = fold
+        return self._fold
 
     def _frame(self, fr):
         u, batch, X = self.units, fr.X.shape[0], fr.X
-        a = np.empty((batch, 3 * u if self.reset_after else 2 * u), self.dtype)
+        fold = self.reset_after and batch < _FOLD_BELOW
+        a = np.empty((batch, (4 if fold else 3 if self.reset_after else 2) * u), self.dtype)
         fr.ws.update(a=a, zr=a[:, :2 * u], z=a[:, :u], r=a[:, u:2 * u],
                      hh=np.empty((batch, u), self.dtype), d=np.empty((batch, u), self.dtype),
                      xin=X[:, u:], head=X[:, :X.shape[1] - self.extra_columns])
         if self.reset_after:
-            fr.ws.update(rec_h=a[:, 2 * u:], xh=np.empty((batch, u), self.dtype))
+            fr.ws.update(fold=self._folded() if fold else None, rec_h=a[:, 2 * u:3 * u],
+                         xh=a[:, 3 * u:] if fold else np.empty((batch, u), self.dtype))
         else:
             fr.ws["rh"] = X[:, X.shape[1] - u:]
         return fr
@@ -298,25 +328,30 @@ class GRUCell(Cell):
         ws, u, h = fr.ws, self.units, fr.out
         zr, hh, d = ws["zr"], ws["hh"], ws["d"]
         if self.reset_after:
-            np.matmul(fr.X, self.Wc, out=ws["a"])              # [zr | h U_h + b'_h]
-            np.matmul(ws["xin"], self.Wh, out=ws["xh"])        # x W_h + b_h
+            if ws["fold"] is not None:
+                np.matmul(fr.X, ws["fold"], ws["a"])       # [zr | h U_h + b'_h | x W_h + b_h]
+            else:
+                np.matmul(fr.X, self.Wc, ws["a"])          # [zr | h U_h + b'_h]
+                np.matmul(ws["xin"], self.Wh, ws["xh"])    # x W_h + b_h
         else:
-            np.matmul(ws["head"], self.Wc, out=zr)
+            np.matmul(ws["head"], self.Wc, zr)
         if self.fused:
-            np.tanh(zr, out=zr)
-            _half_to_sigmoid(zr)
+            half = _HALF[self.dtype]
+            np.tanh(zr, zr)
+            np.multiply(zr, half, zr)
+            np.add(zr, half, zr)
         else:
             _apply(self.ract, zr, u)
         if self.reset_after:
-            np.multiply(ws["r"], ws["rec_h"], out=hh)
-            np.add(hh, ws["xh"], out=hh)
+            np.multiply(ws["r"], ws["rec_h"], hh)
+            np.add(hh, ws["xh"], hh)
         else:
-            np.multiply(ws["r"], h, out=ws["rh"])
-            np.matmul(ws["xin"], self.Wh, out=hh)
+            np.multiply(ws["r"], h, ws["rh"])
+            np.matmul(ws["xin"], self.Wh, hh)
         _apply(self.act, hh, u)
-        np.subtract(h, hh, out=d)         # z h + (1 - z) hh  ==  hh + z (h - hh)
-        np.multiply(d, ws["z"], out=d)
-        np.add(d, hh, out=h)
+        np.subtract(h, hh, d)         # z h + (1 - z) hh  ==  hh + z (h - hh)
+        np.multiply(d, ws["z"], d)
+        np.add(d, hh, h)
 
 
 class StackedCell:
@@ -327,6 +362,7 @@ class StackedCell:
     def __init__(self, cells: List[Cell]):
         self.cells = cells
         self.dtype = cells[0].dtype
+        self._frames = threading.local()
 
     @property
     def features(self) -> int:
@@ -366,7 +402,7 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     """
     batch, steps = x.shape[0], x.shape[1]
     dtype = cell.dtype
-    fr = cell.frame(batch)
+    fr = _frame_for(cell, batch)
     for view, s in zip(fr.states, initial_states):
         np.copyto(view, s, casting="unsafe")
     xs = x.transpose(1, 0, 2)                       # time-major views, no copy
@@ -378,7 +414,7 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
 
     if mask is None:
         for k, x_t in enumerate(xs):
-            np.copyto(x_slot, x_t, casting="unsafe")
+            np.copyto(x_slot, x_t, "unsafe")
             step(fr)
             if seq_t is not None:
                 np.copyto(seq_t[k], out)
