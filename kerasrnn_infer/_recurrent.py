@@ -3,13 +3,19 @@
 Cells know the maths of one timestep; ``run`` knows time: direction, masks, sequences and
 states (the split Keras uses between ``*Cell.call`` and ``backend.rnn``).
 
-Speed: every cell keeps one row buffer per call, ``X = [h | x | 1]`` (the ones column only
-when there is a bias), and its weights stacked once at load into ``[U; W; b]``, so the input
-projection, the recurrent product and the bias of a timestep are one matrix product. Each step
-copies ``x_t`` into ``X`` and the new ``h`` lands in ``X`` again: nothing is allocated in the
-loop and the NumPy calls per step are few (8 for the usual LSTM). Gate columns are reordered
-at load so that gates sharing an activation are contiguous, and sigmoid gates are pre-halved so
-that ``sigmoid(x) = 0.5 tanh(x / 2) + 0.5`` shares one ``tanh`` call with the tanh gates.
+Speed: every cell keeps one buffer per call, ``X = [h | x | 1]`` (the ones only when there is
+a bias), and its weights stacked once at load into ``[U; W; b]``, so the input projection, the
+recurrent product and the bias of a timestep are one matrix product. Each step copies ``x_t``
+into ``X`` and the new ``h`` lands in ``X`` again: nothing is allocated in the loop and the
+NumPy calls per step are few (9 for the usual LSTM). Gates are reordered at load so that gates
+sharing an activation are contiguous, and sigmoid gates are pre-halved so that
+``sigmoid(x) = 0.5 tanh(x / 2) + 0.5`` shares one ``tanh`` call with the tanh gates.
+
+Two layouts, chosen by batch size (both measured, with OpenBLAS): small batches keep one row per
+sample, ``X`` is (batch, K) and a step is ``X @ Wc``, a vector-matrix product. From
+``_COLUMNS_FROM`` samples on, buffers are feature-major, ``X`` is (K, batch) and a step is
+``Wc.T @ X`` with ``Wc.T`` stored contiguous (made on first use): BLAS runs that orientation
+5-50% faster at these shapes, and every gate block is then a contiguous run of rows.
 
 Formulas (Keras ``layers/rnn/{simple_rnn,lstm,gru}.py``):
   SimpleRNN  h = act(x W + b + h U)
@@ -31,18 +37,21 @@ from . import activations as A
 # Activations that act elementwise can be applied to several gates in one call.
 _AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
 
+_COLUMNS_FROM = 8      # batch sizes from which buffers are feature-major (measured)
 _FOLD_BELOW = 2        # batch sizes where GRU (reset_after) folds x W_h into one product (measured)
 _PAIRED_BELOW = 2      # batch sizes that use the paired [i f] * [g c] product (measured)
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float16, np.float32, np.float64)}
 
 
-def _apply(fn, z: np.ndarray, units: int) -> None:
-    """Apply ``fn`` in place to ``z`` made of gate blocks of ``units`` columns each."""
+def _apply(fn, z: np.ndarray, units: int, cols: bool) -> None:
+    """Apply ``fn`` in place to ``z`` made of gate blocks of ``units`` features each (columns,
+    or rows when ``cols``: feature-major)."""
     if fn is A.linear:
         return
     if fn in _AXIS_WISE:
-        for k in range(0, z.shape[1], units):
-            blk = z[:, k:k + units]
+        zs = z.T if cols else z                  # (batch, features): the axis Keras uses
+        for k in range(0, zs.shape[1], units):
+            blk = zs[:, k:k + units]
             fn(blk, out=blk)
     else:
         fn(z, out=z)
@@ -80,17 +89,52 @@ def _gates(m: Optional[np.ndarray], units: int) -> List[Optional[np.ndarray]]:
     return [m[..., k * units:(k + 1) * units] for k in range(m.shape[-1] // units)]
 
 
+class Layout:
+    """Buffers and their feature blocks for ``batch`` samples: (batch, n) rows, or (n, batch)
+    feature-major when ``cols``."""
+
+    __slots__ = ("batch", "cols")
+
+    def __init__(self, batch: int):
+        self.batch = batch
+        self.cols = batch >= _COLUMNS_FROM
+
+    def buf(self, n: int, dtype, zero: bool = False) -> np.ndarray:
+        shape = (n, self.batch) if self.cols else (self.batch, n)
+        return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
+
+    def part(self, buf: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        return buf[lo:hi] if self.cols else buf[:, lo:hi]
+
+    def samples(self, view: np.ndarray) -> np.ndarray:
+        """``view`` as (batch, features)."""
+        return view.T if self.cols else view
+
+    def product(self, cell, name: str, x: np.ndarray):
+        """Operands of ``x @ W`` in this layout: ``(x, W)`` or ``(W.T, x)``."""
+        return (cell.transposed(name), x) if self.cols else (x, getattr(cell, name))
+
+
 class Frame:
     """Per-call buffers of one cell: ``X = [h | x | 1 | ...]`` and the cell's scratch.
 
     ``x`` is the input slot, ``out`` the output, ``states`` views of the state arrays in fixed
-    places (a step updates them in place)."""
+    places (a step updates them in place); ``out_bs`` and ``states_bs`` are the same views as
+    (batch, features)."""
 
-    __slots__ = ("X", "x", "out", "states", "ws", "batch")
+    __slots__ = ("L", "X", "x", "out", "states", "ws", "batch", "cols")
 
-    def __init__(self, X, x, out, states, ws):
-        self.X, self.x, self.out, self.states, self.ws = X, x, out, states, ws
-        self.batch = x.shape[0]
+    def __init__(self, L: Layout, X, x, out, states, ws):
+        self.L, self.X, self.x, self.out, self.states, self.ws = L, X, x, out, states, ws
+        self.batch, self.cols = L.batch, L.cols
+
+    @property
+    def out_bs(self):
+        return self.L.samples(self.out)
+
+    @property
+    def states_bs(self):
+        return [self.L.samples(s) for s in self.states]
 
 
 _CACHED_FRAME_VALUES = 1 << 14     # frames of up to this many state values are kept
@@ -103,7 +147,7 @@ def _frame_for(cell, batch: int) -> Frame:
     fr = getattr(local, "frame", None)
     if fr is None or fr.batch != batch:
         fr = cell.frame(batch)
-        if batch * sum(st.shape[1] for st in fr.states) <= _CACHED_FRAME_VALUES:
+        if batch * sum(cell.state_sizes) <= _CACHED_FRAME_VALUES:
             local.frame = fr
     return fr
 
@@ -123,6 +167,8 @@ class Cell:
         self.dtype = np.dtype(dtype)
         self.features = 0
         self._frames = threading.local()
+        self._transposed: dict = {}
+        self._lock = threading.Lock()
 
     @property
     def state_sizes(self) -> List[int]:
@@ -144,6 +190,7 @@ class Cell:
 
     def _arrays(self, arrays):
         """Kernel, recurrent kernel and bias (or None) as they are (cast when assembled)."""
+        self._transposed = {}
         kernel = np.asarray(arrays[0])
         self.features = kernel.shape[0]
         bias = np.asarray(arrays[2]) if self.use_bias else None
@@ -157,14 +204,27 @@ class Cell:
             bands = [[band[k] for k in order] for band in bands]
         return _assemble(self.dtype, bands, u, halve)
 
+    def transposed(self, name: str) -> np.ndarray:
+        """Contiguous transpose of weight matrix ``name``, made on first use (feature-major
+        steps; a process that never runs a large batch never pays its memory)."""
+        t = self._transposed.get(name)
+        if t is None:
+            with self._lock:
+                t = self._transposed.get(name)
+                if t is None:
+                    t = np.ascontiguousarray(getattr(self, name).T)
+                    self._transposed[name] = t
+        return t
+
     def frame(self, batch: int) -> Frame:
         u, f = self.units, self.features
         one = int(self.use_bias)
-        X = np.zeros((batch, u + f + one + self.extra_columns), self.dtype)
+        L = Layout(batch)
+        X = L.buf(u + f + one + self.extra_columns, self.dtype, zero=True)
         if one:
-            X[:, u + f] = 1
-        h = X[:, :u]
-        return self._frame(Frame(X, X[:, u:u + f], h, [h], {}))
+            L.part(X, u + f, u + f + 1)[...] = 1
+        h = L.part(X, 0, u)
+        return self._frame(Frame(L, X, L.part(X, u, u + f), h, [h], {}))
 
     def _frame(self, fr: Frame) -> Frame:
         return fr
@@ -181,16 +241,16 @@ class SimpleRNNCell(Cell):
         self.Wc = self._stack(recurrent, kernel, bias)
 
     def _frame(self, fr):
-        fr.ws["a"] = np.empty_like(fr.out)
+        fr.ws.update(a=fr.L.buf(self.units, self.dtype), mm=fr.L.product(self, "Wc", fr.X))
         return fr
 
     def step(self, fr):
         a = fr.ws["a"]
-        np.matmul(fr.X, self.Wc, a)
+        np.matmul(*fr.ws["mm"], a)
         if self.act is A.linear:
             np.copyto(fr.out, a)
         elif self.act in _AXIS_WISE:
-            self.act(a, out=a)
+            _apply(self.act, a, self.units, fr.cols)
             np.copyto(fr.out, a)
         else:
             self.act(a, out=fr.out)
@@ -213,35 +273,38 @@ class LSTMCell(Cell):
                               3 * self.units if self.fused else 0)
 
     def _frame(self, fr):
-        """Small batches: gates and cell state share one buffer ``[i f o g c]``, so that
-        ``[i f] * [g c]`` is one call. Large batches, where calls are cheap and bandwidth is
-        not: contiguous gates and a separate cell state. Views are made once per call."""
-        u, batch = self.units, fr.X.shape[0]
-        paired = batch < _PAIRED_BELOW
-        zz = np.zeros((batch, 5 * u if paired else 4 * u), self.dtype)
-        c = zz[:, 4 * u:] if paired else np.zeros((batch, u), self.dtype)
+        """Gates and cell state share one buffer ``[i f o g c]``, so that ``[i f] * [g c]``
+        is one call, except for row-layout batches above 1, where those blocks would be
+        strided (measured slower): there gates are contiguous and the cell state apart.
+        Views are made once per call."""
+        u, L = self.units, fr.L
+        paired = L.cols or L.batch < _PAIRED_BELOW
+        zz = L.buf(5 * u if paired else 4 * u, self.dtype, zero=True)
+        part = lambda lo, hi: L.part(zz, lo * u, hi * u)
+        c = part(4, 5) if paired else L.buf(u, self.dtype, zero=True)
         fr.states.append(c)
-        fr.ws.update(paired=paired, z=zz[:, :4 * u], ifo=zz[:, :3 * u], o=zz[:, 2 * u:3 * u],
-                     g=zz[:, 3 * u:4 * u], i=zz[:, :u], f=zz[:, u:2 * u], c=c,
-                     t=np.empty((batch, u), self.dtype))
+        fr.ws.update(paired=paired, z=part(0, 4), ifo=part(0, 3), o=part(2, 3), g=part(3, 4),
+                     i=part(0, 1), f=part(1, 2), c=c, t=L.buf(u, self.dtype),
+                     mm=L.product(self, "Wc", fr.X))
         if paired:
-            p = np.empty((batch, 2 * u), self.dtype)
-            fr.ws.update(if_=zz[:, :2 * u], gc=zz[:, 3 * u:], p=p, p1=p[:, :u], p2=p[:, u:])
+            p = L.buf(2 * u, self.dtype)
+            fr.ws.update(if_=part(0, 2), gc=part(3, 5), p=p, p1=L.part(p, 0, u),
+                         p2=L.part(p, u, 2 * u))
         return fr
 
     def step(self, fr):
         # outputs are passed positionally: keyword parsing is a tenth of a small call's cost
         ws = fr.ws
         z, ifo, c, t = ws["z"], ws["ifo"], ws["c"], ws["t"]
-        np.matmul(fr.X, self.Wc, z)
+        np.matmul(*ws["mm"], z)
         if self.fused:
             half = _HALF[self.dtype]
             np.tanh(z, z)
             np.multiply(ifo, half, ifo)
             np.add(ifo, half, ifo)
         else:
-            _apply(self.ract, ifo, self.units)
-            _apply(self.act, ws["g"], self.units)
+            _apply(self.ract, ifo, self.units, fr.cols)
+            _apply(self.act, ws["g"], self.units, fr.cols)
         if ws["paired"]:
             np.multiply(ws["if_"], ws["gc"], ws["p"])    # [i g | f c]
             np.add(ws["p1"], ws["p2"], c)
@@ -253,7 +316,7 @@ class LSTMCell(Cell):
             np.tanh(c, t)
         else:
             np.copyto(t, c)
-            _apply(self.act, t, self.units)
+            _apply(self.act, t, self.units, fr.cols)
         np.multiply(ws["o"], t, fr.out)
 
 
@@ -299,9 +362,9 @@ class GRUCell(Cell):
         self._fold = None
 
     def _folded(self) -> np.ndarray:
-        """reset_after at small batch: ``[Wc | [0; W_h; b_h]]``, one product per step where
-        two would cost two calls (made on first use; the zero block costs bandwidth, which
-        small batches have to spare)."""
+        """reset_after at batch 1: ``[Wc | [0; W_h; b_h]]``, one product per step where two
+        would cost two calls (made on first use; the zero block costs bandwidth, which a
+        vector-matrix product has to spare)."""
         if self._fold is None:
             u = self.units
             fold = np.zeros((self.Wc.shape[0], 4 * u), self.dtype)
@@ -311,44 +374,47 @@ class GRUCell(Cell):
         return self._fold
 
     def _frame(self, fr):
-        u, batch, X = self.units, fr.X.shape[0], fr.X
-        fold = self.reset_after and batch < _FOLD_BELOW
-        a = np.empty((batch, (4 if fold else 3 if self.reset_after else 2) * u), self.dtype)
-        fr.ws.update(a=a, zr=a[:, :2 * u], z=a[:, :u], r=a[:, u:2 * u],
-                     hh=np.empty((batch, u), self.dtype), d=np.empty((batch, u), self.dtype),
-                     xin=X[:, u:], head=X[:, :X.shape[1] - self.extra_columns])
+        u, L, X = self.units, fr.L, fr.X
+        width = u + self.features + int(self.use_bias)       # [h | x | 1]
+        fold = self.reset_after and L.batch < _FOLD_BELOW and not L.cols
+        a = L.buf((4 if fold else 3 if self.reset_after else 2) * u, self.dtype)
+        xin = L.part(X, u, width + self.extra_columns)       # [x | 1] or [x | 1 | r h]
+        fr.ws.update(a=a, zr=L.part(a, 0, 2 * u), z=L.part(a, 0, u), r=L.part(a, u, 2 * u),
+                     hh=L.buf(u, self.dtype), d=L.buf(u, self.dtype),
+                     mm_h=L.product(self, "Wh", xin))
         if self.reset_after:
-            fr.ws.update(fold=self._folded() if fold else None, rec_h=a[:, 2 * u:3 * u],
-                         xh=a[:, 3 * u:] if fold else np.empty((batch, u), self.dtype))
+            fr.ws.update(rec_h=L.part(a, 2 * u, 3 * u),
+                         xh=L.part(a, 3 * u, 4 * u) if fold else L.buf(u, self.dtype),
+                         mm=(X, self._folded()) if fold else L.product(self, "Wc", X),
+                         fold=fold)
         else:
-            fr.ws["rh"] = X[:, X.shape[1] - u:]
+            fr.ws.update(rh=L.part(X, width, width + u),
+                         mm=L.product(self, "Wc", L.part(X, 0, width)))
         return fr
 
     def step(self, fr):
         ws, u, h = fr.ws, self.units, fr.out
         zr, hh, d = ws["zr"], ws["hh"], ws["d"]
         if self.reset_after:
-            if ws["fold"] is not None:
-                np.matmul(fr.X, ws["fold"], ws["a"])       # [zr | h U_h + b'_h | x W_h + b_h]
-            else:
-                np.matmul(fr.X, self.Wc, ws["a"])          # [zr | h U_h + b'_h]
-                np.matmul(ws["xin"], self.Wh, ws["xh"])    # x W_h + b_h
+            np.matmul(*ws["mm"], ws["a"])            # [zr | h U_h + b'_h (| x W_h + b_h)]
+            if not ws["fold"]:
+                np.matmul(*ws["mm_h"], ws["xh"])     # x W_h + b_h
         else:
-            np.matmul(ws["head"], self.Wc, zr)
+            np.matmul(*ws["mm"], zr)
         if self.fused:
             half = _HALF[self.dtype]
             np.tanh(zr, zr)
             np.multiply(zr, half, zr)
             np.add(zr, half, zr)
         else:
-            _apply(self.ract, zr, u)
+            _apply(self.ract, zr, u, fr.cols)
         if self.reset_after:
             np.multiply(ws["r"], ws["rec_h"], hh)
             np.add(hh, ws["xh"], hh)
         else:
             np.multiply(ws["r"], h, ws["rh"])
-            np.matmul(ws["xin"], self.Wh, hh)
-        _apply(self.act, hh, u)
+            np.matmul(*ws["mm_h"], hh)
+        _apply(self.act, hh, u, fr.cols)
         np.subtract(h, hh, d)         # z h + (1 - z) hh  ==  hh + z (h - hh)
         np.multiply(d, ws["z"], d)
         np.add(d, hh, h)
@@ -378,8 +444,8 @@ class StackedCell:
 
     def frame(self, batch):
         frames = [c.frame(batch) for c in self.cells]
-        return Frame(None, frames[0].x, frames[-1].out, [s for f in frames for s in f.states],
-                     {"frames": frames})
+        return Frame(frames[0].L, None, frames[0].x, frames[-1].out,
+                     [s for f in frames for s in f.states], {"frames": frames})
 
     def step(self, fr):
         frames = fr.ws["frames"]
@@ -403,14 +469,16 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     batch, steps = x.shape[0], x.shape[1]
     dtype = cell.dtype
     fr = _frame_for(cell, batch)
-    for view, s in zip(fr.states, initial_states):
+    states = fr.states_bs                            # (batch, size) views, either layout
+    for view, s in zip(states, initial_states):
         np.copyto(view, s, casting="unsafe")
-    xs = x.transpose(1, 0, 2)                       # time-major views, no copy
+    # time-major views, no copy: x_t as (features, batch) or (batch, features)
+    xs = x.transpose(1, 2, 0) if fr.cols else x.transpose(1, 0, 2)
     if go_backwards:
         xs = xs[::-1]
     seq = np.empty((batch, steps, cell.output_size), dtype) if return_sequences else None
     seq_t = None if seq is None else seq.transpose(1, 0, 2)
-    x_slot, out, step = fr.x, fr.out, cell.step
+    x_slot, out, step = fr.x, fr.out_bs, cell.step
 
     if mask is None:
         for k, x_t in enumerate(xs):
@@ -418,25 +486,25 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
             step(fr)
             if seq_t is not None:
                 np.copyto(seq_t[k], out)
-        last = out.copy() if steps else np.zeros_like(out)
+        last = out.copy() if steps else np.zeros(out.shape, dtype)
     else:
         m_tb = np.ascontiguousarray(np.asarray(mask, bool).T)[:, :, None]
         if go_backwards:
             m_tb = m_tb[::-1]
         keep = ~m_tb
-        saved = [np.empty_like(s) for s in fr.states]
-        last = np.zeros_like(out) if prev_output is None else \
+        saved = [np.empty(s.shape, dtype) for s in states]
+        last = np.zeros(out.shape, dtype) if prev_output is None else \
             np.array(prev_output, dtype=dtype, copy=True)     # the previous output
         for k, x_t in enumerate(xs):
-            np.copyto(x_slot, x_t, casting="unsafe")
-            for s_old, s in zip(saved, fr.states):
+            np.copyto(x_slot, x_t, "unsafe")
+            for s_old, s in zip(saved, states):
                 np.copyto(s_old, s)
             step(fr)
-            for s_old, s in zip(saved, fr.states):
+            for s_old, s in zip(saved, states):
                 np.copyto(s, s_old, where=keep[k])
             if zero_output_for_mask:
                 last.fill(0)
             np.copyto(last, out, where=m_tb[k])
             if seq_t is not None:
                 np.copyto(seq_t[k], last)
-    return last, seq, [s.copy() for s in fr.states]
+    return last, seq, [s.copy() for s in states]

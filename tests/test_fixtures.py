@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from kerasrnn_infer import _recurrent
+
 from _cases import check_model, load, read_case
 from conftest import FIXTURES
 
@@ -31,8 +33,20 @@ def test_fixtures_exist():
     assert len(PARAMS) >= 36, "fixtures/ is missing; run tools/make_fixtures.py"
 
 
+# The engine picks buffer layouts and product forms by batch size (kerasrnn_infer._recurrent);
+# fixtures hold small batches, so every form is forced in turn: rows (as chosen for these
+# batches), feature-major columns, and the batch-1 forms (LSTM [i f]*[g c], GRU folded product).
+LAYOUTS = {"rows": dict(_COLUMNS_FROM=1 << 30),
+           "columns": dict(_COLUMNS_FROM=1),
+           "batch1-forms": dict(_COLUMNS_FROM=1 << 30, _PAIRED_BELOW=1 << 30,
+                                _FOLD_BELOW=1 << 30)}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("name,load_spec", PARAMS)
-def test_fixture_matches_keras(name, load_spec):
+def test_fixture_matches_keras(name, load_spec, layout, monkeypatch):
+    for key, value in LAYOUTS[layout].items():
+        monkeypatch.setattr(_recurrent, key, value)
     d = os.path.join(FIXTURES, name)
     spec, io = read_case(d)
     model = load(d, load_spec)
