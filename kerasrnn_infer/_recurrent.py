@@ -13,9 +13,10 @@ sharing an activation are contiguous, and sigmoid gates are pre-halved so that
 
 Two layouts, chosen by batch size (both measured, with OpenBLAS): small batches keep one row per
 sample, ``X`` is (batch, K) and a step is ``X @ Wc``, a vector-matrix product. From
-``_COLUMNS_FROM`` samples on, buffers are feature-major, ``X`` is (K, batch) and a step is
-``Wc.T @ X`` with ``Wc.T`` stored contiguous (made on first use): BLAS runs that orientation
-5-50% faster at these shapes, and every gate block is then a contiguous run of rows.
+``_COLUMNS_FROM`` samples on (2 for LSTM and GRU, 16 for SimpleRNN), buffers are feature-major,
+``X`` is (K, batch) and a step is ``Wc.T @ X`` with ``Wc.T`` stored contiguous (made on first
+use): BLAS runs that orientation 5-50% faster at these shapes, and every gate block is then a
+contiguous run of rows.
 
 Formulas (Keras ``layers/rnn/{simple_rnn,lstm,gru}.py``):
   SimpleRNN  h = act(x W + b + h U)
@@ -37,7 +38,8 @@ from . import activations as A
 # Activations that act elementwise can be applied to several gates in one call.
 _AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
 
-_COLUMNS_FROM = 8      # batch sizes from which buffers are feature-major (measured)
+# batch sizes from which buffers are feature-major, by cell kind (measured: tools/bench.py)
+_COLUMNS_FROM = {"simple_rnn": 16, "lstm": 2, "gru": 2}
 _FOLD_BELOW = 2        # batch sizes where GRU (reset_after) folds x W_h into one product (measured)
 _PAIRED_BELOW = 2      # batch sizes that use the paired [i f] * [g c] product (measured)
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float16, np.float32, np.float64)}
@@ -95,9 +97,8 @@ class Layout:
 
     __slots__ = ("batch", "cols")
 
-    def __init__(self, batch: int):
-        self.batch = batch
-        self.cols = batch >= _COLUMNS_FROM
+    def __init__(self, batch: int, cols: bool):
+        self.batch, self.cols = batch, cols
 
     def buf(self, n: int, dtype, zero: bool = False) -> np.ndarray:
         shape = (n, self.batch) if self.cols else (self.batch, n)
@@ -216,10 +217,13 @@ class Cell:
                     self._transposed[name] = t
         return t
 
-    def frame(self, batch: int) -> Frame:
+    def columns(self, batch: int) -> bool:
+        return batch >= _COLUMNS_FROM[self.kind]
+
+    def frame(self, batch: int, cols: Optional[bool] = None) -> Frame:
         u, f = self.units, self.features
         one = int(self.use_bias)
-        L = Layout(batch)
+        L = Layout(batch, self.columns(batch) if cols is None else cols)
         X = L.buf(u + f + one + self.extra_columns, self.dtype, zero=True)
         if one:
             L.part(X, u + f, u + f + 1)[...] = 1
@@ -443,7 +447,8 @@ class StackedCell:
         return self.cells[-1].output_size
 
     def frame(self, batch):
-        frames = [c.frame(batch) for c in self.cells]
+        cols = any(c.columns(batch) for c in self.cells)     # one layout for all cells
+        frames = [c.frame(batch, cols) for c in self.cells]
         return Frame(frames[0].L, None, frames[0].x, frames[-1].out,
                      [s for f in frames for s in f.states], {"frames": frames})
 
