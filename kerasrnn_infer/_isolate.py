@@ -13,6 +13,7 @@ in-process.
 
 from __future__ import annotations
 
+import gc
 import json
 import mmap
 import os
@@ -183,9 +184,17 @@ def read_isolated(fn: Callable, path: str):
         shared = mmap.mmap(-1, _shared_size(path))
     except (OSError, ValueError, OverflowError):
         shared = None               # the pipe carries everything
+    # The child never runs the cyclic garbage collector: it would finalize the parent's
+    # objects in a process where their libraries' threads are gone (TensorFlow's crash there).
     with _FORK_LOCK:
         r, w = os.pipe()
-        pid = os.fork()
+        collecting, pid = gc.isenabled(), -1
+        gc.disable()
+        try:
+            pid = os.fork()
+        finally:
+            if collecting and pid != 0:
+                gc.enable()
     seconds = _deadline(path)
     if pid == 0:
         os.close(r)

@@ -119,3 +119,43 @@ def test_child_hands_contiguous_arrays_over_as_file_regions(case):
     assert len(got) == len(want) and got
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="reads in-process here")
+def test_the_reader_child_never_finalizes_the_parents_objects(tmp_path, monkeypatch):
+    """A forked child that collected garbage would run the parent's finalizers in a process
+    whose library threads are gone (TensorFlow's segfaulted there)."""
+    import gc
+    from kerasrnn_infer import _files
+    log = tmp_path / "finalized"
+
+    class Finalized:
+        def __del__(self):
+            with open(log, "a") as f:
+                f.write(f"{os.getpid()}\n")
+
+    read = _files.read_keras_zip
+
+    def reader_that_allocates(path, regions=False):
+        gc.set_threshold(1)                       # in the child: collect at every allocation
+        junk = [[] for _ in range(1000)]
+        del junk
+        return read(path, regions)
+
+    monkeypatch.setattr(_files, "read_keras_zip", reader_that_allocates)
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(50):
+            a, b = Finalized(), Finalized()
+            a.other, b.other = b, a               # cyclic garbage: only the collector frees it
+        del a, b
+        gc.enable()                               # as in any program; few allocations to the fork
+        kri.load_model(_model_file("rnn_basic__keras3"))
+    finally:
+        gc.enable()
+        gc.set_threshold(*threshold)
+        gc.collect()
+    pids = set(log.read_text().split())
+    assert pids == {str(os.getpid())}             # the parent finalized them, only the parent
