@@ -45,18 +45,24 @@ _PAIRED_BELOW = 2      # batch sizes that use the paired [i f] * [g c] product (
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float16, np.float32, np.float64)}
 
 
-def _apply(fn, z: np.ndarray, units: int, cols: bool) -> None:
-    """Apply ``fn`` in place to ``z`` made of gate blocks of ``units`` features each (columns,
-    or rows when ``cols``: feature-major)."""
+def _activation(fn, units: int, cols: bool):
+    """``act(src, dst)``: ``fn`` of ``src`` (gate blocks of ``units`` features: columns, or
+    rows when ``cols``) written to ``dst``, which may be ``src``. Common activations go straight
+    to their NumPy ufunc, without a Python call around it."""
+    if fn is A.tanh:
+        return np.tanh
     if fn is A.linear:
-        return
+        return lambda src, dst: None if src is dst else np.copyto(dst, src)
     if fn in _AXIS_WISE:
-        zs = z.T if cols else z                  # (batch, features): the axis Keras uses
-        for k in range(0, zs.shape[1], units):
-            blk = zs[:, k:k + units]
-            fn(blk, out=blk)
-    else:
-        fn(z, out=z)
+        def axis_wise(src, dst):
+            if src is not dst:
+                np.copyto(dst, src)
+            zs = dst.T if cols else dst          # (batch, features): the axis Keras uses
+            for k in range(0, zs.shape[1], units):
+                blk = zs[:, k:k + units]
+                fn(blk, out=blk)
+        return axis_wise
+    return lambda src, dst: fn(src, out=dst)
 
 
 def _assemble(dtype, rows: Sequence[Sequence[Optional[np.ndarray]]], units: int,
@@ -245,19 +251,15 @@ class SimpleRNNCell(Cell):
         self.Wc = self._stack(recurrent, kernel, bias)
 
     def _frame(self, fr):
-        fr.ws.update(a=fr.L.buf(self.units, self.dtype), mm=fr.L.product(self, "Wc", fr.X))
+        fr.ws.update(a=fr.L.buf(self.units, self.dtype), mm=fr.L.product(self, "Wc", fr.X),
+                     act=_activation(self.act, self.units, fr.cols))
         return fr
 
     def step(self, fr):
-        a = fr.ws["a"]
-        np.matmul(*fr.ws["mm"], a)
-        if self.act is A.linear:
-            np.copyto(fr.out, a)
-        elif self.act in _AXIS_WISE:
-            _apply(self.act, a, self.units, fr.cols)
-            np.copyto(fr.out, a)
-        else:
-            self.act(a, out=fr.out)
+        ws = fr.ws
+        a = ws["a"]
+        np.matmul(*ws["mm"], a)
+        ws["act"](a, fr.out)
 
 
 class LSTMCell(Cell):
@@ -289,7 +291,8 @@ class LSTMCell(Cell):
         fr.states.append(c)
         fr.ws.update(paired=paired, z=part(0, 4), ifo=part(0, 3), o=part(2, 3), g=part(3, 4),
                      i=part(0, 1), f=part(1, 2), c=c, t=L.buf(u, self.dtype),
-                     mm=L.product(self, "Wc", fr.X))
+                     mm=L.product(self, "Wc", fr.X), act=_activation(self.act, u, L.cols),
+                     ract=_activation(self.ract, u, L.cols))
         if paired:
             p = L.buf(2 * u, self.dtype)
             fr.ws.update(if_=part(0, 2), gc=part(3, 5), p=p, p1=L.part(p, 0, u),
@@ -307,8 +310,8 @@ class LSTMCell(Cell):
             np.multiply(ifo, half, ifo)
             np.add(ifo, half, ifo)
         else:
-            _apply(self.ract, ifo, self.units, fr.cols)
-            _apply(self.act, ws["g"], self.units, fr.cols)
+            ws["ract"](ifo, ifo)
+            ws["act"](ws["g"], ws["g"])
         if ws["paired"]:
             np.multiply(ws["if_"], ws["gc"], ws["p"])    # [i g | f c]
             np.add(ws["p1"], ws["p2"], c)
@@ -316,11 +319,7 @@ class LSTMCell(Cell):
             np.multiply(ws["f"], c, c)
             np.multiply(ws["i"], ws["g"], t)
             np.add(c, t, c)
-        if self.fused:
-            np.tanh(c, t)
-        else:
-            np.copyto(t, c)
-            _apply(self.act, t, self.units, fr.cols)
+        ws["act"](c, t)
         np.multiply(ws["o"], t, fr.out)
 
 
@@ -385,6 +384,7 @@ class GRUCell(Cell):
         xin = L.part(X, u, width + self.extra_columns)       # [x | 1] or [x | 1 | r h]
         fr.ws.update(a=a, zr=L.part(a, 0, 2 * u), z=L.part(a, 0, u), r=L.part(a, u, 2 * u),
                      hh=L.buf(u, self.dtype), d=L.buf(u, self.dtype),
+                     act=_activation(self.act, u, L.cols), ract=_activation(self.ract, u, L.cols),
                      mm_h=L.product(self, "Wh", xin))
         if self.reset_after:
             fr.ws.update(rec_h=L.part(a, 2 * u, 3 * u),
@@ -397,7 +397,7 @@ class GRUCell(Cell):
         return fr
 
     def step(self, fr):
-        ws, u, h = fr.ws, self.units, fr.out
+        ws, h = fr.ws, fr.out
         zr, hh, d = ws["zr"], ws["hh"], ws["d"]
         if self.reset_after:
             np.matmul(*ws["mm"], ws["a"])            # [zr | h U_h + b'_h (| x W_h + b_h)]
@@ -411,14 +411,14 @@ class GRUCell(Cell):
             np.multiply(zr, half, zr)
             np.add(zr, half, zr)
         else:
-            _apply(self.ract, zr, u, fr.cols)
+            ws["ract"](zr, zr)
         if self.reset_after:
             np.multiply(ws["r"], ws["rec_h"], hh)
             np.add(hh, ws["xh"], hh)
         else:
             np.multiply(ws["r"], h, ws["rh"])
             np.matmul(*ws["mm_h"], hh)
-        _apply(self.act, hh, u, fr.cols)
+        ws["act"](hh, hh)
         np.subtract(h, hh, d)         # z h + (1 - z) hh  ==  hh + z (h - hh)
         np.multiply(d, ws["z"], d)
         np.add(d, hh, h)
