@@ -451,7 +451,70 @@ def run_main_worker(spec):
             others = "  ".join(f"{p} {statistics.median(t) * 1e3:.2f}"
                                for p, t in times.items() if p != "engine")
             log(f"      engine {med * 1e3:.2f} ms   {others}")
+    if threads == "1" and "onnxruntime" in peers and tfk and not ort_why:
+        results["products"] = measure_product_floor(spec["configs"], log)
     return results, outputs
+
+
+def _step_products(c):
+    """Shapes (rows, K) of the weight matrices one timestep multiplies, as this engine lays
+    them out (feature-major: (rows x K) @ (K x batch)), and the number of directions."""
+    u, f = c["units"], c["features"]
+    k = u + f + 1
+    shapes = {"lstm": [(4 * u, k)], "bilstm": [(4 * u, k)], "simple_rnn": [(u, k)],
+              "gru": [(3 * u, k), (u, f + 1)]}[c["layer"]]
+    return shapes, 2 if c["layer"] == "bilstm" else 1
+
+
+def measure_product_floor(configs, log):
+    """Per config with batch >= 32: the time of its per-step matrix products alone (all steps,
+    all directions), in NumPy (this machine's BLAS) and in onnxruntime (MLAS), one thread."""
+    import numpy as np
+    try:
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+    except Exception as e:
+        return {"unavailable": f"onnxruntime/onnx not importable ({_err(e)})"}
+    out = {}
+    rng = np.random.default_rng(0)
+    for c in configs:
+        if c["batch"] < 32:
+            continue
+        shapes, dirs = _step_products(c)
+        t_np = t_ort = 0.0
+        for rows, k in shapes:
+            w = rng.normal(0, k ** -0.5, (rows, k)).astype("float32")
+            x = rng.normal(0, 1, (k, c["batch"])).astype("float32")
+            y = np.empty((rows, c["batch"]), "float32")
+            graph = helper.make_graph(
+                [helper.make_node("MatMul", ["W", "X"], ["Y"])], "step",
+                [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))],
+                [helper.make_tensor_value_info("Y", TensorProto.FLOAT, list(y.shape))],
+                [numpy_helper.from_array(w, "W")])
+            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+            model.ir_version = 8
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = so.inter_op_num_threads = 1
+            sess = ort.InferenceSession(model.SerializeToString(), so,
+                                        providers=["CPUExecutionProvider"])
+            feed = {"X": x}
+            funcs = {"numpy": lambda: np.matmul(w, x, y), "ort": lambda: sess.run(None, feed)}
+            best = {}
+            for name, fn in funcs.items():
+                fn()
+                reps = []
+                for _ in range(7):
+                    t0 = time.perf_counter()
+                    for _ in range(10):
+                        fn()
+                    reps.append((time.perf_counter() - t0) / 10)
+                best[name] = statistics.median(reps)
+            n = c["steps"] * dirs
+            t_np += best["numpy"] * n
+            t_ort += best["ort"] * n
+        out[c["id"]] = {"numpy": t_np, "onnxruntime": t_ort}
+        log(f"  products of {c['id']}: NumPy {t_np * 1e3:.1f} ms, onnxruntime {t_ort * 1e3:.1f} ms")
+    return out
 
 
 def time_and_record(funcs, spec, cid, results, outputs, log):
@@ -541,6 +604,9 @@ def child_env(args, threads=None, extra=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if getattr(args, "pycache", None):
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = args.pycache
     if args.unset_openblas_env:
         for v in OPENBLAS_ENV:
             env.pop(v, None)
@@ -583,8 +649,10 @@ def run_worker(args, kind, threads, spec, workdir, python=None, extra_env=None):
 
 
 def timed_subprocess(args, code, python=None, extra_env=None, reps=5):
-    """Median wall time of `python -c code` in fresh interpreters, or an error string."""
+    """Median wall time of `python -c code` in fresh interpreters, or an error string. One
+    untimed run first writes the bytecode caches, as an installed package has them."""
     times = []
+    _run_code(args, code, python, extra_env, timeout=300)
     for _ in range(reps):
         t0 = time.perf_counter()
         r, why = _run_code(args, code, python, extra_env, timeout=300)
@@ -671,6 +739,9 @@ def measure_process_costs(args, workdir):
     """Import times, model load time and peak RSS, each in fresh subprocesses."""
     res = {"import": {}, "load": {}, "memory": {}}
     knp = {"KERAS_BACKEND": "numpy"}
+    # bytecode as an installed package has it (pip compiles at install), kept out of the repo
+    # even where PYTHONDONTWRITEBYTECODE is set
+    args.pycache = os.path.join(workdir, "pycache")
     imports = [("python -c pass", "pass", None, None),
                ("import numpy, h5py", "import numpy, h5py", None, None),
                ("import kerasrnn_infer", "import kerasrnn_infer", None, None),
@@ -1058,6 +1129,27 @@ def build_report(args, configs, peers, runs, refs, proc, env_note, elapsed, load
         sb = ["### Where the engine is slower than a peer (1 BLAS thread)", ""] + slow_notes + [""]
         lines += sb
         docs += sb
+    products = runs.get("1", {}).get("results", {}).get("products")
+    if products and "unavailable" not in products:
+        rows1 = analysis.get("1", {})
+        prow = []
+        for c in configs:
+            p = products.get(c["id"])
+            med = rows1.get(c["id"], {}).get("median", {})
+            if p and med.get("engine") and med.get("onnxruntime"):
+                prow.append([c["id"], fms(med["engine"]), fms(med["onnxruntime"]),
+                             fms(p["numpy"]), fms(p["onnxruntime"]),
+                             fratio(p["numpy"] / p["onnxruntime"])])
+        if prow:
+            pb = ["### The matrix products alone (1 BLAS thread)", "",
+                  "Each timestep's products as this engine lays them out (`Wc.T @ [h; x; 1]`, "
+                  "all steps and directions), timed alone with NumPy's BLAS and with "
+                  "onnxruntime's MLAS (a MatMul node): at these batch sizes they are most of "
+                  "either engine's time, so their ratio bounds what NumPy can reach.", "",
+                  md_table(["config", "engine (ms)", "ort (ms)", "products: NumPy (ms)",
+                            "products: ort (ms)", "NumPy / ort"], prow), ""]
+            lines += pb
+            docs += pb
     busy = max(loads[0][1], loads[1][0]) > 0.5 * (os.cpu_count() or 1)
     warn = []
     if busy:
