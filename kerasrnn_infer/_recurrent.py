@@ -129,11 +129,12 @@ class Frame:
     places (a step updates them in place); ``out_bs`` and ``states_bs`` are the same views as
     (batch, features)."""
 
-    __slots__ = ("L", "X", "x", "out", "states", "ws", "batch", "cols")
+    __slots__ = ("L", "X", "x", "out", "states", "ws", "batch", "cols", "weights")
 
     def __init__(self, L: Layout, X, x, out, states, ws):
         self.L, self.X, self.x, self.out, self.states, self.ws = L, X, x, out, states, ws
         self.batch, self.cols = L.batch, L.cols
+        self.weights = None           # the weights generation the frame was made for
 
     @property
     def out_bs(self):
@@ -144,7 +145,7 @@ class Frame:
         return [self.L.samples(s) for s in self.states]
 
 
-_CACHED_FRAME_VALUES = 1 << 14     # frames of up to this many state values are kept
+_CACHED_FRAME_VALUES = 1 << 14     # frames of about this many values (states, inputs) are kept
 
 
 def _frame_for(cell, batch: int) -> Frame:
@@ -152,9 +153,11 @@ def _frame_for(cell, batch: int) -> Frame:
     costs about as much as a step), since every buffer is overwritten before it is read."""
     local = cell._frames
     fr = getattr(local, "frame", None)
-    if fr is None or fr.batch != batch:
+    weights = cell.weights_generation
+    if fr is None or fr.batch != batch or fr.weights != weights:
         fr = cell.frame(batch)
-        if batch * sum(cell.state_sizes) <= _CACHED_FRAME_VALUES:
+        fr.weights = weights
+        if batch * (sum(cell.state_sizes) + cell.features) <= _CACHED_FRAME_VALUES:
             local.frame = fr
     return fr
 
@@ -173,6 +176,7 @@ class Cell:
         self.use_bias = use_bias
         self.dtype = np.dtype(dtype)
         self.features = 0
+        self.weights_generation = 0   # counts set() calls: frames made before are stale
         self._frames = threading.local()
         self._transposed: dict = {}
         self._lock = threading.Lock()
@@ -196,8 +200,12 @@ class Cell:
         return shapes
 
     def _arrays(self, arrays):
-        """Kernel, recurrent kernel and bias (or None) as they are (cast when assembled)."""
+        """Kernel, recurrent kernel and bias (or None) as they are (cast when assembled).
+        New weights: every derived array and every cached frame (which refer to the old
+        weights, in any thread) is dropped."""
         self._transposed = {}
+        self._frames = threading.local()
+        self.weights_generation += 1
         kernel = np.asarray(arrays[0])
         self.features = kernel.shape[0]
         bias = np.asarray(arrays[2]) if self.use_bias else None
@@ -437,6 +445,10 @@ class StackedCell:
     @property
     def features(self) -> int:
         return self.cells[0].features
+
+    @property
+    def weights_generation(self):
+        return tuple(c.weights_generation for c in self.cells)
 
     @property
     def state_sizes(self) -> List[int]:
