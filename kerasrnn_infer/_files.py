@@ -83,21 +83,47 @@ def _attr(obj, name):
     return chunks if k else None
 
 
-def _sniff(path: str) -> bytes:
+def _open_model(path: str) -> int:
+    """A read-only descriptor of the regular file at ``path``. Everything about the file is
+    read through it, in this process and in the reader child, so a file replaced meanwhile
+    (say by an atomic rename) is never half one file and half the other. Pipes and devices
+    are refused without blocking."""
     try:
-        if os.path.exists(path) and not os.path.isdir(path) and \
-                not stat.S_ISREG(os.stat(path).st_mode):
-            raise ModelFileError(f"{path}: is not a regular file (a pipe or device); "
-                                 f"expected a .keras or .h5 file")
-        with open(path, "rb") as f:
-            return f.read(8)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) |
+                     getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, expected a .keras or .h5 file "
-                             f"(a SavedModel directory needs TensorFlow)") from None
+        fd = None
     except OSError as e:
         raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
+    mode = os.fstat(fd).st_mode if fd is not None else stat.S_IFDIR
+    if stat.S_ISREG(mode):
+        return fd
+    if fd is not None:
+        os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise ModelFileError(f"{path}: is a directory, expected a .keras or .h5 file "
+                             f"(a SavedModel directory needs TensorFlow)")
+    raise ModelFileError(f"{path}: is not a regular file (a pipe or device); "
+                         f"expected a .keras or .h5 file")
+
+
+def _pread_into(fd: int, buf, offset: int) -> int:
+    """Read into ``buf`` (a writable byte buffer) from ``offset`` of ``fd``, without moving
+    the descriptor's position; the number of bytes read (short at the end of the file)."""
+    view, got = memoryview(buf).cast("B"), 0
+    while got < len(view):
+        if hasattr(os, "preadv"):
+            n = os.preadv(fd, [view[got:]], offset + got)
+        else:
+            data = os.pread(fd, len(view) - got, offset + got)
+            n = len(data)
+            view[got:got + n] = data
+        if n <= 0:
+            break
+        got += n
+    return got
 
 
 def _h5py():
@@ -123,8 +149,10 @@ class _Budget:
     def __init__(self, file_size: int, raw_base: Optional[int] = None):
         self.left = max(64 << 20, 50 * file_size)
         # byte offset of the HDF5 image in the file, when datasets may be handed over as
-        # FileRegions for the parent process to read (see _isolate)
+        # FileRegions for the parent process to read (see _isolate); regions must lie
+        # within the image's file_size bytes
         self.raw_base = raw_base
+        self.image_size = file_size
 
     def take(self, nbytes: int, path: str, name: str) -> None:
         if nbytes > self.left:
@@ -148,7 +176,7 @@ def _read_dataset(ds, path, name, budget: "_Budget") -> np.ndarray:
         raise ModelFileError(f"{path}: {name} has no shape")
     budget.take(int(np.prod(shape, dtype=float)) * itemsize, path, name)
     if budget.raw_base is not None and not bf16:
-        region = _region(ds, budget.raw_base, shape)
+        region = _region(ds, budget.raw_base, budget.image_size, shape)
         if region is not None:
             return region
     try:
@@ -160,9 +188,10 @@ def _read_dataset(ds, path, name, budget: "_Budget") -> np.ndarray:
     return arr
 
 
-def _region(ds, base: int, shape) -> Optional[FileRegion]:
-    """The dataset as a FileRegion when its bytes lie raw in the file: contiguous layout,
-    no filters, no external storage, fully written. None otherwise."""
+def _region(ds, base: int, image_size: int, shape) -> Optional[FileRegion]:
+    """The dataset as a FileRegion when its bytes lie raw in the HDF5 image: contiguous
+    layout, no filters, no external storage, fully written, inside the image. None
+    otherwise."""
     h5py = _h5py()
     try:
         plist = ds.id.get_create_plist()
@@ -171,7 +200,8 @@ def _region(ds, base: int, shape) -> Optional[FileRegion]:
             return None
         offset = ds.id.get_offset()
         nbytes = int(np.prod(shape, dtype=np.int64)) * ds.dtype.itemsize
-        if offset is None or nbytes == 0 or ds.id.get_storage_size() != nbytes:
+        if offset is None or nbytes == 0 or ds.id.get_storage_size() != nbytes or \
+                offset + nbytes > image_size:
             return None
     except Exception:   # noqa: BLE001 - any doubt: read the dataset the ordinary way
         return None
@@ -182,23 +212,21 @@ def _stored_offset(zf, info) -> Optional[int]:
     """File offset of an uncompressed, unencrypted zip member's bytes, or None."""
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1:
         return None
-    fp = zf.fp
-    fp.seek(info.header_offset)
-    head = fp.read(30)
-    if len(head) != 30 or head[:4] != _ZIP_MAGIC:
+    head = bytearray(30)
+    if _pread_into(zf.fp.raw.fd, head, info.header_offset) != 30 or head[:4] != _ZIP_MAGIC:
         return None
     return info.header_offset + 30 + int.from_bytes(head[26:28], "little") + \
         int.from_bytes(head[28:30], "little")
 
 
 class _Window(io.RawIOBase):
-    """Read-only file object over ``size`` bytes at ``base`` of a file (a stored zip
-    member), for h5py."""
+    """Read-only file object over ``size`` bytes at ``base`` of descriptor ``fd`` (a whole
+    file, or a stored zip member), for zipfile and h5py; reads never move ``fd``'s own
+    position, so the descriptor can be shared."""
 
-    def __init__(self, path: str, base: int, size: int):
+    def __init__(self, fd: int, base: int, size: int):
         super().__init__()
-        self._f = open(path, "rb")
-        self._base, self._size, self._pos = base, size, 0
+        self.fd, self._base, self._size, self._pos = fd, base, size, 0
 
     def readable(self):
         return True
@@ -218,31 +246,24 @@ class _Window(io.RawIOBase):
         n = max(0, min(len(b), self._size - self._pos))
         if not n:
             return 0
-        self._f.seek(self._base + self._pos)
-        got = self._f.readinto(memoryview(b)[:n]) or 0
+        got = _pread_into(self.fd, memoryview(b)[:n], self._base + self._pos)
         self._pos += got
         return got
 
-    def close(self):
-        self._f.close()
-        super().close()
 
-
-def _check_stored(path: str, name: str, base: int, info, limit: int) -> None:
+def _check_stored(fd: int, path: str, name: str, base: int, info, limit: int) -> None:
     """Size and CRC-32 of a stored zip member, streamed (what zipfile checks on a read)."""
     if info.file_size > limit:
         raise ModelFileError(f"{path}: archive member {name} declares {info.file_size} bytes, "
                              f"more than the {limit} allowed")
-    crc, left = 0, info.file_size
+    crc, done = 0, 0
     buf = memoryview(bytearray(1 << 20))
-    with open(path, "rb") as f:
-        f.seek(base)
-        while left:
-            got = f.readinto(buf[:min(left, len(buf))])
-            if not got:
-                raise ModelFileError(f"{path}: archive member {name} is truncated")
-            crc = zlib.crc32(buf[:got], crc)
-            left -= got
+    while done < info.file_size:
+        got = _pread_into(fd, buf[:min(info.file_size - done, len(buf))], base + done)
+        if not got:
+            raise ModelFileError(f"{path}: archive member {name} is truncated")
+        crc = zlib.crc32(buf[:got], crc)
+        done += got
     if crc != info.CRC:
         raise ModelFileError(f"{path}: archive member {name} is corrupt (CRC-32 mismatch)")
 
@@ -333,18 +354,15 @@ def _json(data: bytes, path: str, what: str):
         raise ModelFileError(f"{path}: {what} is not valid JSON: {e}") from None
 
 
-def _weights_limit(path: str) -> int:
+def _weights_limit(size: int) -> int:
     """Bound on decompressed weights: generous, but never unbounded (zip bombs)."""
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        size = 0
     return max(64 << 20, 200 * size)
 
 
-def read_keras_zip(path: str, regions: bool = False) -> ModelSource:
+def read_keras_zip(fd: int, path: str, regions: bool = False) -> ModelSource:
+    file_size = os.fstat(fd).st_size
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(io.BufferedReader(_Window(fd, 0, file_size)))
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise ModelFileError(f"{path}: not a readable .keras archive: {e}") from None
     with zf:
@@ -368,10 +386,10 @@ def read_keras_zip(path: str, regions: bool = False) -> ModelSource:
         if base is not None:
             # stored (Keras's default): HDF5 reads its metadata straight from the archive and
             # the arrays stay in place as FileRegions; the checksum is still verified
-            _check_stored(path, name, base, info, _weights_limit(path))
-            src, size = _Window(path, base, info.file_size), info.file_size
+            _check_stored(fd, path, name, base, info, _weights_limit(file_size))
+            src, size = _Window(fd, base, info.file_size), info.file_size
         else:
-            h5 = _zip_member(zf, name, path, _weights_limit(path))
+            h5 = _zip_member(zf, name, path, _weights_limit(file_size))
             src, size = io.BytesIO(h5), len(h5)
     try:
         with _open_h5(src, path) as f:
@@ -383,9 +401,10 @@ def read_keras_zip(path: str, regions: bool = False) -> ModelSource:
     return ModelSource(path, "keras-zip", config, version, weights)
 
 
-def read_h5(path: str, regions: bool = False) -> ModelSource:
-    f = _open_h5(path, path)
-    budget = _Budget(os.path.getsize(path), 0 if regions else None)
+def read_h5(fd: int, path: str, regions: bool = False) -> ModelSource:
+    size = os.fstat(fd).st_size
+    f = _open_h5(_Window(fd, 0, size), path)
+    budget = _Budget(size, 0 if regions else None)
     with f:
         model_config = _attr(f, "model_config")
         version = _attr(f, "keras_version")
@@ -436,16 +455,39 @@ def read_model_file(path) -> ModelSource:
     """Read a model or weights file, in a child process (see _isolate) so that a corrupt
     file can neither hang nor crash the caller."""
     path = os.fspath(path)
-    head = _sniff(path)
-    reader = read_keras_zip if head.startswith(_ZIP_MAGIC) else \
-        read_h5 if head.startswith(_HDF5_MAGIC) else None
-    if reader is not None:
-        _h5py()         # imported once in this process, not in every child
-        return _from_plain(read_isolated(lambda p, regions: _to_plain(reader(p, regions)),
-                                         path))
+    fd = _open_model(path)
+    try:
+        head = os.pread(fd, 8, 0)
+        reader = read_keras_zip if head.startswith(_ZIP_MAGIC) else \
+            read_h5 if head.startswith(_HDF5_MAGIC) else None
+        if reader is not None:
+            _h5py()         # imported once in this process, not in every child
+            before = os.fstat(fd)
+            plain = read_isolated(lambda p, regions: _to_plain(reader(fd, p, regions)), path,
+                                  lambda offset, dtype, shape: _read_region(fd, path, offset,
+                                                                            dtype, shape))
+            after = os.fstat(fd)
+            if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+                raise ModelFileError(f"{path}: the file changed while it was being read")
+            return _from_plain(plain)
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
     if head.lstrip()[:1] in (b"{", b"["):
         raise ModelFileError(f"{path}: is a JSON file; use model_from_json(text) and then "
                              f"load_weights(weights_path)")
     raise ModelFileError(f"{path}: not a Keras model file (expected a .keras zip archive or an "
                          f"HDF5 file; the file starts with {head!r})")
 
+
+def _read_region(fd: int, path: str, offset: int, dtype: str, shape) -> np.ndarray:
+    """A FileRegion's array, read by the parent from the descriptor the child read."""
+    try:
+        arr = np.empty(shape, np.dtype(dtype))
+    except (TypeError, ValueError, MemoryError) as e:
+        raise ModelFileError(f"{path}: bad array {dtype} {shape}: {e}") from None
+    if arr.nbytes and _pread_into(fd, arr, offset) != arr.nbytes:
+        raise ModelFileError(f"{path}: an array at byte {offset} runs past the end of the "
+                             f"file")
+    return arr

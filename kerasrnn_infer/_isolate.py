@@ -4,10 +4,10 @@ hang nor crash the caller.
 libhdf5 can loop forever (or crash) on corrupted metadata, and no Python-level timeout can stop
 C code. On platforms with ``fork`` the reader runs in a child; the parent waits with a deadline
 that grows with the file size, kills the child when it passes, and receives the result as JSON
-through a pipe and the array bytes through a shared anonymous mapping made before the fork
-(a pipe moves 10 MB in tens of milliseconds; the parent's arrays are views of the shared pages,
-which live as long as some array uses them). Arrays that do not fit the mapping follow the
-JSON in the pipe. Nothing is unpickled. Elsewhere the file is read
+through a pipe. Arrays stored plainly in the file come back as FileRegions that the parent
+reads itself (plain reads cannot hang); others through a shared anonymous mapping made before
+the fork (a pipe moves 10 MB in tens of milliseconds here), copied out before it is unmapped,
+or when they do not fit it, after the JSON in the pipe. Nothing is unpickled. Elsewhere the file is read
 in-process.
 """
 
@@ -66,24 +66,6 @@ class FileRegion:
         self.offset, self.dtype, self.shape = int(offset), dtype, [int(n) for n in shape]
 
 
-def _read_region(path: str, offset: int, dtype: str, shape) -> np.ndarray:
-    try:
-        arr = np.empty(shape, np.dtype(dtype))
-    except (TypeError, ValueError) as e:
-        raise ModelFileError(f"{path}: bad array {dtype} {shape}: {e}") from None
-    if arr.nbytes:
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                got = f.readinto(memoryview(arr).cast("B"))
-        except OSError as e:
-            raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
-        if got != arr.nbytes:
-            raise ModelFileError(f"{path}: an array at byte {offset} runs past the end of the "
-                                 f"file (was the file changed while loading?)")
-    return arr
-
-
 def _encode(obj, arrays: list):
     """JSON-able structure with arrays replaced by references into ``arrays``."""
     if isinstance(obj, FileRegion):
@@ -100,17 +82,17 @@ def _encode(obj, arrays: list):
     return obj
 
 
-def _decode(obj, arrays: list, path: str):
+def _decode(obj, arrays: list, read_region: Callable):
     if isinstance(obj, dict):
         if "__array__" in obj:
             return arrays[obj["__array__"]]
         if "__region__" in obj:
-            return _read_region(path, *obj["__region__"])
+            return read_region(*obj["__region__"])
         if "__set__" in obj:
-            return {_decode(v, arrays, path) for v in obj["__set__"]}
-        return {k: _decode(v, arrays, path) for k, v in obj["__dict__"]}
+            return {_decode(v, arrays, read_region) for v in obj["__set__"]}
+        return {k: _decode(v, arrays, read_region) for k, v in obj["__dict__"]}
     if isinstance(obj, list):
-        return [_decode(v, arrays, path) for v in obj]
+        return [_decode(v, arrays, read_region) for v in obj]
     return obj
 
 
@@ -174,10 +156,11 @@ def _read_exact(fd, n: int, deadline: float, path: str) -> bytes:
     return b"".join(chunks)
 
 
-def read_isolated(fn: Callable, path: str):
+def read_isolated(fn: Callable, path: str, read_region: Callable):
     """``fn(path, regions)`` run in a forked child. ``fn`` returns dicts, lists, sets,
     scalars and NumPy arrays, and FileRegions when ``regions`` is true (only in the child:
-    the parent reads them). Set ``KERASRNN_INFER_NO_FORK=1`` to read in-process instead."""
+    the parent reads them with ``read_region(offset, dtype, shape)``). Set
+    ``KERASRNN_INFER_NO_FORK=1`` to read in-process instead."""
     if not hasattr(os, "fork") or os.environ.get("KERASRNN_INFER_NO_FORK") == "1":
         return fn(path, False)
     try:
@@ -192,6 +175,13 @@ def read_isolated(fn: Callable, path: str):
         gc.disable()
         try:
             pid = os.fork()
+        except OSError as e:
+            os.close(r)
+            os.close(w)
+            if shared is not None:
+                shared.close()
+            raise ModelFileError(f"{path}: cannot start the reader process ({e}); set "
+                                 f"KERASRNN_INFER_NO_FORK=1 to read in-process") from None
         finally:
             if collecting and pid != 0:
                 gc.enable()
@@ -212,10 +202,10 @@ def read_isolated(fn: Callable, path: str):
             count = int(np.prod(shape, dtype=np.int64))
             if at is None:
                 data = np.frombuffer(_read_exact(r, count * dt.itemsize, deadline, path), dt)
-            else:
-                data = np.frombuffer(shared, dt, count, at)     # keeps the mapping alive
+            else:       # copied out: the mapping is shared with any later forked child
+                data = np.frombuffer(shared, dt, count, at).copy()
             arrays.append(data.reshape(shape))
-        return _decode(header["body"], arrays, path)
+        return _decode(header["body"], arrays, read_region)
     except TimeoutError:
         raise ModelFileError(f"{path}: reading did not finish within {_deadline(path):.0f} s "
                              f"(the HDF5 library loops on this file); the file is corrupt "
@@ -227,3 +217,5 @@ def read_isolated(fn: Callable, path: str):
         except ProcessLookupError:
             pass
         os.waitpid(pid, 0)
+        if shared is not None:
+            shared.close()

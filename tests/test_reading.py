@@ -53,7 +53,16 @@ def test_deflated_archive_reads_like_a_stored_one(tmp_path):
             zout.writestr(info.filename, zin.read(info))
     assert zipfile.ZipFile(deflated).getinfo("model.weights.h5").compress_type == \
         zipfile.ZIP_DEFLATED
-    _same_weights(kri.load_model(src), kri.load_model(deflated))
+    model = kri.load_model(deflated)
+    _same_weights(kri.load_model(src), model)
+    # arrays that crossed over in shared memory were copied out: a later forked process
+    # cannot write to this model's weights
+    import mmap
+    for layer in model.layers:
+        for w in getattr(layer, "_weights", []):
+            while isinstance(w, np.ndarray) and w.base is not None:
+                w = w.base
+            assert not isinstance(w, mmap.mmap)
 
 
 def _stored_member_span(path, name="model.weights.h5"):
@@ -107,13 +116,17 @@ def test_child_hands_contiguous_arrays_over_as_file_regions(case):
     from kerasrnn_infer import _files, _isolate
     path = _model_file(case)
     reader = _files.read_keras_zip if path.endswith(".keras") else _files.read_h5
-    plain = _files._to_plain(reader(path, True))
-    arrays = []
-    body = _isolate._encode(plain, arrays)
-    text = repr(body)
-    assert "__region__" in text
-    decoded = _isolate._decode(body, arrays, path)
-    direct = _files._to_plain(reader(path, False))
+    fd = _files._open_model(path)
+    try:
+        plain = _files._to_plain(reader(fd, path, True))
+        arrays = []
+        body = _isolate._encode(plain, arrays)
+        assert "__region__" in repr(body)
+        decoded = _isolate._decode(body, arrays, lambda *region: _files._read_region(
+            fd, path, *region))
+        direct = _files._to_plain(reader(fd, path, False))
+    finally:
+        os.close(fd)
     flat = lambda w: [a for v in (w.get("groups") or w.get("weights")).values() for a in v]
     got, want = flat(decoded["weights"]), flat(direct["weights"])
     assert len(got) == len(want) and got
@@ -136,11 +149,11 @@ def test_the_reader_child_never_finalizes_the_parents_objects(tmp_path, monkeypa
 
     read = _files.read_keras_zip
 
-    def reader_that_allocates(path, regions=False):
+    def reader_that_allocates(fd, path, regions=False):
         gc.set_threshold(1)                       # in the child: collect at every allocation
         junk = [[] for _ in range(1000)]
         del junk
-        return read(path, regions)
+        return read(fd, path, regions)
 
     monkeypatch.setattr(_files, "read_keras_zip", reader_that_allocates)
     threshold = gc.get_threshold()
@@ -159,3 +172,45 @@ def test_the_reader_child_never_finalizes_the_parents_objects(tmp_path, monkeypa
         gc.collect()
     pids = set(log.read_text().split())
     assert pids == {str(os.getpid())}             # the parent finalized them, only the parent
+
+
+def test_a_file_replaced_while_loading_is_read_whole_from_one_version(tmp_path, monkeypatch):
+    """The child and the parent read through one descriptor: a file swapped by rename in
+    between (a redeploy) still loads as the version that was opened, never a mix."""
+    from kerasrnn_infer import _files
+    cfg, tree = simple_rnn_model()
+    a = write_keras_zip(tmp_path / "a.keras", cfg, tree)
+    tree_b = {k: [w * 0.5 + 0.25 for w in v] for k, v in tree.items()}
+    b = write_keras_zip(tmp_path / "b.keras", cfg, tree_b)
+    path = str(tmp_path / "model.keras")
+    os.replace(a, path)
+    read = _files.read_keras_zip
+
+    def reader_then_redeploy(fd, p, regions=False):
+        source = read(fd, p, regions)
+        os.replace(b, path)                     # the swap lands between child and parent
+        return source
+
+    monkeypatch.setattr(_files, "read_keras_zip", reader_then_redeploy)
+    swapped = kri.load_model(path)
+    monkeypatch.undo()
+    assert os.path.exists(path) and not os.path.exists(b)
+    expected_a = [np.asarray(w, np.float32) for w in tree["layers/simple_rnn/cell"]]
+    got = swapped.get_layer("rnn").get_weights()
+    for g, w in zip(got, expected_a):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_a_failed_fork_is_our_error_and_leaks_nothing(monkeypatch):
+    path = _model_file("rnn_basic__keras3")
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    monkeypatch.setattr(os, "fork", no_fork)
+    for _ in range(5):
+        with pytest.raises(kri.ModelFileError, match="cannot start the reader process"):
+            kri.load_model(path)
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before
