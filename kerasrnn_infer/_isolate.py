@@ -210,6 +210,10 @@ def read_isolated(fn: Callable, path: str, read_region: Callable):
         raise ModelFileError(f"{path}: reading did not finish within {_deadline(path):.0f} s "
                              f"(the HDF5 library loops on this file); the file is corrupt "
                              f"or hostile") from None
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError, MemoryError) as e:
+        # the child's answer is checked like any input: it parsed an untrusted file
+        raise ModelFileError(f"{path}: the reader returned a malformed result "
+                             f"({type(e).__name__}: {e}); the file is corrupt or hostile") from None
     finally:
         os.close(r)
         try:

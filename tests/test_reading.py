@@ -214,3 +214,14 @@ def test_a_failed_fork_is_our_error_and_leaks_nothing(monkeypatch):
             kri.load_model(path)
     if before is not None:
         assert len(os.listdir("/proc/self/fd")) == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="reads in-process here")
+@pytest.mark.parametrize("answer", [{"__array__": 7}, {"__region__": [0, "no-such-dtype", [2]]},
+                                    {"__region__": [1 << 40, "<f4", [4]]}, {"__set__": 3}])
+def test_a_malformed_answer_from_the_reader_is_our_error(answer, monkeypatch):
+    """The child parsed an untrusted file: what it sends back is checked like any input."""
+    from kerasrnn_infer import _isolate
+    monkeypatch.setattr(_isolate, "_encode", lambda obj, arrays: answer)
+    with pytest.raises(kri.ModelFileError, match="rnn_basic"):
+        kri.load_model(_model_file("rnn_basic__keras3"))
