@@ -208,12 +208,12 @@ def _region(ds, base: int, image_size: int, shape) -> Optional[FileRegion]:
     return FileRegion(base + offset, ds.dtype.str, shape)
 
 
-def _stored_offset(zf, info) -> Optional[int]:
+def _stored_offset(fd: int, info) -> Optional[int]:
     """File offset of an uncompressed, unencrypted zip member's bytes, or None."""
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1:
         return None
     head = bytearray(30)
-    if _pread_into(zf.fp.raw.fd, head, info.header_offset) != 30 or head[:4] != _ZIP_MAGIC:
+    if _pread_into(fd, head, info.header_offset) != 30 or head[:4] != _ZIP_MAGIC:
         return None
     return info.header_offset + 30 + int.from_bytes(head[26:28], "little") + \
         int.from_bytes(head[28:30], "little")
@@ -382,7 +382,7 @@ def read_keras_zip(fd: int, path: str, regions: bool = False) -> ModelSource:
                     f"pickles; kerasrnn_infer never unpickles. Re-save the model with the "
                     f"default weights_format='h5'")
             raise ModelFileError(f"{path}: .keras archive has no model.weights.h5")
-        base = _stored_offset(zf, info) if regions else None
+        base = _stored_offset(fd, info) if regions else None
         if base is not None:
             # stored (Keras's default): HDF5 reads its metadata straight from the archive and
             # the arrays stay in place as FileRegions; the checksum is still verified
@@ -464,6 +464,7 @@ def read_model_file(path) -> ModelSource:
             _h5py()         # imported once in this process, not in every child
             before = os.fstat(fd)
             plain = read_isolated(lambda p, regions: _to_plain(reader(fd, p, regions)), path,
+                                  before.st_size,
                                   lambda offset, dtype, shape: _read_region(fd, path, offset,
                                                                             dtype, shape))
             after = os.fstat(fd)

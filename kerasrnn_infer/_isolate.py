@@ -32,26 +32,17 @@ _ERROR_TYPES = {cls.__name__: cls for cls in (KerasRnnInferError, ModelFileError
                                                UnsafeModelError)}
 
 
-def _deadline(path: str) -> float:
-    """20 s plus a second per 20 MB, or KERASRNN_INFER_READ_TIMEOUT seconds."""
+def _deadline(size: int) -> float:
+    """20 s plus a second per 20 MB of file, or KERASRNN_INFER_READ_TIMEOUT seconds."""
     try:
         return float(os.environ["KERASRNN_INFER_READ_TIMEOUT"])
     except (KeyError, ValueError):
-        pass
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        size = 0
-    return 20.0 + size / 20e6
+        return 20.0 + size / 20e6
 
 
-def _shared_size(path: str) -> int:
-    """Bytes of the shared mapping: room for the weights of typical files (untouched pages
-    cost no memory); larger results go through the pipe."""
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        size = 0
+def _shared_size(size: int) -> int:
+    """Bytes of the shared mapping for a file of ``size`` bytes: room for the weights of
+    typical files (untouched pages cost no memory); larger results go through the pipe."""
     return max(64 << 20, 4 * size)
 
 
@@ -156,15 +147,16 @@ def _read_exact(fd, n: int, deadline: float, path: str) -> bytes:
     return b"".join(chunks)
 
 
-def read_isolated(fn: Callable, path: str, read_region: Callable):
-    """``fn(path, regions)`` run in a forked child. ``fn`` returns dicts, lists, sets,
-    scalars and NumPy arrays, and FileRegions when ``regions`` is true (only in the child:
-    the parent reads them with ``read_region(offset, dtype, shape)``). Set
-    ``KERASRNN_INFER_NO_FORK=1`` to read in-process instead."""
+def read_isolated(fn: Callable, path: str, size: int, read_region: Callable):
+    """``fn(path, regions)`` run in a forked child; ``size`` is the file's (it sets the
+    deadline). ``fn`` returns dicts, lists, sets, scalars and NumPy arrays, and FileRegions
+    when ``regions`` is true (only in the child: the parent reads them with
+    ``read_region(offset, dtype, shape)``). Set ``KERASRNN_INFER_NO_FORK=1`` to read
+    in-process instead."""
     if not hasattr(os, "fork") or os.environ.get("KERASRNN_INFER_NO_FORK") == "1":
         return fn(path, False)
     try:
-        shared = mmap.mmap(-1, _shared_size(path))
+        shared = mmap.mmap(-1, _shared_size(size))
     except (OSError, ValueError, OverflowError):
         shared = None               # the pipe carries everything
     # The child never runs the cyclic garbage collector: it would finalize the parent's
@@ -185,7 +177,7 @@ def read_isolated(fn: Callable, path: str, read_region: Callable):
         finally:
             if collecting and pid != 0:
                 gc.enable()
-    seconds = _deadline(path)
+    seconds = _deadline(size)
     if pid == 0:
         os.close(r)
         _child(fn, path, w, shared, seconds)
@@ -207,7 +199,7 @@ def read_isolated(fn: Callable, path: str, read_region: Callable):
             arrays.append(data.reshape(shape))
         return _decode(header["body"], arrays, read_region)
     except TimeoutError:
-        raise ModelFileError(f"{path}: reading did not finish within {_deadline(path):.0f} s "
+        raise ModelFileError(f"{path}: reading did not finish within {seconds:.0f} s "
                              f"(the HDF5 library loops on this file); the file is corrupt "
                              f"or hostile") from None
     except (KeyError, IndexError, TypeError, ValueError, OverflowError, MemoryError) as e:

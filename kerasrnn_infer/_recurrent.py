@@ -41,8 +41,15 @@ _AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
 # batch sizes from which buffers are feature-major, by cell kind (measured: tools/bench.py)
 _COLUMNS_FROM = {"simple_rnn": 16, "lstm": 2, "gru": 2}
 _FOLD_BELOW = 2        # batch sizes where GRU (reset_after) folds x W_h into one product (measured)
-_PAIRED_BELOW = 2      # batch sizes that use the paired [i f] * [g c] product (measured)
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float16, np.float32, np.float64)}
+
+
+def _tanh_then_sigmoid(z: np.ndarray, sig: np.ndarray, half: np.ndarray) -> None:
+    """``tanh`` over all of ``z`` in place, then ``sig`` (a leading part of ``z`` whose
+    weights were pre-halved) turned into ``sigmoid``: ``0.5 tanh(x / 2) + 0.5``."""
+    np.tanh(z, z)
+    np.multiply(sig, half, sig)
+    np.add(sig, half, sig)
 
 
 def _activation(fn, units: int, cols: bool):
@@ -288,23 +295,18 @@ class LSTMCell(Cell):
 
     def _frame(self, fr):
         """Gates and cell state share one buffer ``[i f o g c]``, so that ``[i f] * [g c]``
-        is one call, except for row-layout batches above 1, where those blocks would be
-        strided (measured slower): there gates are contiguous and the cell state apart.
+        is one call (contiguous blocks in both layouts as used: rows only at batch 1).
         Views are made once per call."""
         u, L = self.units, fr.L
-        paired = L.cols or L.batch < _PAIRED_BELOW
-        zz = L.buf(5 * u if paired else 4 * u, self.dtype, zero=True)
+        zz = L.buf(5 * u, self.dtype, zero=True)
         part = lambda lo, hi: L.part(zz, lo * u, hi * u)
-        c = part(4, 5) if paired else L.buf(u, self.dtype, zero=True)
-        fr.states.append(c)
-        fr.ws.update(paired=paired, z=part(0, 4), ifo=part(0, 3), o=part(2, 3), g=part(3, 4),
-                     i=part(0, 1), f=part(1, 2), c=c, t=L.buf(u, self.dtype),
+        p = L.buf(2 * u, self.dtype)
+        fr.states.append(part(4, 5))
+        fr.ws.update(z=part(0, 4), ifo=part(0, 3), o=part(2, 3), g=part(3, 4), c=part(4, 5),
+                     if_=part(0, 2), gc=part(3, 5), p=p, p1=L.part(p, 0, u),
+                     p2=L.part(p, u, 2 * u), t=L.buf(u, self.dtype),
                      mm=L.product(self, "Wc", fr.X), act=_activation(self.act, u, L.cols),
                      ract=_activation(self.ract, u, L.cols))
-        if paired:
-            p = L.buf(2 * u, self.dtype)
-            fr.ws.update(if_=part(0, 2), gc=part(3, 5), p=p, p1=L.part(p, 0, u),
-                         p2=L.part(p, u, 2 * u))
         return fr
 
     def step(self, fr):
@@ -313,20 +315,12 @@ class LSTMCell(Cell):
         z, ifo, c, t = ws["z"], ws["ifo"], ws["c"], ws["t"]
         np.matmul(*ws["mm"], z)
         if self.fused:
-            half = _HALF[self.dtype]
-            np.tanh(z, z)
-            np.multiply(ifo, half, ifo)
-            np.add(ifo, half, ifo)
+            _tanh_then_sigmoid(z, ifo, _HALF[self.dtype])
         else:
             ws["ract"](ifo, ifo)
             ws["act"](ws["g"], ws["g"])
-        if ws["paired"]:
-            np.multiply(ws["if_"], ws["gc"], ws["p"])    # [i g | f c]
-            np.add(ws["p1"], ws["p2"], c)
-        else:
-            np.multiply(ws["f"], c, c)
-            np.multiply(ws["i"], ws["g"], t)
-            np.add(c, t, c)
+        np.multiply(ws["if_"], ws["gc"], ws["p"])        # [i g | f c]
+        np.add(ws["p1"], ws["p2"], c)
         ws["act"](c, t)
         np.multiply(ws["o"], t, fr.out)
 
@@ -414,10 +408,7 @@ class GRUCell(Cell):
         else:
             np.matmul(*ws["mm"], zr)
         if self.fused:
-            half = _HALF[self.dtype]
-            np.tanh(zr, zr)
-            np.multiply(zr, half, zr)
-            np.add(zr, half, zr)
+            _tanh_then_sigmoid(zr, zr, _HALF[self.dtype])
         else:
             ws["ract"](zr, zr)
         if self.reset_after:

@@ -35,11 +35,11 @@ def test_fixtures_exist():
 
 # The engine picks buffer layouts and product forms by batch size (kerasrnn_infer._recurrent);
 # fixtures hold small batches, so every form is forced in turn: rows (as chosen for these
-# batches), feature-major columns, and the batch-1 forms (LSTM [i f]*[g c], GRU folded product).
+# batches), feature-major columns, and the batch-1 form (GRU's folded product) at every batch.
 ROWS = dict.fromkeys(_recurrent._COLUMNS_FROM, 1 << 30)
 LAYOUTS = {"rows": dict(_COLUMNS_FROM=ROWS),
            "columns": dict(_COLUMNS_FROM=dict.fromkeys(ROWS, 1)),
-           "batch1-forms": dict(_COLUMNS_FROM=ROWS, _PAIRED_BELOW=1 << 30, _FOLD_BELOW=1 << 30)}
+           "batch1-forms": dict(_COLUMNS_FROM=ROWS, _FOLD_BELOW=1 << 30)}
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
