@@ -1,6 +1,7 @@
 import importlib.util
 import os
 import sys
+import threading
 
 import pytest
 
@@ -9,6 +10,15 @@ FIXTURES = os.path.join(ROOT, "fixtures")
 REALWORLD = os.path.join(os.path.dirname(ROOT), "shared", "realworld")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_in_threads(worker, n: int) -> None:
+    """``worker(seed)`` for seeds 0..n-1, all at once in threads; returns when all end."""
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def have_tensorflow() -> bool:

@@ -5,7 +5,6 @@ import io
 import os
 import subprocess
 import sys
-import threading
 import zipfile
 
 import h5py
@@ -15,7 +14,7 @@ import pytest
 import kerasrnn_infer as kri
 from _build import simple_rnn_model, write_keras_zip
 from _cases import as_list, inputs, load, read_case
-from conftest import FIXTURES, ROOT, have_tensorflow
+from conftest import FIXTURES, ROOT, have_tensorflow, run_in_threads
 
 FUZZ_CASES = int(os.environ.get("KRI_FUZZ_CASES", "1500"))
 
@@ -137,11 +136,7 @@ def test_many_threads_give_serial_results_bit_for_bit():
             if not all(np.array_equal(g, s) for g, s in zip(got, serial[k])):
                 errors.append(k)
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(worker, 8)
     assert not errors
 
 

@@ -1,14 +1,13 @@
 """Streaming (Model.step): any chunking of a sequence gives the whole sequence's outputs."""
 
 import os
-import threading
 
 import numpy as np
 import pytest
 
 import kerasrnn_infer as kri
 from _cases import as_list, inputs, load, read_case
-from conftest import FIXTURES
+from conftest import FIXTURES, run_in_threads
 
 STREAMABLE = ["rnn_basic__keras3", "rnn_basic__tf_keras", "rnn_cells__keras3",
               "rnn_no_bias__tf_keras", "dropouts__keras3", "float64__keras3",
@@ -71,11 +70,7 @@ def test_streams_from_many_threads_do_not_interfere():
         except Exception as e:  # reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(worker, 6)
     assert not errors, errors[0]
 
 
