@@ -15,8 +15,9 @@ Two layouts, chosen by batch size (both measured, with OpenBLAS): small batches 
 sample, ``X`` is (batch, K) and a step is ``X @ Wc``, a vector-matrix product. From
 ``_COLUMNS_FROM`` samples on (2 for LSTM and GRU, 16 for SimpleRNN), buffers are feature-major,
 ``X`` is (K, batch) and a step is ``Wc.T @ X`` with ``Wc.T`` stored contiguous (made on first
-use): BLAS runs that orientation 5-50% faster at these shapes, and every gate block is then a
-contiguous run of rows.
+use), so every gate block is a contiguous run of rows and whole-gate calls stream through
+memory. The product costs about the same either way (tools/bench.py times both); the layouts
+differ in the elementwise calls, measured faster feature-major from those batch sizes.
 
 Formulas (Keras ``layers/rnn/{simple_rnn,lstm,gru}.py``):
   SimpleRNN  h = act(x W + b + h U)
