@@ -7,7 +7,7 @@ NumPy, without TensorFlow, giving Keras's numbers.
 """
 
 from .errors import (ConfigError, InputError, KerasRnnInferError, ModelFileError,
-                     UnsafeModelError, UnsupportedError, WeightsError)
+                     SettingError, UnsafeModelError, UnsupportedError, WeightsError)
 from .graph import TensorSpec, supported_layers
 from .model import Model, load_model, model_from_json
 
@@ -19,6 +19,7 @@ __all__ = [
     "KerasRnnInferError",
     "Model",
     "ModelFileError",
+    "SettingError",
     "TensorSpec",
     "UnsafeModelError",
     "UnsupportedError",

@@ -14,7 +14,6 @@ NumPy arrays only. Formats are detected by content, never by extension.
 from __future__ import annotations
 
 import io
-import json
 import os
 import stat
 import zipfile
@@ -24,12 +23,16 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from . import limits
 from ._isolate import FileRegion, read_isolated
-from .errors import ModelFileError, UnsafeModelError
+from .errors import KerasRnnInferError, ModelFileError, UnsafeModelError
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
-_MAX_CONFIG_BYTES = 64 << 20
+# HDF5 filters that libhdf5 (and h5py, for lzf) have built in. Any other filter id makes
+# libhdf5 search HDF5_PLUGIN_PATH and load a shared library: code from outside the file.
+_BUILTIN_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit",
+                    6: "scaleoffset", 32000: "lzf"}
 
 
 @dataclass
@@ -57,30 +60,84 @@ class Keras3Weights:
 class ModelSource:
     path: str
     format: str                      # "keras-zip", "legacy-h5", "legacy-weights", "keras3-weights"
-    config: Optional[dict]
+    config: Optional[dict]           # the parsed config (JSON text while it crosses from the reader)
     keras_version: Optional[str]
     weights: object                  # LegacyWeights | Keras3Weights
 
 
-def _decode(v):
+def _raw_attr(obj, name, path):
+    """An HDF5 attribute as h5py reads it, or None; chunks ``name0``, ``name1``... of a split
+    attribute come back as a list."""
+    try:
+        attrs = obj.attrs
+        if name in attrs:
+            return attrs[name]
+        chunks = []
+        while f"{name}{len(chunks)}" in attrs:
+            if len(chunks) >= limits.MAX_NAMES:
+                raise ModelFileError(f"{path}: attribute {name!r} of {obj.name} is split into "
+                                     f"more than {limits.MAX_NAMES} parts")
+            chunks.append(attrs[f"{name}{len(chunks)}"])
+        return chunks if chunks else None
+    except KerasRnnInferError:
+        raise
+    except Exception as e:   # noqa: BLE001 - h5py raises many types on damaged attributes
+        raise ModelFileError(f"{path}: attribute {name!r} of {obj.name} cannot be read: "
+                             f"{type(e).__name__}: {e}") from None
+
+
+def _as_text(v, path, what) -> str:
+    if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "SUOV":
+        v = v.reshape(-1)[0]
+    if isinstance(v, np.void):
+        v = v.tobytes()
     if isinstance(v, bytes):
-        return v.decode("utf-8")
-    if isinstance(v, np.ndarray):
-        return [_decode(x) for x in v.tolist()]
-    if isinstance(v, list):
-        return [_decode(x) for x in v]
-    return v
+        try:
+            return v.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ModelFileError(f"{path}: {what} is not UTF-8 text: {e}") from None
+    if isinstance(v, str):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ModelFileError(f"{path}: {what} is not valid text: {e}") from None
+        return v
+    held = (f"an array of {v.dtype} {v.shape}" if isinstance(v, np.ndarray) else
+            f"a {type(v).__name__} ({str(v)[:80]})")
+    raise ModelFileError(f"{path}: {what} must be text, but holds {held}")
 
 
-def _attr(obj, name):
-    """An HDF5 attribute, joined from ``name0``, ``name1``... chunks when split."""
-    if name in obj.attrs:
-        return _decode(obj.attrs[name])
-    chunks, k = [], 0
-    while f"{name}{k}" in obj.attrs:
-        chunks.extend(_decode(obj.attrs[f"{name}{k}"]))
-        k += 1
-    return chunks if k else None
+def _text_attr(obj, name, path, what=None) -> Optional[str]:
+    v = _raw_attr(obj, name, path)
+    if v is None:
+        return None
+    what = what or f"attribute {name!r}"
+    if isinstance(v, list):         # split text attributes are joined
+        return "".join(_as_text(c, path, what) for c in v)
+    return _as_text(v, path, what)
+
+
+def _names_attr(obj, name, path) -> Optional[List[str]]:
+    """A list-of-names attribute (``layer_names``, ``weight_names``), or None."""
+    v = _raw_attr(obj, name, path)
+    if v is None:
+        return None
+    parts = v if isinstance(v, list) else [v]
+    names: List[str] = []
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            if part.dtype.kind not in "SUO" and part.size:
+                raise ModelFileError(f"{path}: attribute {name!r} of {obj.name} must hold names, "
+                                     f"but holds {part.dtype} values")
+            items = part.reshape(-1).tolist()
+        else:
+            items = [part]
+        names += [_as_text(x, path, f"a name in attribute {name!r} of {obj.name}")
+                  for x in items]
+        if len(names) > limits.MAX_NAMES:
+            raise ModelFileError(f"{path}: attribute {name!r} of {obj.name} lists more than "
+                                 f"{limits.MAX_NAMES} names")
+    return names
 
 
 def _open_model(path: str) -> int:
@@ -161,6 +218,31 @@ class _Budget:
         self.left -= nbytes
 
 
+def _check_storage(ds, path, name) -> None:
+    """Refuse datasets whose bytes would come from outside the file: external storage (raw
+    data in other files, FIFOs included), virtual datasets (mapped from other files) and
+    filters libhdf5 would load as plugins (shared libraries)."""
+    h5py = _h5py()
+    try:
+        plist = ds.id.get_create_plist()
+        external = plist.get_external_count()
+        layout = plist.get_layout()
+        filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    except Exception as e:   # noqa: BLE001 - damaged dataset headers
+        raise ModelFileError(f"{path}: cannot read the storage of {name}: {e}") from None
+    if external:
+        raise ModelFileError(f"{path}: {name} uses external storage (its bytes live in other "
+                             f"files); kerasrnn_infer reads nothing outside the model file")
+    if layout == getattr(h5py.h5d, "VIRTUAL", 3):
+        raise ModelFileError(f"{path}: {name} is a virtual dataset (mapped from other files); "
+                             f"kerasrnn_infer reads nothing outside the model file")
+    for fid in filters:
+        if fid not in _BUILTIN_FILTERS:
+            raise ModelFileError(f"{path}: {name} is compressed with HDF5 filter {fid}, which "
+                                 f"libhdf5 would load as a plugin (code from outside the file); "
+                                 f"supported filters: {', '.join(sorted(_BUILTIN_FILTERS.values()))}")
+
+
 def _read_dataset(ds, path, name, budget: "_Budget") -> np.ndarray:
     h5py = _h5py()
     if not isinstance(ds, h5py.Dataset):
@@ -169,7 +251,10 @@ def _read_dataset(ds, path, name, budget: "_Budget") -> np.ndarray:
         kind, shape, itemsize = ds.dtype.kind, ds.shape, ds.dtype.itemsize
     except Exception as e:
         raise ModelFileError(f"{path}: cannot read {name}: {e}") from None
-    bf16 = _decode(ds.attrs.get("dtype")) == "bfloat16" and itemsize == 2
+    _check_storage(ds, path, name)
+    dtype_attr = _raw_attr(ds, "dtype", path)
+    bf16 = isinstance(dtype_attr, (str, bytes)) and _as_text(dtype_attr, path, "dtype") == \
+        "bfloat16" and itemsize == 2
     if kind not in "fiub" and not bf16:
         raise ModelFileError(f"{path}: {name} has non-numeric dtype {ds.dtype}")
     if shape is None:
@@ -221,8 +306,8 @@ def _stored_offset(fd: int, info) -> Optional[int]:
 
 class _Window(io.RawIOBase):
     """Read-only file object over ``size`` bytes at ``base`` of descriptor ``fd`` (a whole
-    file, or a stored zip member), for zipfile and h5py; reads never move ``fd``'s own
-    position, so the descriptor can be shared."""
+    file, or a stored zip member), for zipfile; reads never move ``fd``'s own position, so
+    the descriptor can be shared."""
 
     def __init__(self, fd: int, base: int, size: int):
         super().__init__()
@@ -242,13 +327,42 @@ class _Window(io.RawIOBase):
         self._pos = max(0, start + offset)
         return self._pos
 
+    def _fill(self, view, offset: int) -> int:
+        return _pread_into(self.fd, view, self._base + offset)
+
     def readinto(self, b):
         n = max(0, min(len(b), self._size - self._pos))
         if not n:
             return 0
-        got = _pread_into(self.fd, memoryview(b)[:n], self._base + self._pos)
+        got = self._fill(memoryview(b)[:n], self._pos)
         self._pos += got
         return got
+
+
+class _H5Window(_Window):
+    """The same for libhdf5 (through h5py's file-object driver), over a descriptor or over
+    bytes in memory. Reads past the end give zeros rather than a short read: libhdf5 reports
+    the truncation from the size (seek to the end), and never sees bytes a short read left
+    unset in its buffers, which differ from one process to the next."""
+
+    def __init__(self, fd: int, base: int, size: int, data: Optional[bytes] = None):
+        super().__init__(fd, base, size)
+        self._data = data
+
+    def _fill(self, view, offset: int) -> int:
+        if self._data is None:
+            return super()._fill(view, offset)
+        chunk = self._data[offset:offset + len(view)]
+        view[:len(chunk)] = chunk
+        return len(chunk)
+
+    def readinto(self, b):
+        view = memoryview(b).cast("B")
+        got = super().readinto(view)
+        view[got:] = bytes(len(view) - got)
+        self._pos += len(view) - got
+        return len(view)
+
 
 
 def _check_stored(fd: int, path: str, name: str, base: int, info, limit: int) -> None:
@@ -269,23 +383,36 @@ def _check_stored(fd: int, path: str, name: str, base: int, info, limit: int) ->
 
 
 def _get(group, name, path):
-    try:
-        link = group.get(name, getlink=True)
-    except Exception as e:
-        raise ModelFileError(f"{path}: cannot read {name!r}: {e}") from None
+    """``group[name]`` or None, following no link: a name with ``/`` is walked one part at a
+    time, each checked, since HDF5 would otherwise follow a soft or external link met on the
+    way (into another file)."""
     h5py = _h5py()
-    if link is None:
-        return None
-    if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-        raise ModelFileError(f"{path}: {group.name}/{name} is a link; links are not followed")
-    try:
-        return group[name]
-    except Exception as e:
-        raise ModelFileError(f"{path}: cannot read {name!r}: {e}") from None
+    obj = group
+    parts = [p for p in str(name).split("/") if p]
+    if not parts:
+        raise ModelFileError(f"{path}: empty HDF5 path {name!r} under {group.name}")
+    for k, part in enumerate(parts):
+        if not isinstance(obj, h5py.Group):
+            raise ModelFileError(f"{path}: {obj.name} is not a group, so {name!r} cannot be "
+                                 f"under it")
+        try:
+            link = obj.get(part, getlink=True)
+        except Exception as e:  # noqa: BLE001 - damaged link table
+            raise ModelFileError(f"{path}: cannot read {name!r}: {e}") from None
+        if link is None:
+            return None
+        if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+            where = "/".join([obj.name.rstrip("/"), part])
+            raise ModelFileError(f"{path}: {where} is a link; links are not followed")
+        try:
+            obj = obj[part]
+        except Exception as e:  # noqa: BLE001
+            raise ModelFileError(f"{path}: cannot read {name!r}: {e}") from None
+    return obj
 
 
 def read_legacy_weights(group, path, budget: _Budget) -> LegacyWeights:
-    names = _attr(group, "layer_names")
+    names = _names_attr(group, "layer_names", path)
     if names is None:
         raise ModelFileError(f"{path}: weights group has no 'layer_names' attribute")
     weights: Dict[str, List[np.ndarray]] = {}
@@ -293,7 +420,7 @@ def read_legacy_weights(group, path, budget: _Budget) -> LegacyWeights:
         g = _get(group, lname, path)
         if g is None:
             raise ModelFileError(f"{path}: layer {lname!r} is listed but has no group")
-        wnames = _attr(g, "weight_names") or []
+        wnames = _names_attr(g, "weight_names", path) or []
         arrays = []
         for wn in wnames:
             ds = _get(g, wn, path)
@@ -301,29 +428,52 @@ def read_legacy_weights(group, path, budget: _Budget) -> LegacyWeights:
                 raise ModelFileError(f"{path}: weight {wn!r} of layer {lname!r} is missing")
             arrays.append(_read_dataset(ds, path, f"{lname}/{wn}", budget))
         weights[lname] = arrays
-    version = _attr(group, "keras_version")
-    return LegacyWeights(list(names), weights, version, _attr(group, "backend"))
+    version = _text_attr(group, "keras_version", path)
+    return LegacyWeights(list(names), weights, version, _text_attr(group, "backend", path))
+
+
+def _keys(group, path) -> List[str]:
+    try:
+        return list(group.keys())
+    except Exception as e:   # noqa: BLE001 - damaged group index
+        raise ModelFileError(f"{path}: cannot list {group.name}: {e}") from None
 
 
 def read_keras3_weights(f, path, budget: _Budget) -> Keras3Weights:
+    """The ``vars`` of every group, walked without recursion. HDF5 groups are a graph, not a
+    tree (a group may be linked from several places, its own descendants included): a group
+    met twice is refused, and the walk is bounded in depth and size (limits.MAX_H5_*)."""
     h5py = _h5py()
     store = Keras3Weights()
-
-    def visit(group, prefix):
-        for name in list(group.keys()):
+    seen = {f.id}
+    stack = [(f, "", 0)]
+    visited = 0
+    while stack:
+        group, prefix, depth = stack.pop()
+        for name in _keys(group, path):
+            visited += 1
+            if visited > limits.MAX_H5_OBJECTS:
+                raise ModelFileError(f"{path}: holds more than {limits.MAX_H5_OBJECTS} HDF5 "
+                                     f"objects; the file is corrupt or hostile")
             obj = _get(group, name, path)
             if not isinstance(obj, h5py.Group):
                 continue
             sub = f"{prefix}/{name}" if prefix else name
+            if obj.id in seen:
+                raise ModelFileError(f"{path}: group {sub} is linked from more than one place "
+                                     f"(a cycle or a shared group); Keras never writes such files")
+            seen.add(obj.id)
             if name == "vars":
-                keys = sorted(obj.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
+                keys = sorted(_keys(obj, path),
+                              key=lambda k: int(k) if k.isdigit() and len(k) < 10 else 1 << 30)
                 store.groups[prefix] = [_read_dataset(_get(obj, k, path), path, f"{sub}/{k}",
                                                       budget) for k in keys]
             else:
+                if depth >= limits.MAX_H5_DEPTH:
+                    raise ModelFileError(f"{path}: groups nest deeper than "
+                                         f"{limits.MAX_H5_DEPTH} levels at {sub}")
                 store.prefixes.add(sub)
-                visit(obj, sub)
-
-    visit(f, "")
+                stack.append((obj, sub, depth + 1))
     return store
 
 
@@ -347,11 +497,14 @@ def _zip_member(zf, name, path, limit):
     return data
 
 
-def _json(data: bytes, path: str, what: str):
+def _config_text(data: bytes, path: str, what: str) -> bytes:
+    """A config's JSON text, checked against the bounds (limits) where it is read; it is
+    parsed later, by the caller's process, so that only bytes cross from the reader."""
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ModelFileError(f"{path}: {what} is not valid JSON: {e}") from None
+        limits.check_json_text(data)
+    except limits.JSONBoundError as e:
+        raise ModelFileError(f"{path}: {what} {e}") from None
+    return data
 
 
 def _weights_limit(size: int) -> int:
@@ -366,13 +519,17 @@ def read_keras_zip(fd: int, path: str, regions: bool = False) -> ModelSource:
     except (zipfile.BadZipFile, OSError, ValueError) as e:
         raise ModelFileError(f"{path}: not a readable .keras archive: {e}") from None
     with zf:
-        cfg_bytes = _zip_member(zf, "config.json", path, _MAX_CONFIG_BYTES)
+        cfg_bytes = _zip_member(zf, "config.json", path, limits.MAX_CONFIG_BYTES)
         if cfg_bytes is None:
             raise ModelFileError(f"{path}: .keras archive has no config.json")
-        config = _json(cfg_bytes, path, "config.json")
+        config = _config_text(cfg_bytes, path, "config.json")
         meta_bytes = _zip_member(zf, "metadata.json", path, 1 << 20)
-        meta = _json(meta_bytes, path, "metadata.json") if meta_bytes else {}
+        meta = limits.parse_json(meta_bytes, ModelFileError, path, "metadata.json") \
+            if meta_bytes else {}
         version = meta.get("keras_version") if isinstance(meta, dict) else None
+        if version is not None and not isinstance(version, str):
+            raise ModelFileError(f"{path}: metadata.json keras_version={version!r:.80} is not "
+                                 f"a version string")
         name = "model.weights.h5"
         info = zf.NameToInfo.get(name)
         if info is None:
@@ -382,42 +539,41 @@ def read_keras_zip(fd: int, path: str, regions: bool = False) -> ModelSource:
                     f"pickles; kerasrnn_infer never unpickles. Re-save the model with the "
                     f"default weights_format='h5'")
             raise ModelFileError(f"{path}: .keras archive has no model.weights.h5")
-        base = _stored_offset(fd, info) if regions else None
+        base = _stored_offset(fd, info)
         if base is not None:
-            # stored (Keras's default): HDF5 reads its metadata straight from the archive and
-            # the arrays stay in place as FileRegions; the checksum is still verified
+            # stored (Keras's default): HDF5 reads its metadata straight from the archive (and
+            # in the forked reader the arrays stay in place as FileRegions); the checksum is
+            # still verified
             _check_stored(fd, path, name, base, info, _weights_limit(file_size))
-            src, size = _Window(fd, base, info.file_size), info.file_size
+            src, size = _H5Window(fd, base, info.file_size), info.file_size
         else:
             h5 = _zip_member(zf, name, path, _weights_limit(file_size))
-            src, size = io.BytesIO(h5), len(h5)
+            src, size = _H5Window(-1, 0, len(h5), h5), len(h5)
     try:
         with _open_h5(src, path) as f:
-            weights = read_keras3_weights(f, path, _Budget(size, base))
+            weights = read_keras3_weights(f, path,
+                                          _Budget(size, base if regions else None))
     finally:
         src.close()
-    if not isinstance(config, dict):
-        raise ModelFileError(f"{path}: config.json does not hold a model config object")
     return ModelSource(path, "keras-zip", config, version, weights)
 
 
 def read_h5(fd: int, path: str, regions: bool = False) -> ModelSource:
     size = os.fstat(fd).st_size
-    f = _open_h5(_Window(fd, 0, size), path)
+    f = _open_h5(_H5Window(fd, 0, size), path)
     budget = _Budget(size, 0 if regions else None)
     with f:
-        model_config = _attr(f, "model_config")
-        version = _attr(f, "keras_version")
+        model_config = _text_attr(f, "model_config", path, "model_config")
+        version = _text_attr(f, "keras_version", path)
         if model_config is not None:
-            config = _json(model_config.encode() if isinstance(model_config, str)
-                           else model_config, path, "model_config")
+            config = _config_text(model_config.encode("utf-8"), path, "model_config")
             group = _get(f, "model_weights", path)
             if group is None:
                 if "layer_names" not in f.attrs:
                     raise ModelFileError(f"{path}: legacy HDF5 model has no model_weights group")
                 group = f
             weights = read_legacy_weights(group, path, budget)
-            weights.backend = weights.backend or _attr(f, "backend")
+            weights.backend = weights.backend or _text_attr(f, "backend", path)
             if weights.keras_version is None:
                 # Keras 1 wrote keras_version on the file only, not on the weights group
                 weights.keras_version = "1" if version is None else version
@@ -439,22 +595,46 @@ def read_h5(fd: int, path: str, regions: bool = False) -> ModelSource:
                              f"(model_config) nor Keras weights (layer_names or layers/)")
 
 
+_CONFIG_NAMES = {"keras-zip": "config.json", "legacy-h5": "model_config"}
+
+
 def _to_plain(src: ModelSource) -> dict:
     kind = "legacy" if isinstance(src.weights, LegacyWeights) else "keras3"
-    return {"path": src.path, "format": src.format, "config": src.config,
+    config = None if src.config is None else np.frombuffer(src.config, np.uint8)
+    return {"path": src.path, "format": src.format, "config": config,
             "keras_version": src.keras_version, "kind": kind, "weights": vars(src.weights)}
 
 
 def _from_plain(d: dict) -> ModelSource:
     cls = LegacyWeights if d["kind"] == "legacy" else Keras3Weights
-    return ModelSource(d["path"], d["format"], d["config"], d["keras_version"],
-                       cls(**d["weights"]))
+    config = d["config"]
+    if config is not None:      # JSON text, parsed here within the bounds (limits)
+        what = _CONFIG_NAMES.get(d["format"], "the config")
+        config = limits.parse_json(np.asarray(config, np.uint8).tobytes(), ModelFileError,
+                                   d["path"], what)
+        if not isinstance(config, dict):
+            raise ModelFileError(f"{d['path']}: {what} does not hold a model config object")
+    return ModelSource(d["path"], d["format"], config, d["keras_version"], cls(**d["weights"]))
+
+
+def file_path(path) -> str:
+    """``path`` (str, bytes or os.PathLike) as a str, or a ModelFileError saying why not."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise ModelFileError(f"expected a file path (str, bytes or os.PathLike), received "
+                             f"{type(path).__name__}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if "\0" in path:
+        raise ModelFileError(f"{path!r}: a file path cannot contain a NUL character")
+    return path
 
 
 def read_model_file(path) -> ModelSource:
     """Read a model or weights file, in a child process (see _isolate) so that a corrupt
     file can neither hang nor crash the caller."""
-    path = os.fspath(path)
+    path = file_path(path)
     fd = _open_model(path)
     try:
         head = os.pread(fd, 8, 0)

@@ -15,29 +15,79 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import mmap
 import os
 import select
 import signal
-import threading
 import time
-from typing import Callable
+from typing import Callable, Tuple
 
 import numpy as np
 
-from .errors import KerasRnnInferError, ModelFileError, UnsafeModelError
+from . import errors
+from ._locks import ForkSafeLock
+from .errors import KerasRnnInferError, ModelFileError, SettingError
 
-_FORK_LOCK = threading.Lock()     # one fork at a time: no child inherits our own lock held
-_ERROR_TYPES = {cls.__name__: cls for cls in (KerasRnnInferError, ModelFileError,
-                                               UnsafeModelError)}
+_ERROR_TYPES = {name: getattr(errors, name) for name in errors.__all__}   # the typed errors only
+TIMEOUT_VARIABLE = "KERASRNN_INFER_READ_TIMEOUT"
+MAX_TIMEOUT = 7 * 86400.0          # a week: beyond it the setting is surely a mistake
 
 
-def _deadline(size: int) -> float:
-    """20 s plus a second per 20 MB of file, or KERASRNN_INFER_READ_TIMEOUT seconds."""
+_FORK_LOCK = ForkSafeLock()     # one fork at a time: no child inherits our own lock held
+
+
+def read_timeout(size: int) -> Tuple[float, bool]:
+    """(seconds, whether the user set them): 20 s plus a second per 20 MB of file, or
+    KERASRNN_INFER_READ_TIMEOUT seconds (a positive finite number up to a week)."""
+    raw = os.environ.get(TIMEOUT_VARIABLE)
+    if raw is None or not raw.strip():
+        return 20.0 + size / 20e6, False
     try:
-        return float(os.environ["KERASRNN_INFER_READ_TIMEOUT"])
-    except (KeyError, ValueError):
-        return 20.0 + size / 20e6
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0 < value <= MAX_TIMEOUT):    # also refuses nan and inf
+        raise SettingError(f"{TIMEOUT_VARIABLE}={raw!r} is not a valid read timeout: expected "
+                           f"a number of seconds greater than 0 and at most {MAX_TIMEOUT:.0f} "
+                           f"(a week); unset it for the default (20 s plus 1 s per 20 MB)")
+    return value, True
+
+
+def reading_failed(path: str, e: BaseException) -> KerasRnnInferError:
+    """The typed error for an unexpected exception while reading ``path``: the same in the
+    forked reader and in-process, so that both modes report a file alike."""
+    if isinstance(e, KerasRnnInferError):
+        return e
+    if isinstance(e, MemoryError):
+        return ModelFileError(f"{path}: reading it needs more memory than a model file of its "
+                              f"size may use; the file is corrupt or hostile")
+    if isinstance(e, RecursionError):
+        return ModelFileError(f"{path}: its structure nests too deeply to be read; the file is "
+                              f"corrupt or hostile")
+    return ModelFileError(f"{path}: cannot be read: {type(e).__name__}: {e}")
+
+
+def _memory_allowance(size: int) -> int:
+    """Bytes of address space the reader child may add to what it inherits: 1 GiB plus three
+    times what the file may declare (see _files._Budget), so that damaged metadata making
+    libhdf5 allocate without end costs a MemoryError, not the machine."""
+    return (1 << 30) + 3 * max(64 << 20, 50 * size)
+
+
+def _limit_memory(size: int) -> None:
+    try:
+        import resource
+        with open("/proc/self/statm") as f:
+            current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = current + _memory_allowance(size)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        if soft == resource.RLIM_INFINITY or limit < soft:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass          # not Linux: the deadline still bounds the reader
 
 
 def _shared_size(size: int) -> int:
@@ -62,7 +112,8 @@ def _encode(obj, arrays: list):
     if isinstance(obj, FileRegion):
         return {"__region__": [obj.offset, obj.dtype, obj.shape]}
     if isinstance(obj, np.ndarray):
-        arrays.append(np.ascontiguousarray(obj))
+        # (np.ascontiguousarray would make a 0-d array 1-d)
+        arrays.append(obj if obj.flags.c_contiguous else obj.copy(order="C"))
         return {"__array__": len(arrays) - 1}
     if isinstance(obj, dict):
         return {"__dict__": [[k, _encode(v, arrays)] for k, v in obj.items()]}
@@ -94,12 +145,13 @@ def _write_all(fd, data: bytes):
         view = view[n:]
 
 
-def _child(fn, path, fd, shared, seconds: float):
+def _child(fn, path, fd, shared, seconds: float, size: int):
     try:
         # Die on our own if the parent goes away or the deadline passes, even inside C code:
         # SIGALRM's default action ends the process without returning to Python.
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(int(seconds) + 2)
+        _limit_memory(size)
         piped = []
         try:
             result = fn(path, True)
@@ -118,12 +170,12 @@ def _child(fn, path, fd, shared, seconds: float):
             header = {"ok": True, "body": body,
                       "arrays": [[a.dtype.str, list(a.shape), at]
                                  for a, at in zip(arrays, places)]}
-        except KerasRnnInferError as e:
-            header = {"ok": False, "type": type(e).__name__, "message": str(e)}
-        except Exception as e:  # noqa: BLE001 - reported to the parent as a file error
-            header = {"ok": False, "type": "ModelFileError",
-                      "message": f"{path}: cannot be read: {type(e).__name__}: {e}"}
-        raw = json.dumps(header).encode()
+            raw = json.dumps(header).encode()
+        except Exception as e:  # noqa: BLE001 - reported to the parent as a typed error
+            piped = []
+            err = reading_failed(path, e)
+            raw = json.dumps({"ok": False, "type": type(err).__name__,
+                              "message": str(err)}).encode()
         _write_all(fd, len(raw).to_bytes(8, "little") + raw)
         for a in piped:
             _write_all(fd, a.tobytes())
@@ -132,7 +184,11 @@ def _child(fn, path, fd, shared, seconds: float):
         os._exit(0)
 
 
-def _read_exact(fd, n: int, deadline: float, path: str) -> bytes:
+class _ReaderDied(Exception):
+    """The reader child closed the pipe before answering."""
+
+
+def _read_exact(fd, n: int, deadline: float) -> bytes:
     chunks, got = [], 0
     while got < n:
         left = deadline - time.monotonic()
@@ -140,11 +196,45 @@ def _read_exact(fd, n: int, deadline: float, path: str) -> bytes:
             raise TimeoutError
         chunk = os.read(fd, min(n - got, 1 << 20))
         if not chunk:
-            raise ModelFileError(f"{path}: the reader stopped unexpectedly (the HDF5 library "
-                                 f"crashed on this file); the file is corrupt")
+            raise _ReaderDied
         chunks.append(chunk)
         got += len(chunk)
     return b"".join(chunks)
+
+
+def _death(path: str, pid: int) -> ModelFileError:
+    """Why the reader child ended without an answer, from its exit status."""
+    status = None
+    try:
+        for _ in range(200):                    # it closed the pipe: it is ending
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = st
+                break
+            time.sleep(0.01)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    except (ChildProcessError, ProcessLookupError):
+        pass
+    if status is not None and os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        if sig == getattr(signal, "SIGALRM", None):
+            cause = "it ran past its deadline inside the HDF5 library"
+        elif sig == signal.SIGKILL:
+            cause = "it was killed (by the system, perhaps for memory)"
+        else:
+            cause = f"it was ended by {name} (the HDF5 library crashed on this file)"
+    elif status is not None and os.WIFEXITED(status):
+        cause = f"it exited with status {os.WEXITSTATUS(status)} without answering"
+    else:
+        cause = "it ended without answering"
+    return ModelFileError(f"{path}: the reader process stopped unexpectedly: {cause}; the file "
+                          f"is corrupt or hostile")
 
 
 def read_isolated(fn: Callable, path: str, size: int, read_region: Callable):
@@ -153,8 +243,12 @@ def read_isolated(fn: Callable, path: str, size: int, read_region: Callable):
     when ``regions`` is true (only in the child: the parent reads them with
     ``read_region(offset, dtype, shape)``). Set ``KERASRNN_INFER_NO_FORK=1`` to read
     in-process instead."""
+    seconds, chosen = read_timeout(size)
     if not hasattr(os, "fork") or os.environ.get("KERASRNN_INFER_NO_FORK") == "1":
-        return fn(path, False)
+        try:
+            return fn(path, False)
+        except Exception as e:  # noqa: BLE001 - the same typed errors as the forked reader
+            raise reading_failed(path, e) from None
     try:
         shared = mmap.mmap(-1, _shared_size(size))
     except (OSError, ValueError, OverflowError):
@@ -167,6 +261,12 @@ def read_isolated(fn: Callable, path: str, size: int, read_region: Callable):
         gc.disable()
         try:
             pid = os.fork()
+            if pid == 0:           # the child never returns from here
+                try:
+                    os.close(r)
+                    _child(fn, path, w, shared, seconds, size)
+                finally:
+                    os._exit(1)
         except OSError as e:
             os.close(r)
             os.close(w)
@@ -177,15 +277,12 @@ def read_isolated(fn: Callable, path: str, size: int, read_region: Callable):
         finally:
             if collecting and pid != 0:
                 gc.enable()
-    seconds = _deadline(size)
-    if pid == 0:
-        os.close(r)
-        _child(fn, path, w, shared, seconds)
     os.close(w)
     deadline = time.monotonic() + seconds
+    reaped = False
     try:
-        size = int.from_bytes(_read_exact(r, 8, deadline, path), "little")
-        header = json.loads(_read_exact(r, size, deadline, path))
+        n = int.from_bytes(_read_exact(r, 8, deadline), "little")
+        header = json.loads(_read_exact(r, n, deadline))
         if not header["ok"]:
             raise _ERROR_TYPES.get(header["type"], ModelFileError)(header["message"])
         arrays = []
@@ -193,25 +290,34 @@ def read_isolated(fn: Callable, path: str, size: int, read_region: Callable):
             dt = np.dtype(dtype)
             count = int(np.prod(shape, dtype=np.int64))
             if at is None:
-                data = np.frombuffer(_read_exact(r, count * dt.itemsize, deadline, path), dt)
+                data = np.frombuffer(_read_exact(r, count * dt.itemsize, deadline), dt)
             else:       # copied out: the mapping is shared with any later forked child
                 data = np.frombuffer(shared, dt, count, at).copy()
             arrays.append(data.reshape(shape))
         return _decode(header["body"], arrays, read_region)
     except TimeoutError:
-        raise ModelFileError(f"{path}: reading did not finish within {seconds:.0f} s "
-                             f"(the HDF5 library loops on this file); the file is corrupt "
-                             f"or hostile") from None
+        setting = (f"{TIMEOUT_VARIABLE}={os.environ.get(TIMEOUT_VARIABLE)!r}" if chosen else
+                   f"the default for a file of {size} bytes; {TIMEOUT_VARIABLE} sets it")
+        raise ModelFileError(f"{path}: reading did not finish within {seconds:g} s ({setting}); "
+                             f"the HDF5 library can loop on damaged metadata, so the file is "
+                             f"likely corrupt or hostile") from None
+    except _ReaderDied:
+        os.close(r)
+        r = -1
+        reaped = True
+        raise _death(path, pid) from None
     except (KeyError, IndexError, TypeError, ValueError, OverflowError, MemoryError) as e:
         # the child's answer is checked like any input: it parsed an untrusted file
         raise ModelFileError(f"{path}: the reader returned a malformed result "
                              f"({type(e).__name__}: {e}); the file is corrupt or hostile") from None
     finally:
-        os.close(r)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
+        if r >= 0:
+            os.close(r)
+        if not reaped:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
         if shared is not None:
             shared.close()

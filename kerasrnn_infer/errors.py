@@ -8,12 +8,16 @@ Every error about a file, a config or an input derives from ``KerasRnnInferError
     │   └── UnsupportedError    a layer class, option or value this library does not implement
     │       └── UnsafeModelError   the file asks to run code (Lambda, pickles, unregistered custom layers)
     ├── WeightsError            weights missing, extra, or of the wrong shape for the config
-    └── InputError              arrays given to predict do not fit the model's inputs
+    ├── InputError              arrays given to predict do not fit the model's inputs
+    └── SettingError            an environment variable of kerasrnn_infer has a bad value
 
 Messages name the file, the layer and the offending value, and say what was expected.
 """
 
 from __future__ import annotations
+
+__all__ = ["ConfigError", "InputError", "KerasRnnInferError", "ModelFileError", "SettingError",
+           "UnsafeModelError", "UnsupportedError", "WeightsError"]
 
 
 class KerasRnnInferError(Exception):
@@ -42,3 +46,7 @@ class WeightsError(KerasRnnInferError):
 
 class InputError(KerasRnnInferError):
     """Inputs given to the model do not match its input specs."""
+
+
+class SettingError(KerasRnnInferError):
+    """An environment variable that configures kerasrnn_infer has a value it cannot use."""
