@@ -35,6 +35,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import activations as A
+from ._locks import ForkSafeLock
 
 # Activations that act elementwise can be applied to several gates in one call.
 _AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
@@ -187,7 +188,7 @@ class Cell:
         self.weights_generation = 0   # counts set() calls: frames made before are stale
         self._frames = threading.local()
         self._transposed: dict = {}
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
 
     @property
     def state_sizes(self) -> List[int]:

@@ -259,7 +259,7 @@ def get(spec, keras_major: int, where: str) -> Activation:
         if isinstance(name, dict):  # {"class_name": "function", "config": "tanh"} and similar
             name = spec.get("class_name")
     if not isinstance(name, str):
-        raise UnsupportedError(f"{where}: activation {spec!r} is not a Keras activation name; "
+        raise UnsupportedError(f"{where}: activation {spec!r:.200} is not a Keras activation name; "
                                f"supported: {', '.join(supported_names())}")
     key = name.lower()
     if key == "hard_sigmoid":

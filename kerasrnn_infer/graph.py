@@ -16,10 +16,11 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from . import limits
 from ._legacy import normalize_layer_config
 from .errors import (ConfigError, InputError, KerasRnnInferError, UnsafeModelError,
                      UnsupportedError, WeightsError)
-from .layers.base import (BuildContext, Layer, WeightSlot, as_list, single,
+from .layers.base import (BuildContext, Layer, WeightSlot, as_list, numeric_dtype, single,
                           to_snake_case)
 from .layers.core import LAYERS
 from .layers.ops import OPS, Op, is_op
@@ -42,6 +43,7 @@ def make_layer(entry: Any, ctx: BuildContext) -> Layer:
     if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
         raise ConfigError(f"{ctx.source}: expected a layer config with a 'class_name', "
                           f"received {str(entry)[:200]}")
+    ctx.count_layer()
     cls = entry["class_name"]
     cfg = entry.get("config")
     if cfg is None:
@@ -97,14 +99,20 @@ class InputLayer(Layer):
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)
         shape = config.get("batch_shape", config.get("batch_input_shape"))
-        if shape is None and config.get("input_shape") is not None:
+        if shape is None and isinstance(config.get("input_shape"), (list, tuple)):
             shape = [None] + list(config["input_shape"])
-        if shape is not None and (not isinstance(shape, (list, tuple)) or not all(
-                d is None or (isinstance(d, int) and d >= 0) for d in shape)):
-            raise ConfigError(f"{self.where}: batch shape {shape!r} is not a list of sizes")
+        if shape is not None and (not isinstance(shape, (list, tuple)) or len(shape) > 64 or
+                                  not all(d is None or (isinstance(d, int) and not
+                                          isinstance(d, bool) and 0 <= d <= limits.MAX_DIM)
+                                          for d in shape)):
+            raise ConfigError(f"{self.where}: batch shape {shape!r:.200} is not a list of sizes "
+                              f"(each at most {limits.MAX_DIM})")
         self.shape = None if shape is None else tuple(shape)
+        if self.shape is not None:
+            limits.check_elements([d for d in self.shape[1:] if d is not None], self.where,
+                                  "one sample of the declared batch shape")
         for key in ("sparse", "ragged"):
-            if config.get(key):
+            if self.bool_opt(key, False):
                 self.refuse(key, True, "False")
         dt = config.get("dtype", config.get("input_dtype"))
         self.input_dtype = parse_input_dtype(dt, self.where)
@@ -114,19 +122,7 @@ class InputLayer(Layer):
 
 
 def parse_input_dtype(dt, where) -> np.dtype:
-    if isinstance(dt, dict):
-        dt = (dt.get("config") or {}).get("name", "float32")
-    if dt is None:
-        return np.dtype(np.float32)
-    if isinstance(dt, str) and dt.startswith("mixed_"):
-        return np.dtype(np.float32)
-    try:
-        d = np.dtype(dt)
-    except TypeError:
-        raise UnsupportedError(f"{where}: input dtype {dt!r} is not supported") from None
-    if d.kind not in "fiub":
-        raise UnsupportedError(f"{where}: input dtype {dt!r} is not numeric")
-    return d
+    return numeric_dtype(dt, f"{where}: input")
 
 
 class TensorSpec(NamedTuple):
@@ -145,17 +141,29 @@ class Container(Layer):
         self.entries = config.get("layers")
         if not isinstance(self.entries, list):
             raise ConfigError(f"{self.where}: {class_name} config has no 'layers' list")
+        ctx.count_layer(len(self.entries), self.where)     # before building any of them
+        ctx.layers -= len(self.entries)                    # make_layer counts each again
 
     def weighted_layers(self) -> List[Layer]:
         return [l for l in self.layers if not isinstance(l, InputLayer)]
 
     @property
     def slots(self):
-        out = []
+        """The sublayers' weight slots in order (None when a custom layer's are unknown);
+        computed once: a container's layers never change after it is built."""
+        cached = self.__dict__.get("_slots_cache", False)
+        if cached is not False:
+            return cached
+        if not self.layers:
+            return []                # not built yet
+        out: Optional[List[WeightSlot]] = []
         for l in self.weighted_layers():
-            if l.slots is None:
-                return None
-            out += [WeightSlot(s.name, s.shape, s.trainable and l.trainable) for s in l.slots]
+            ls = l.slots
+            if ls is None:
+                out = None
+                break
+            out += [WeightSlot(s.name, s.shape, s.trainable and l.trainable) for s in ls]
+        self.__dict__["_slots_cache"] = out
         return out
 
     @slots.setter
@@ -169,12 +177,16 @@ class Container(Layer):
 
     def set_weights(self, arrays):
         n = self.weight_count
-        if n is not None and len(arrays) != n:
+        if n is None:
+            raise WeightsError(f"{self.where}: holds a custom layer, whose weights are given to "
+                               f"it from the file; it cannot take a flat weight list")
+        if len(arrays) != n:
             raise WeightsError(f"{self.where}: expects {n} weight arrays, received {len(arrays)}")
         k = 0
         for l in self.weighted_layers():
-            l.set_weights(arrays[k:k + l.weight_count])
-            k += l.weight_count
+            c = l.weight_count
+            l.set_weights(arrays[k:k + c])
+            k += c
 
     def get_weights(self):
         return [w for l in self.weighted_layers() for w in l.get_weights()]
@@ -202,7 +214,8 @@ class Sequential(Container):
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)
         entries = self.entries
-        built = [make_layer(e, ctx) for e in entries]
+        with ctx.nested(self.where):
+            built = [make_layer(e, ctx) for e in entries]
         self.input_layer = None
         if built and isinstance(built[0], InputLayer):
             self.input_layer = built.pop(0)
@@ -295,15 +308,18 @@ class Functional(Container):
         entries = self.entries
         self.by_name: Dict[str, Layer] = {}
         raw: List[Tuple[Layer, list]] = []
-        for e in entries:
-            layer = make_layer(e, ctx)
-            if layer.name in self.by_name:
-                raise ConfigError(f"{self.where}: two layers are named {layer.name!r}")
-            self.by_name[layer.name] = layer
-            nodes = e.get("inbound_nodes") or []
-            if not isinstance(nodes, list):
-                raise ConfigError(f"{self.where}: inbound_nodes of {layer.name!r} is not a list")
-            raw.append((layer, nodes))
+        with ctx.nested(self.where):
+            for e in entries:
+                layer = make_layer(e, ctx)
+                if layer.name in self.by_name:
+                    raise ConfigError(f"{self.where}: two layers are named {layer.name!r}")
+                self.by_name[layer.name] = layer
+                nodes = e.get("inbound_nodes") or []
+                if not isinstance(nodes, list):
+                    raise ConfigError(f"{self.where}: inbound_nodes of {layer.name!r} is not a "
+                                      f"list")
+                ctx.count_nodes(len(nodes), self.where)
+                raw.append((layer, nodes))
         self.layers = [l for l, _ in raw if not getattr(l, "is_op", False)]
         parsed = [(layer, [self._parse_node(layer, n) for n in nodes]) for layer, nodes in raw]
         in_refs = self._parse_io(config.get("input_layers"), "input_layers")
@@ -355,8 +371,14 @@ class Functional(Container):
                 raise UnsafeModelError(f"{self.where}: a call argument holds a Python lambda; "
                                        f"kerasrnn_infer never runs code from model files")
             if obj.get("class_name") == "__numpy__":
-                return np.asarray(obj.get("config", {}).get("value"),
-                                  obj.get("config", {}).get("dtype"))
+                cfg = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+                dtype = numeric_dtype(cfg.get("dtype"), f"{self.where}: a constant call argument")
+                try:
+                    return np.asarray(cfg.get("value"), dtype)
+                except (TypeError, ValueError, OverflowError) as e:
+                    raise ConfigError(f"{self.where}: a constant call argument "
+                                      f"{str(cfg.get('value'))[:100]} is not an array of "
+                                      f"{dtype}: {e}") from None
             return {k: self._deserialize_k3(v) for k, v in obj.items()}
         if isinstance(obj, list):
             return [self._deserialize_k3(o) for o in obj]
@@ -439,29 +461,43 @@ class Functional(Container):
         return Ref(r.layer, r.node - self._offset.get(r.layer, 0), r.tensor)
 
     def _plan(self, parsed) -> List[Node]:
-        pending = []
-        for layer, nodes in parsed:
-            for i, (inputs, kwargs) in enumerate(nodes):
+        """The nodes in an order where each comes after the calls it reads (Kahn's
+        topological sort, linear in nodes and references; config order among equals)."""
+        nodes: List[Node] = []
+        for layer, calls in parsed:
+            for i, (inputs, kwargs) in enumerate(calls):
                 fix = (lambda o: self._key(o) if isinstance(o, Ref) else o)
-                pending.append(Node(layer, _map(fix, inputs), _map(fix, kwargs), i,
-                                    _auto_mask(inputs, kwargs, self._keras3_nodes)))
+                nodes.append(Node(layer, _map(fix, inputs), _map(fix, kwargs), i,
+                                  _auto_mask(inputs, kwargs, self._keras3_nodes)))
         ready = {k[:2] for k in self.input_keys}
+        waiting: Dict[Tuple[str, int], List[int]] = {}
+        missing = [0] * len(nodes)
+        queue: List[int] = []
+        for n, node in enumerate(nodes):
+            needs = {(l.layer, l.node) for l in _leaves([node.inputs, node.kwargs])
+                     if isinstance(l, Ref)} - ready
+            missing[n] = len(needs)
+            for key in needs:
+                waiting.setdefault(key, []).append(n)
+            if not needs:
+                queue.append(n)
         plan: List[Node] = []
-        while pending:
-            rest = []
-            for node in pending:
-                needs = {(l.layer, l.node) for l in _leaves([node.inputs, node.kwargs])
-                         if isinstance(l, Ref)}
-                if needs <= ready:
-                    plan.append(node)
-                    ready.add((node.layer.name, node.index))
-                else:
-                    rest.append(node)
-            if len(rest) == len(pending):
-                names = sorted({n.layer.name for n in rest})
-                raise ConfigError(f"{self.where}: the graph has a cycle or refers to missing "
-                                  f"tensors at layers {names[:10]}")
-            pending = rest
+        queue.reverse()
+        while queue:
+            node = nodes[queue.pop()]
+            plan.append(node)
+            key = (node.layer.name, node.index)
+            ready.add(key)
+            woken = []
+            for m in waiting.pop(key, ()):
+                missing[m] -= 1
+                if not missing[m]:
+                    woken.append(m)
+            queue.extend(sorted(woken, reverse=True))
+        if len(plan) != len(nodes):
+            names = sorted({nodes[n].layer.name for n in range(len(nodes)) if missing[n]})
+            raise ConfigError(f"{self.where}: the graph has a cycle or refers to missing "
+                              f"tensors at layers {names[:10]}")
         for k in self.output_keys:
             if k[:2] not in ready:
                 raise ConfigError(f"{self.where}: output {k[0]!r} is never computed")
@@ -482,10 +518,17 @@ class Functional(Container):
             env[key] = feed
             if collect is not None and key[0] not in collect:
                 collect[key[0]] = feed[0]
+
+        def get(r):
+            try:
+                return env[r]
+            except KeyError:
+                raise ConfigError(self._bad_ref(r, env)) from None
+
         for node in self.plan:
-            vals = _map(lambda r: env[r][0] if isinstance(r, Ref) else r, node.inputs)
-            masks = _map(lambda r: env[r][1] if isinstance(r, Ref) else None, node.inputs)
-            kwargs = _map(lambda r: env[r][0] if isinstance(r, Ref) else r, node.kwargs)
+            vals = _map(lambda r: get(r)[0] if isinstance(r, Ref) else r, node.inputs)
+            masks = _map(lambda r: get(r)[1] if isinstance(r, Ref) else None, node.inputs)
+            kwargs = _map(lambda r: get(r)[0] if isinstance(r, Ref) else r, node.kwargs)
             kwargs.pop("training", None)
             if "mask" in kwargs:
                 mask = kwargs.pop("mask")
@@ -501,7 +544,12 @@ class Functional(Container):
                 env[Ref(name, node.index, j)] = (o, oms[j] if j < len(oms) else None)
             if collect is not None and name not in collect and not getattr(node.layer, "is_op", 0):
                 collect[name] = out
-        return [env[k] for k in self.output_keys]
+        return [get(k) for k in self.output_keys]
+
+    def _bad_ref(self, r: Ref, env) -> str:
+        have = sum(1 for k in env if k[:2] == r[:2])
+        return (f"{self.where}: a tensor refers to output {r.tensor} of call {r.node} of layer "
+                f"{r.layer!r}, which has {have} output{'s' if have != 1 else ''}")
 
     def call_with_mask(self, inputs, mask, ctx=None, **kwargs):
         xs = as_list(inputs)

@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
+from . import limits
+from ._locks import ForkSafeLock
 from ._files import Keras3Weights, LegacyWeights, ModelSource, read_model_file
 from .errors import (ConfigError, InputError, KerasRnnInferError, ModelFileError,
                      UnsupportedError, WeightsError)
 from .graph import Container, InputLayer, Sequential, TensorSpec, make_layer
 from .layers.base import BuildContext, Layer
-from .layers.wrappers import CustomLayer
+from .layers.bidirectional import Bidirectional
+from .layers.wrappers import CustomLayer, TimeDistributed
 from .state import StatefulStore, StreamContext, StreamState
 from .streaming import check_streamable
 
 
 
 def _guess_version(obj: Any) -> str:
-    """The writing Keras major version of a config with no ``keras_version``."""
-    text = json.dumps(obj)[:2_000_000]
-    if "__keras_tensor__" in text or '"DTypePolicy"' in text or '"batch_shape"' in text:
-        return "3"
-    if '"output_dim"' in text and '"units"' not in text or '"inner_activation"' in text:
+    """The writing Keras major version of a config with no ``keras_version``: Keras 3 marks
+    (serialized tensors, DTypePolicy, ``batch_shape``), else Keras 1 keys (``output_dim``
+    without ``units``, ``inner_activation``), else 2."""
+    keys: set = set()
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            if o.get("class_name") in ("__keras_tensor__", "DTypePolicy") or "batch_shape" in o:
+                return "3"
+            keys.update(k for k in o if k in ("output_dim", "units", "inner_activation"))
+            stack.extend(o.values())
+        elif isinstance(o, list):
+            stack.extend(o)
+    if "inner_activation" in keys or ("output_dim" in keys and "units" not in keys):
         return "1"
     return "2"
 
@@ -51,7 +62,7 @@ class Model:
         self.keras_version = ctx.keras_version
         self._states = StatefulStore()
         self._stateful = any(getattr(l, "stateful", False) for l in _walk(root))
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         self._shapes: Optional[Dict[str, Any]] = None
         self._streamable: Any = None
 
@@ -122,7 +133,7 @@ class Model:
         specs = self.inputs
         if isinstance(x, dict):
             names = [s.name for s in specs]
-            unknown = sorted(set(x) - set(names))
+            unknown = sorted((k for k in x if k not in names), key=repr)
             missing = [n for n in names if n not in x]
             if unknown or missing:
                 raise InputError(f"model {self.name!r}: inputs by name must be exactly "
@@ -138,7 +149,11 @@ class Model:
                              f"({', '.join(s.name for s in specs)}), received {len(items)}")
         out = []
         for spec, item in zip(specs, items):
-            arr = np.asarray(item)
+            try:
+                arr = np.asarray(item)
+            except (ValueError, TypeError) as e:
+                raise InputError(f"model {self.name!r}: input {spec.name!r} is not an array "
+                                 f"(ragged nested lists?): {e}") from None
             if arr.dtype.kind not in "fiub":
                 raise InputError(f"model {self.name!r}: input {spec.name!r} has dtype "
                                  f"{arr.dtype}, expected numbers")
@@ -293,8 +308,8 @@ def _assign(root: Container, src: ModelSource) -> None:
     else:
         _assign_legacy(root, src.weights, src.path)
     for l in _walk(root):
-        if isinstance(l, Container) or isinstance(l, CustomLayer):
-            continue
+        if isinstance(l, (Container, CustomLayer, TimeDistributed, Bidirectional)):
+            continue        # their parts are walked and checked themselves
         if l.slots and not l._weights:
             raise WeightsError(f"{src.path}: no weights for layer {l.name!r} ({l.class_name})")
 
@@ -322,6 +337,14 @@ def _assign_keras3(container: Container, store: Keras3Weights, prefix: str, path
             continue
         if isinstance(layer, CustomLayer):
             layer.set_weights(store.groups.get(group, []) if group else [])
+            continue
+        if isinstance(layer, TimeDistributed) and isinstance(layer.inner, Container):
+            if layer.inner.weight_count == 0:
+                continue
+            if group is None or not store.has(f"{group}/layer"):
+                raise WeightsError(f"{path}: no weights group for the model inside "
+                                   f"{layer.name!r} (expected {prefix}layers/{gname}/layer)")
+            _assign_keras3(layer.inner, store, f"{group}/layer/", path)
             continue
         if not layer.slots:
             continue
@@ -405,9 +428,6 @@ def load_model(path: Union[str, os.PathLike], custom_objects: Optional[Dict[str,
 def model_from_json(json_text: Union[str, bytes], custom_objects=None,
                     keras_version: Optional[str] = None) -> Model:
     """Build a model from ``model.to_json()`` text; then call ``load_weights``."""
-    try:
-        obj = json.loads(json_text)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"<json>: not valid JSON: {e}") from None
+    obj = limits.parse_json(json_text, ConfigError, "<json>", "the model JSON")
     version = keras_version or (obj.get("keras_version") if isinstance(obj, dict) else None)
     return _build(obj, "<json>", custom_objects, version, "json")

@@ -7,22 +7,46 @@ weights (``set_weights``, positional, in Keras's ``get_weights`` order) and its 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .. import limits
 from ..errors import ConfigError, InputError, UnsupportedError, WeightsError
 
 
 @dataclass
 class BuildContext:
-    """What a layer needs to know about the file it comes from."""
+    """What a layer needs to know about the file it comes from, and what building it has
+    cost so far (layers, graph nodes, nesting: bounded by ``limits``)."""
 
     source: str = "<config>"                 # file path or "<config>", for messages
     keras_version: str = "3"
     custom_objects: Dict[str, Callable] = field(default_factory=dict)
+    layers: int = 0
+    nodes: int = 0
+    depth: int = 0
+
+    def count_layer(self, n: int = 1, where: Optional[str] = None) -> None:
+        """Count ``n`` more layers (a container counts its list before building it)."""
+        if self.layers + n > limits.MAX_LAYERS:
+            raise ConfigError(f"{where or self.source}: the model declares at least "
+                              f"{self.layers + n} layers, more than the {limits.MAX_LAYERS} "
+                              f"read (op nodes and nested models' layers included)")
+        self.layers += n
+
+    def count_nodes(self, n: int, where: str) -> None:
+        self.nodes += n
+        if self.nodes > limits.MAX_NODES:
+            raise ConfigError(f"{where}: the model declares more than {limits.MAX_NODES} layer "
+                              f"calls (inbound nodes); at most {limits.MAX_NODES} are read")
+
+    def nested(self, where: str) -> "_Nesting":
+        """``with ctx.nested(where):`` around building the layers inside a model or wrapper."""
+        return _Nesting(self, where)
 
     @property
     def keras_major(self) -> int:
@@ -41,6 +65,21 @@ class BuildContext:
         return "hard_sigmoid" if old else "sigmoid"
 
 
+class _Nesting:
+    def __init__(self, ctx: BuildContext, where: str):
+        self.ctx, self.where = ctx, where
+
+    def __enter__(self):
+        self.ctx.depth += 1
+        if self.ctx.depth > limits.MAX_NESTING:
+            raise ConfigError(f"{self.where}: models and wrappers nest more than "
+                              f"{limits.MAX_NESTING} deep")
+        return self
+
+    def __exit__(self, *exc):
+        self.ctx.depth -= 1
+
+
 @dataclass
 class WeightSlot:
     """One weight of a layer: its Keras name, the shape it must have, and whether it trains.
@@ -51,6 +90,26 @@ class WeightSlot:
     name: str
     shape: Sequence[Optional[int]]
     trainable: bool = True
+
+
+_NUMERIC_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                   "uint64", "float16", "float32", "float64", "half", "float", "double"}
+
+
+def numeric_dtype(spec: Any, where: str, default: str = "float32") -> np.dtype:
+    """A plain numeric dtype named by a config (a name, or a serialized policy/dtype object).
+    Only scalar type names are accepted: NumPy would also read a sub-array spec such as
+    ``'(1000000000,)f8'`` as a dtype, and allocate by it."""
+    if isinstance(spec, dict):
+        spec = (spec.get("config") or {}).get("name", spec.get("class_name"))
+    if spec is None:
+        spec = default
+    if isinstance(spec, str) and spec.startswith("mixed_"):
+        spec = "float32"           # a mixed policy's variables (and inputs) are float32
+    if not isinstance(spec, str) or spec not in _NUMERIC_DTYPES:
+        raise UnsupportedError(f"{where}: dtype {spec!r:.100} is not supported; supported: "
+                               f"{', '.join(sorted(_NUMERIC_DTYPES))}")
+    return np.dtype({"half": "float16", "float": "float32", "double": "float64"}.get(spec, spec))
 
 
 def to_snake_case(name: str) -> str:
@@ -98,7 +157,7 @@ class Layer:
         self.name = name
         self.config = config
         self.ctx = ctx
-        self.trainable = bool(config.get("trainable", True))
+        self.trainable = self.bool_opt("trainable", True)
         self.dtype = parse_dtype(config.get("dtype") if self.float_dtype else None, self.where)
         self.slots: List[WeightSlot] = []
         self._weights: List[np.ndarray] = []
@@ -119,6 +178,68 @@ class Layer:
     def refuse(self, option: str, value: Any, supported: str) -> None:
         raise UnsupportedError(f"{self.where}: {option}={value!r} is not supported; "
                                f"supported: {supported}")
+
+    # Typed options: each checks the value's type and range where the config is read, so a
+    # damaged or hostile config is a ConfigError naming the layer, the option and the value.
+    def _value(self, key: str, default: Any, aliases: Sequence[str]) -> Tuple[str, Any]:
+        for k in (key, *aliases):
+            if k in self.config and self.config[k] is not None:
+                return k, self.config[k]
+        return key, default
+
+    def bool_opt(self, key: str, default: bool = False, aliases: Sequence[str] = ()) -> bool:
+        k, v = self._value(key, default, aliases)
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, (int, np.integer)) and v in (0, 1):
+            return bool(v)
+        raise ConfigError(f"{self.where}: {k}={v!r:.100} must be true or false")
+
+    def int_opt(self, key: str, default: Any = None, minimum: int = 1,
+                maximum: int = limits.MAX_DIM, aliases: Sequence[str] = ()) -> Any:
+        k, v = self._value(key, default, aliases)
+        if v is None:
+            return None
+        return limits.check_dim(v, self.where, k, minimum, maximum)
+
+    def float_opt(self, key: str, default: Any = None, aliases: Sequence[str] = (),
+                  minimum: Optional[float] = None) -> Any:
+        k, v = self._value(key, default, aliases)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or \
+                not math.isfinite(v) or (minimum is not None and v < minimum):
+            low = "" if minimum is None else f" of at least {minimum}"
+            raise ConfigError(f"{self.where}: {k}={v!r:.100} must be a finite number{low}")
+        return float(v)
+
+    def choice_opt(self, key: str, default: Any, choices: Sequence[Any],
+                   aliases: Sequence[str] = (), lower: bool = True) -> Any:
+        k, v = self._value(key, default, aliases)
+        if lower and isinstance(v, str):
+            v = v.lower()
+        if v not in choices:
+            self.refuse(k, v, ", ".join(str(c) for c in choices))
+        return v
+
+    def ints_opt(self, key: str, default: Any, n: int, minimum: int = 1,
+                 aliases: Sequence[str] = (), maximum: int = limits.MAX_DIM) -> Tuple[int, ...]:
+        """An int, or a list of ``n`` ints (Keras's ``standardize_tuple``)."""
+        k, v = self._value(key, default, aliases)
+        items = list(v) if isinstance(v, (list, tuple)) else [v] * n
+        if len(items) != n:
+            raise ConfigError(f"{self.where}: {k}={v!r:.100} must be an integer or a list of "
+                              f"{n} integers")
+        return tuple(limits.check_dim(i, self.where, k, minimum, maximum) for i in items)
+
+    def axes_opt(self, key: str, default: Any) -> List[int]:
+        """An axis or a list of axes (integers, negative allowed)."""
+        k, v = self._value(key, default, ())
+        items = list(v) if isinstance(v, (list, tuple)) else [v]
+        if not items or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool)
+                                and -64 <= a < 64 for a in items):
+            raise ConfigError(f"{self.where}: {k}={v!r:.100} must be an axis or a list of axes")
+        return [int(a) for a in items]
 
     # ----- weights ----------------------------------------------------------------------------
     @property

@@ -27,20 +27,28 @@ class Bidirectional(Layer):
         bwd_cfg = self.opt("backward_layer")
         if not isinstance(fwd_cfg, dict) or not isinstance(fwd_cfg.get("config"), dict):
             raise ConfigError(f"{self.where}: 'layer' must be a serialized recurrent layer")
-        self.merge_mode = self.opt("merge_mode", "concat")
+        self.merge_mode = self.config.get("merge_mode", "concat")
         if self.merge_mode not in _MERGES:
             self.refuse("merge_mode", self.merge_mode, "concat, sum, mul, ave, None")
-        seq = bool(fwd_cfg["config"].get("return_sequences", False))
+        seq = fwd_cfg["config"].get("return_sequences", False)
+        if not isinstance(seq, bool):
+            raise ConfigError(f"{self.where}: return_sequences={seq!r:.100} of the wrapped "
+                              f"layer must be true or false")
         fwd_cfg = _with(fwd_cfg, zero_output_for_mask=seq)
         if bwd_cfg is None:       # tf-keras: the backward layer is a copy, direction flipped
-            go_back = not bool(fwd_cfg["config"].get("go_backwards", False))
+            go_back = fwd_cfg["config"].get("go_backwards", False)
+            if not isinstance(go_back, bool):
+                raise ConfigError(f"{self.where}: go_backwards={go_back!r:.100} of the wrapped "
+                                  f"layer must be true or false")
+            go_back = not go_back
             bwd_cfg = _with(fwd_cfg, go_backwards=go_back,
                             name="backward_" + str(fwd_cfg["config"].get("name", "")))
         elif not isinstance(bwd_cfg, dict) or not isinstance(bwd_cfg.get("config"), dict):
             raise ConfigError(f"{self.where}: 'backward_layer' must be a serialized layer")
         bwd_cfg = _with(bwd_cfg, zero_output_for_mask=seq)
-        self.forward = make_layer(fwd_cfg, ctx)
-        self.backward = make_layer(bwd_cfg, ctx)
+        with ctx.nested(self.where):
+            self.forward = make_layer(fwd_cfg, ctx)
+            self.backward = make_layer(bwd_cfg, ctx)
         for part in (self.forward, self.backward):
             if not isinstance(part, RNN):
                 raise ConfigError(f"{self.where}: wraps {part.class_name}, expected a recurrent "

@@ -3,27 +3,11 @@ normalization and activation layers."""
 
 from __future__ import annotations
 
-from typing import List
-
 import numpy as np
 
-from .. import activations
+from .. import activations, limits
 from ..errors import ConfigError, InputError
 from .base import Layer, WeightSlot, as_list, single
-
-
-def _int_or_first(v, where, key):
-    if isinstance(v, (list, tuple)):
-        if len(v) != 1:
-            raise ConfigError(f"{where}: {key}={v!r} must have one element for a 1-D layer")
-        v = v[0]
-    if not isinstance(v, int):
-        raise ConfigError(f"{where}: {key}={v!r} must be an integer")
-    return v
-
-
-def _axis_list(v) -> List[int]:
-    return [int(a) for a in (v if isinstance(v, (list, tuple)) else [v])]
 
 
 class Identity(Layer):
@@ -52,9 +36,9 @@ class ReLU(Layer):
 
     def __init__(self, *a):
         super().__init__(*a)
-        self.max_value = self.opt("max_value")
-        self.slope = float(self.opt("negative_slope", 0.0) or 0.0)
-        self.threshold = float(self.opt("threshold", 0.0) or 0.0)
+        self.max_value = self.float_opt("max_value", None, minimum=0.0)
+        self.slope = self.float_opt("negative_slope", 0.0, minimum=0.0)
+        self.threshold = self.float_opt("threshold", 0.0)
 
     def call(self, inputs, mask=None, training=None):
         # keras ReLU.static_call: threshold, then clip to max_value, then the negative slope
@@ -73,7 +57,7 @@ class LeakyReLU(Layer):
 
     def __init__(self, *a):
         super().__init__(*a)
-        self.slope = float(self.config.get("negative_slope", self.config.get("alpha", 0.3)))
+        self.slope = self.float_opt("negative_slope", 0.3, aliases=("alpha",))
 
     def call(self, inputs, mask=None, training=None):
         x = self.cast_input(single(inputs, self.where))
@@ -83,17 +67,25 @@ class LeakyReLU(Layer):
 class ELU(Layer):
     supports_masking = True
 
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.alpha = self.float_opt("alpha", 1.0)
+
     def call(self, inputs, mask=None, training=None):
         x = self.cast_input(single(inputs, self.where))
-        return activations.elu(x, alpha=float(self.opt("alpha", 1.0)))
+        return activations.elu(x, alpha=self.alpha)
 
 
 class Softmax(Layer):
     supports_masking = True
 
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.axes = tuple(self.axes_opt("axis", -1))
+
     def call(self, inputs, mask=None, training=None):
         x = self.cast_input(single(inputs, self.where))
-        axes = tuple(_axis_list(self.opt("axis", -1)))
+        axes = self.axes
         if mask is not None:
             m = np.asarray(mask, bool)
             while m.ndim < x.ndim:
@@ -108,13 +100,13 @@ class Dense(Layer):
 
     def __init__(self, *a):
         super().__init__(*a)
-        self.units = self.config.get("units", self.config.get("output_dim"))
-        if not isinstance(self.units, int) or self.units <= 0:
-            raise ConfigError(f"{self.where}: units={self.units!r} must be a positive integer")
+        self.units = self.int_opt("units", None, aliases=("output_dim",))
+        if self.units is None:
+            raise ConfigError(f"{self.where}: config has no 'units'")
         for key in ("lora_rank", "quantization_config"):
             if self.opt(key):
                 self.refuse(key, self.opt(key), "None")
-        self.use_bias = bool(self.opt("use_bias", True))
+        self.use_bias = self.bool_opt("use_bias", True)
         self.act = activations.get(self.opt("activation"), self.ctx.keras_major,
                                    f"{self.where} activation")
         self.slots = [WeightSlot("kernel", (None, self.units))]
@@ -142,13 +134,15 @@ class Dense(Layer):
 class Embedding(Layer):
     def __init__(self, *a):
         super().__init__(*a)
-        self.input_dim = self.require("input_dim")
-        self.output_dim = self.require("output_dim")
-        self.mask_zero = bool(self.opt("mask_zero", False))
+        self.require("input_dim")
+        self.require("output_dim")
+        self.input_dim = self.int_opt("input_dim")
+        self.output_dim = self.int_opt("output_dim")
+        self.mask_zero = self.bool_opt("mask_zero", False)
         for key in ("lora_rank", "quantization_config"):
             if self.opt(key):
                 self.refuse(key, self.opt(key), "None")
-        if self.opt("sparse"):
+        if self.bool_opt("sparse", False):
             self.refuse("sparse", True, "False")
         self.slots = [WeightSlot("embeddings", (self.input_dim, self.output_dim))]
 
@@ -185,7 +179,7 @@ class Masking(Layer):
 
     def __init__(self, *a):
         super().__init__(*a)
-        self.mask_value = float(self.opt("mask_value", 0.0))
+        self.mask_value = self.float_opt("mask_value", 0.0)
 
     def _mask(self, x):
         return np.any(x != x.dtype.type(self.mask_value), axis=-1)
@@ -202,17 +196,34 @@ class Masking(Layer):
 
 
 class Flatten(Layer):
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.channels_first = self.choice_opt("data_format", "channels_last", (
+            "channels_last", "channels_first")) == "channels_first"
+
     def call(self, inputs, mask=None, training=None):
         x = single(inputs, self.where)
-        if self.opt("data_format") == "channels_first" and x.ndim > 2:
+        if self.channels_first and x.ndim > 2:
             x = np.moveaxis(x, 1, -1)
         return x.reshape(x.shape[0], int(np.prod(x.shape[1:])))
 
 
 class Reshape(Layer):
+    def __init__(self, *a):
+        super().__init__(*a)
+        target = self.require("target_shape")
+        if not isinstance(target, (list, tuple)) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and
+                (d == -1 or 0 <= d <= limits.MAX_DIM) for d in target) or \
+                list(target).count(-1) > 1:
+            raise ConfigError(f"{self.where}: target_shape={target!r:.100} must be a list of "
+                              f"sizes (at most one -1)")
+        self.target = list(target)
+        limits.check_elements([d for d in target if d != -1], self.where, "target_shape")
+
     def call(self, inputs, mask=None, training=None):
         x = single(inputs, self.where)
-        target = list(self.require("target_shape"))
+        target = list(self.target)
         if -1 in target and x.shape[0] == 0:     # -1 cannot be inferred from an empty batch
             known = int(np.prod([d for d in target if d != -1]))
             target[target.index(-1)] = int(np.prod(x.shape[1:])) // max(known, 1)
@@ -224,20 +235,35 @@ class Reshape(Layer):
 
 
 class Permute(Layer):
+    def __init__(self, *a):
+        super().__init__(*a)
+        dims = self.require("dims")
+        if not isinstance(dims, (list, tuple)) or sorted(
+                d if isinstance(d, int) else -1 for d in dims) != list(range(1, len(dims) + 1)):
+            raise ConfigError(f"{self.where}: dims={dims!r:.100} must be a permutation of "
+                              f"1..{len(dims) if isinstance(dims, (list, tuple)) else 'n'}")
+        self.dims = list(dims)
+
     def call(self, inputs, mask=None, training=None):
         x = single(inputs, self.where)
-        dims = list(self.require("dims"))
+        dims = self.dims
         if sorted(dims) != list(range(1, x.ndim)):
             raise InputError(f"{self.where}: dims={dims} do not permute an input of shape {x.shape}")
         return np.ascontiguousarray(x.transpose([0] + dims))
 
 
 class RepeatVector(Layer):
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.require("n")
+        self.n = self.int_opt("n")
+
     def call(self, inputs, mask=None, training=None):
         x = single(inputs, self.where)
         if x.ndim != 2:
             raise InputError(f"{self.where}: expects input of rank 2, received shape {x.shape}")
-        return np.repeat(x[:, None, :], int(self.require("n")), axis=1)
+        limits.check_elements((self.n, x.shape[1]), self.where, "each repeated sample")
+        return np.repeat(x[:, None, :], self.n, axis=1)
 
 
 # ----- merging -------------------------------------------------------------------------------
@@ -317,8 +343,15 @@ class Minimum(_Merge):
 
 
 class Concatenate(_Merge):
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.axis = self.axes_opt("axis", -1)
+        if len(self.axis) != 1:
+            raise ConfigError(f"{self.where}: axis={self.opt('axis')!r} must be one axis")
+        self.axis = self.axis[0]
+
     def merge(self, xs):
-        return np.concatenate(xs, axis=int(self.opt("axis", -1)))
+        return np.concatenate(xs, axis=self.axis)
 
     def compute_mask(self, inputs, mask):
         masks = as_list(mask) if mask is not None else []
@@ -331,7 +364,7 @@ class Concatenate(_Merge):
             if m.ndim < len(shape):
                 m = np.broadcast_to(m[..., None], shape)
             full.append(m)
-        joined = np.concatenate(full, axis=int(self.opt("axis", -1)))
+        joined = np.concatenate(full, axis=self.axis)
         # Keras 3 reduces with any(), tf-keras and Keras 2 with all() (merging/concatenate.py)
         return np.any(joined, axis=-1) if self.ctx.keras_major >= 3 else np.all(joined, axis=-1)
 
@@ -345,29 +378,36 @@ def _same_pads(length, kernel, stride, dilation):
 
 
 class _ChannelsLast1D(Layer):
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.channels_first = self.choice_opt("data_format", "channels_last", (
+            "channels_last", "channels_first")) == "channels_first"
+
     def to_nwc(self, x):
         if x.ndim != 3:
             raise InputError(f"{self.where}: expects input of rank 3, received shape {x.shape}")
-        return x.swapaxes(1, 2) if self.opt("data_format") == "channels_first" else x
+        return x.swapaxes(1, 2) if self.channels_first else x
 
     def from_nwc(self, y):
-        return np.ascontiguousarray(y.swapaxes(1, 2)) if self.opt("data_format") == \
-            "channels_first" else y
+        return np.ascontiguousarray(y.swapaxes(1, 2)) if self.channels_first else y
 
 
 class Conv1D(_ChannelsLast1D):
     def __init__(self, *a):
         super().__init__(*a)
         w = self.where
-        self.filters = self.require("filters")
-        self.kernel_size = _int_or_first(self.require("kernel_size"), w, "kernel_size")
-        self.strides = _int_or_first(self.opt("strides", 1), w, "strides")
-        self.dilation = _int_or_first(self.opt("dilation_rate", 1), w, "dilation_rate")
-        self.groups = int(self.opt("groups", 1))
-        self.padding = str(self.opt("padding", "valid")).lower()
-        if self.padding not in ("valid", "same", "causal"):
-            self.refuse("padding", self.padding, "valid, same, causal")
-        self.use_bias = bool(self.opt("use_bias", True))
+        self.require("filters")
+        self.require("kernel_size")
+        self.filters = self.int_opt("filters")
+        self.kernel_size, = self.ints_opt("kernel_size", None, 1)
+        self.strides, = self.ints_opt("strides", 1, 1)
+        self.dilation, = self.ints_opt("dilation_rate", 1, 1)
+        self.groups = self.int_opt("groups", 1)
+        if self.filters % self.groups:
+            raise ConfigError(f"{w}: filters={self.filters} is not a multiple of "
+                              f"groups={self.groups}")
+        self.padding = self.choice_opt("padding", "valid", ("valid", "same", "causal"))
+        self.use_bias = self.bool_opt("use_bias", True)
         self.act = activations.get(self.opt("activation"), self.ctx.keras_major,
                                    f"{w} activation")
         self.slots = [WeightSlot("kernel", (self.kernel_size, None, self.filters))]
@@ -431,13 +471,10 @@ class _Pool1D(_ChannelsLast1D):
     def __init__(self, *a):
         super().__init__(*a)
         w = self.where
-        self.pool = _int_or_first(self.config.get("pool_size", self.config.get("pool_length", 2)),
-                                  w, "pool_size")
-        strides = self.config.get("strides", self.config.get("stride"))
-        self.strides = self.pool if strides is None else _int_or_first(strides, w, "strides")
-        self.padding = str(self.opt("padding", self.opt("border_mode", "valid"))).lower()
-        if self.padding not in ("valid", "same"):
-            self.refuse("padding", self.padding, "valid, same")
+        self.pool, = self.ints_opt("pool_size", 2, 1, aliases=("pool_length",))
+        self.strides, = self.ints_opt("strides", self.pool, 1, aliases=("stride",))
+        self.padding = self.choice_opt("padding", "valid", ("valid", "same"),
+                                       aliases=("border_mode",))
 
     def call(self, inputs, mask=None, training=None):
         x = self.to_nwc(self.cast_input(single(inputs, self.where)))
@@ -466,24 +503,28 @@ class AveragePooling1D(_Pool1D):
         return np.sum(np.where(valid, win, 0), axis=2) / np.sum(valid, axis=2)
 
 
-class _GlobalPool1D(Layer):
+class _GlobalPool1D(_ChannelsLast1D):
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.keepdims = self.bool_opt("keepdims", False)
+
     def call(self, inputs, mask=None, training=None):
         x = self.cast_input(single(inputs, self.where))
         if x.ndim != 3:
             raise InputError(f"{self.where}: expects input of rank 3, received shape {x.shape}")
-        axis = 2 if self.opt("data_format") == "channels_first" else 1
+        axis = 2 if self.channels_first else 1
         return self.reduce(x, axis, mask)
 
 
 class GlobalMaxPooling1D(_GlobalPool1D):
     def reduce(self, x, axis, mask):
-        return np.max(x, axis=axis, keepdims=bool(self.opt("keepdims", False)))
+        return np.max(x, axis=axis, keepdims=self.keepdims)
 
 
 class GlobalAveragePooling1D(_GlobalPool1D):
 
     def reduce(self, x, axis, mask):
-        keep = bool(self.opt("keepdims", False))
+        keep = self.keepdims
         if mask is None:
             return np.mean(x, axis=axis, keepdims=keep)
         m = np.asarray(mask, x.dtype)
@@ -499,15 +540,16 @@ class BatchNormalization(Layer):
 
     def __init__(self, *a):
         super().__init__(*a)
-        for key in ("renorm",):
-            if self.opt(key):
-                self.refuse(key, self.opt(key), "False")
+        if self.bool_opt("renorm", False):
+            self.refuse("renorm", True, "False")
         if self.opt("mode", 0) not in (0, None):
             self.refuse("mode", self.opt("mode"), "0 (feature-wise)")
-        self.axis = _axis_list(self.opt("axis", -1))
-        self.eps = float(self.opt("epsilon", 1e-3))
-        self.center = bool(self.opt("center", True))
-        self.scale = bool(self.opt("scale", True))
+        self.axis = self.axes_opt("axis", -1)
+        if len(self.axis) != 1:
+            self.refuse("axis", self.axis, "a single axis")
+        self.eps = self.float_opt("epsilon", 1e-3, minimum=0.0)
+        self.center = self.bool_opt("center", True)
+        self.scale = self.bool_opt("scale", True)
         slots = []
         if self.scale:
             slots.append(WeightSlot("gamma", (None,)))
@@ -536,8 +578,6 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, mask=None, training=None):
         x = self.cast_input(single(inputs, self.where))
-        if len(self.axis) != 1:
-            self.refuse("axis", self.axis, "a single axis")
         ax = self.axis[0] % x.ndim
         if x.shape[ax] != self.mul.shape[0]:
             raise InputError(f"{self.where}: expects {self.mul.shape[0]} features on axis "
@@ -552,11 +592,11 @@ class LayerNormalization(Layer):
 
     def __init__(self, *a):
         super().__init__(*a)
-        self.axis = _axis_list(self.opt("axis", -1))
-        self.eps = float(self.opt("epsilon", 1e-3))
-        self.center = bool(self.opt("center", True))
-        self.scale = bool(self.opt("scale", True))
-        self.rms = bool(self.opt("rms_scaling", False))
+        self.axis = self.axes_opt("axis", -1)
+        self.eps = self.float_opt("epsilon", 1e-3, minimum=0.0)
+        self.center = self.bool_opt("center", True)
+        self.scale = self.bool_opt("scale", True)
+        self.rms = self.bool_opt("rms_scaling", False)
         self.slots = []
         if self.scale:
             self.slots.append(WeightSlot("gamma", (None,) * len(self.axis)))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
-from .base import Layer
+from .. import limits
+from ..errors import ConfigError, InputError
+from .base import Layer, numeric_dtype
 
 
 def _axis(v):
@@ -64,10 +65,10 @@ _OPS = {
     "Mean": _reduce(np.mean),
     "Max": _reduce(np.max),
     "Min": _reduce(np.min),
-    "ExpandDims": lambda cfg, a: np.expand_dims(a[0], _axis(cfg["axis"])),
+    "ExpandDims": lambda cfg, a: np.expand_dims(a[0], _axis(cfg.get("axis", 0))),
     "Squeeze": lambda cfg, a: np.squeeze(a[0], _axis(cfg.get("axis"))),
     "Transpose": lambda cfg, a: np.transpose(a[0], _axis(cfg.get("axes"))),
-    "Reshape": lambda cfg, a: np.reshape(a[0], cfg["newshape"]),
+    "Reshape": lambda cfg, a: np.reshape(a[0], cfg.get("newshape", cfg.get("new_shape"))),
     "Concatenate": lambda cfg, a: np.concatenate(a[0], axis=cfg.get("axis", 0)),
     "Stack": lambda cfg, a: np.stack(a[0], axis=cfg.get("axis", 0)),
     "Where": lambda cfg, a: np.where(a[0], a[1], a[2]),
@@ -75,8 +76,9 @@ _OPS = {
     "ZerosLike": lambda cfg, a: np.zeros(np.shape(a[0]), _like_dtype(cfg, a[0])),
     "OnesLike": lambda cfg, a: np.ones(np.shape(a[0]), _like_dtype(cfg, a[0])),
     "BroadcastTo": lambda cfg, a: np.broadcast_to(a[0], cfg["shape"]),
-    "Tile": lambda cfg, a: np.tile(a[0], cfg.get("repeats", a[1] if len(a) > 1 else 1)),
-    "Repeat": lambda cfg, a: np.repeat(a[0], cfg.get("repeats"), axis=cfg.get("axis")),
+    "Tile": lambda cfg, a: np.tile(a[0], _expanded(cfg, a, "repeats", "tiled")),
+    "Repeat": lambda cfg, a: np.repeat(a[0], _expanded(cfg, a, "repeats", "repeated"),
+                                       axis=cfg.get("axis")),
     "LogicalXor": _binary(np.logical_xor),
 }
 
@@ -86,9 +88,44 @@ def _like_dtype(cfg, x):
 
 
 def _dtype_name(spec):
-    if isinstance(spec, dict):
-        spec = (spec.get("config") or {}).get("name")
-    return np.dtype(spec or "float32")
+    return numeric_dtype(spec, "op dtype")
+
+
+def _expanded(cfg, args, key, what):
+    """``cfg[key]`` (or the second argument): repeats, checked so that the result stays within
+    the elements a config may make one sample hold."""
+    reps = cfg.get(key, args[1] if len(args) > 1 else 1)
+    reps = np.asarray(reps)
+    if reps.dtype.kind not in "iu" or reps.ndim > 1 or (reps < 0).any():
+        raise ConfigError(f"{key}={reps.tolist()!r:.100} must be a count or a list of counts")
+    x = np.asarray(args[0])
+    per_sample = x.size // max(1, x.shape[0]) if x.ndim else 1
+    limits.check_elements((per_sample, int(np.prod(reps, dtype=float))), "op", f"the {what} "
+                          f"output of one sample")
+    return reps.tolist()
+
+
+def _check_params(cfg: dict, where: str) -> None:
+    """Type and range of the op options that decide sizes or axes."""
+    for key in ("axis", "axes"):
+        v = cfg.get(key)
+        items = v if isinstance(v, list) else [v]
+        if v is not None and not all(isinstance(a, int) and not isinstance(a, bool) and
+                                     -64 <= a < 64 for a in items):
+            raise ConfigError(f"{where}: {key}={v!r:.100} must be an axis or a list of axes")
+    for key in ("keepdims",):
+        if key in cfg and not isinstance(cfg[key], bool):
+            raise ConfigError(f"{where}: {key}={cfg[key]!r:.100} must be true or false")
+    for key in ("shape", "newshape", "new_shape"):
+        v = cfg.get(key)
+        if v is None:
+            continue
+        if not isinstance(v, list) or not all(isinstance(d, int) and not isinstance(d, bool) and
+                                              -1 <= d <= limits.MAX_DIM for d in v):
+            raise ConfigError(f"{where}: {key}={v!r:.100} must be a list of sizes")
+        limits.check_elements([d for d in v if d > 0], where, key)
+    if cfg.get("dtype") is not None:
+        numeric_dtype(cfg["dtype"], where)
 
 
 def is_op(class_name: str, entry: dict) -> bool:
@@ -113,12 +150,17 @@ class Op(Layer):
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)
         self.fn = _OPS[class_name]
+        _check_params(self.config, self.where)
 
     def call(self, inputs, mask=None, **kwargs):
         cfg = dict(self.config)
-        cfg.update(kwargs)
+        if kwargs:
+            _check_params(kwargs, self.where)
+            cfg.update(kwargs)
         try:
             return self.fn(cfg, list(inputs))
+        except ConfigError as e:
+            raise ConfigError(f"{self.where}: {e}") from None
         except (ValueError, TypeError, IndexError, KeyError) as e:
             raise InputError(f"{self.where}: op failed on inputs of shapes "
                              f"{[np.shape(a) for a in inputs]}: {e}") from None

@@ -50,12 +50,13 @@ class RNN(Layer):
             self.cell = self._make_cell(_LAYER_CELL[class_name], config)
         else:
             self.cell = self._make_rnn_cell(self.require("cell"))
-        self.return_sequences = bool(self.opt("return_sequences", False))
-        self.return_state = bool(self.opt("return_state", False))
-        self.go_backwards = bool(self.opt("go_backwards", False))
-        self.time_major = bool(self.opt("time_major", False))
-        self.zero_output_for_mask = bool(self.opt("zero_output_for_mask", False))
-        self.stateful = bool(self.opt("stateful", False))
+        self.return_sequences = self.bool_opt("return_sequences", False)
+        self.return_state = self.bool_opt("return_state", False)
+        self.go_backwards = self.bool_opt("go_backwards", False)
+        self.time_major = self.bool_opt("time_major", False)
+        self.zero_output_for_mask = self.bool_opt("zero_output_for_mask", False)
+        self.stateful = self.bool_opt("stateful", False)
+        self.unroll = self.bool_opt("unroll", False)      # the same maths either way
         for key in ("constants",):
             if self.opt(key):
                 self.refuse(key, self.opt(key), "none")
@@ -85,12 +86,15 @@ class RNN(Layer):
 
     def _make_cell(self, cls: str, cfg: dict) -> Cell:
         where = f"{self.where}"
-        units = cfg.get("units")
-        if not isinstance(units, int) or units <= 0:
-            raise ConfigError(f"{where}: units={units!r} must be a positive integer")
+        if not isinstance(cfg, dict):
+            raise ConfigError(f"{where}: the {cls} config must be an object")
+        opts = _CellOptions(self, cfg)
+        units = opts.int_opt("units", None)
+        if units is None:
+            raise ConfigError(f"{where}: config has no 'units'")
         act = activations.get(cfg.get("activation", "tanh"), self.ctx.keras_major,
                               f"{where} activation")
-        use_bias = bool(cfg.get("use_bias", True))
+        use_bias = opts.bool_opt("use_bias", True)
         dtype = self.dtype
         if cls == "SimpleRNNCell":
             return SimpleRNNCell(units, act, None, use_bias, dtype)
@@ -100,7 +104,7 @@ class RNN(Layer):
                                f"{where} recurrent_activation")
         if cls == "LSTMCell":
             return LSTMCell(units, act, ract, use_bias, dtype)
-        return GRUCell(units, act, ract, use_bias, dtype, bool(cfg.get("reset_after", False)))
+        return GRUCell(units, act, ract, use_bias, dtype, opts.bool_opt("reset_after", False))
 
     # ----- weights ----------------------------------------------------------------------------
     def keras3_paths(self) -> List[str]:
@@ -196,6 +200,14 @@ class RNN(Layer):
     def describe(self):
         opts = [f"units={self.cell.output_size}"]
         for key in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):
-            if getattr(self, key, False) or (key == "unroll" and self.opt("unroll")):
+            if getattr(self, key, False):
                 opts.append(key)
         return ", ".join(opts)
+
+
+class _CellOptions(Layer):
+    """The typed option readers of a layer, over a cell's own config (``RNN(cell)``)."""
+
+    def __init__(self, layer: Layer, cfg: dict):      # noqa: D107 - no Layer.__init__
+        self.class_name, self.name, self.ctx, self.config = \
+            layer.class_name, layer.name, layer.ctx, cfg

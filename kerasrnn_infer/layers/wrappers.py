@@ -18,8 +18,13 @@ class TimeDistributed(Layer):
         inner = self.require("layer")
         if not isinstance(inner, dict):
             raise ConfigError(f"{self.where}: 'layer' must be a serialized layer")
-        self.inner = make_layer(inner, ctx)
+        with ctx.nested(self.where):
+            self.inner = make_layer(inner, ctx)
         self.slots = self.inner.slots
+
+    @property
+    def weight_count(self):
+        return self.inner.weight_count
 
     def keras3_paths(self) -> List[str]:
         return [("layer/" + p).rstrip("/") for p in self.inner.keras3_paths()]
@@ -32,15 +37,24 @@ class TimeDistributed(Layer):
 
     def set_weights(self, arrays):
         self.inner.set_weights(arrays)
-        self._weights = self.inner._weights
+
+    def get_weights(self):
+        return self.inner.get_weights()
+
+    def count_params(self):
+        return self.inner.count_params()
 
     def call(self, inputs, mask=None, training=None):
+        from ..graph import call_layer     # graph builds this layer
         x = single(inputs, self.where)
         if x.ndim < 3:
             raise InputError(f"{self.where}: expects input of rank >= 3 (batch, time, ...), "
                              f"received shape {x.shape}")
         b, t = x.shape[:2]
-        y = self.inner.call(x.reshape((b * t,) + x.shape[2:]))
+        y, _ = call_layer(self.inner, x.reshape((b * t,) + x.shape[2:]), None, {}, None)
+        if isinstance(y, (list, tuple)):
+            raise InputError(f"{self.where}: the wrapped {self.inner.class_name} gives "
+                             f"{len(y)} outputs; TimeDistributed needs one")
         return y.reshape((b, t) + y.shape[1:])
 
     def describe(self):
