@@ -2,7 +2,10 @@
 kerasrnn_infer's own error, quickly. Run by tests/test_robustness.py in a subprocess (so a
 crash or a hang is caught); run longer by hand:
 
-    python tests/fuzz_files.py --cases 50000 --seed 1
+    python tests/fuzz_files.py --cases 50000 --seed 1 [--paired]
+
+``--paired`` reads each file in both modes (forked reader, then in-process) and requires the
+same outcome from both.
 
 Prints one line per failure and a final "N passed, M failed" line; exits 1 on any failure.
 """
@@ -125,6 +128,8 @@ def structural_h5(path_in, path_out, rng):
 
 
 def attempt(path, json_text=None):
+    """(outcome, seconds, detail): "ran" with the outputs, or "refused" with the error's type
+    and message. Any other exception propagates: it is a finding."""
     t0 = time.perf_counter()
     try:
         if json_text is not None:
@@ -136,11 +141,42 @@ def attempt(path, json_text=None):
         for spec in model.inputs:
             shape = tuple(2 if d is None else min(d, 16) for d in (spec.shape or (2, 3, 4)))
             feeds.append(np.ones(shape, spec.dtype))
-        model.predict(feeds if len(feeds) > 1 else feeds[0])
-        result = "ran"
-    except kri.KerasRnnInferError:
-        result = "refused"
-    return result, time.perf_counter() - t0
+        out = model.predict(feeds if len(feeds) > 1 else feeds[0])
+        result, detail = "ran", out if isinstance(out, list) else [out]
+    except kri.KerasRnnInferError as e:
+        result, detail = "refused", (type(e).__name__, str(e))
+    return result, time.perf_counter() - t0, detail
+
+
+# What only the forked reader can survive or bound: libhdf5 looping or crashing on damaged
+# metadata (an in-process read hangs or kills the caller; the README says so), and memory
+# (the reader's address space is limited, so libhdf5 fails sooner there, with another message).
+NEEDS_ISOLATION = ("reading did not finish within", "the reader process stopped unexpectedly",
+                   "memory allocation failed", "needs more memory than")
+
+
+def paired(path, json_text=None):
+    """The file read by the forked reader, then in-process: both must end alike (the same
+    outputs bit for bit, or the same error type and message), except where the forked run
+    shows that only isolation survives the file."""
+    os.environ.pop("KERASRNN_INFER_NO_FORK", None)
+    forked = attempt(path, json_text)
+    if forked[0] == "refused" and any(s in forked[2][1] for s in NEEDS_ISOLATION):
+        return forked[0], forked[1], "isolation"
+    os.environ["KERASRNN_INFER_NO_FORK"] = "1"
+    try:
+        inproc = attempt(path, json_text)
+    finally:
+        os.environ.pop("KERASRNN_INFER_NO_FORK", None)
+    if forked[0] != inproc[0]:
+        raise AssertionError(f"forked: {forked[0]} {str(forked[2])[:200]}; in-process: "
+                             f"{inproc[0]} {str(inproc[2])[:200]}")
+    if forked[0] == "refused" and forked[2] != inproc[2]:
+        raise AssertionError(f"the modes disagree: forked {forked[2]}, in-process {inproc[2]}")
+    if forked[0] == "ran" and not all(np.array_equal(a, b, equal_nan=True)
+                                      for a, b in zip(forked[2], inproc[2])):
+        raise AssertionError("the modes give different outputs")
+    return forked[0], max(forked[1], inproc[1]), "both"
 
 
 def main(argv=None):
@@ -149,6 +185,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fixtures", default=os.path.join(os.path.dirname(HERE), "fixtures"))
     ap.add_argument("--tmp", default=None)
+    ap.add_argument("--paired", action="store_true",
+                    help="read every file with the forked reader and in-process "
+                         "(KERASRNN_INFER_NO_FORK=1) and require the same outcome")
     args = ap.parse_args(argv)
     import tempfile
     tmp = args.tmp or tempfile.mkdtemp(prefix="kri-fuzz-")
@@ -177,7 +216,11 @@ def main(argv=None):
                 how = structural_h5(src, out, rng)
             if os.environ.get("KRI_FUZZ_TRACE"):
                 print(f"case {k} {seed_file} {how}", flush=True)
-            result, dt = attempt(out, json_text)
+            if args.paired:
+                result, dt, modes = paired(out, json_text)
+                counts[modes] = counts.get(modes, 0) + 1
+            else:
+                result, dt, _ = attempt(out, json_text)
             worst = max(worst, dt)
             if dt > TIME_LIMIT:
                 raise TimeoutError(f"took {dt:.1f}s")

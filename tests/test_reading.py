@@ -225,3 +225,23 @@ def test_a_malformed_answer_from_the_reader_is_our_error(answer, monkeypatch):
     monkeypatch.setattr(_isolate, "_encode", lambda obj, arrays: answer)
     with pytest.raises(kri.ModelFileError, match="rnn_basic"):
         kri.load_model(_model_file("rnn_basic__keras3"))
+
+
+def test_a_scalar_dataset_keeps_its_shape_in_both_modes(tmp_path, monkeypatch):
+    """A 0-d weight crosses from the reader as 0-d (not (1,)), so both modes refuse it alike."""
+    cfg, tree = simple_rnn_model()
+    tree["layers/simple_rnn/cell"][0] = np.float32(3.0)
+    stored = write_keras_zip(tmp_path / "stored.keras", cfg, tree)
+    path = tmp_path / "scalar.keras"          # deflated: arrays cross in shared memory
+    with zipfile.ZipFile(stored) as zin, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+    messages = []
+    for mode in ("0", "1"):
+        monkeypatch.setenv("KERASRNN_INFER_NO_FORK", mode)
+        with pytest.raises(kri.WeightsError, match=r"weight 'kernel' has shape \(\), expected") \
+                as e:
+            kri.load_model(path)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]

@@ -21,9 +21,10 @@ FUZZ_CASES = int(os.environ.get("KRI_FUZZ_CASES", "1500"))
 
 def test_fuzzed_files_load_or_raise_our_error_quickly():
     """Truncation, byte flips, zeroed blocks, random data and structural zip/HDF5/JSON edits
-    of real fixture files; the harness runs in a subprocess so a crash or hang fails here."""
+    of real fixture files, each read by the forked reader and in-process, which must end
+    alike; the harness runs in a subprocess so a crash or hang fails here."""
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "fuzz_files.py"),
-                        "--cases", str(FUZZ_CASES), "--seed", "11"],
+                        "--cases", str(FUZZ_CASES), "--seed", "11", "--paired"],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert f"{FUZZ_CASES} passed, 0 failed" in r.stdout

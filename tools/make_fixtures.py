@@ -591,6 +591,21 @@ def graph_nested_sequential(K, rng):
     return model, [floats(rng, BATCH, STEPS, 4)]
 
 
+@case("""TimeDistributed over whole models: a nested Sequential (Dense(tanh) -> Dense) and a
+      nested Functional model (Dense -> LayerNormalization) applied to every timestep, each
+      feeding an LSTM; the two LSTM summaries concatenated.""", extra_formats=("keras", "h5"))
+def td_nested_models(K, rng):
+    L = K.layers
+    per_step_seq = K.Sequential([K.Input((4,)), L.Dense(5, activation="tanh"), L.Dense(3)],
+                                name="per_step_seq")
+    i = K.Input((4,), name="step_in")
+    per_step_fn = K.Model(i, L.LayerNormalization()(L.Dense(3)(i)), name="per_step_fn")
+    x = K.Input((STEPS, 4), name="x")
+    a = L.LSTM(4, name="lstm_a")(L.TimeDistributed(per_step_seq, name="td_seq")(x))
+    b = L.LSTM(3, name="lstm_b")(L.TimeDistributed(per_step_fn, name="td_fn")(x))
+    return K.Model(x, L.Concatenate()([a, b])), [floats(rng, BATCH, STEPS, 4)]
+
+
 # --------------------------------------------------------------------------
 # Masks, Bidirectional, stateful
 # --------------------------------------------------------------------------
