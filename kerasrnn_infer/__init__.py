@@ -6,8 +6,9 @@ NumPy, without TensorFlow, giving Keras's numbers.
     y = model.predict(x)
 """
 
-from .errors import (ConfigError, InputError, KerasRnnInferError, ModelFileError,
-                     SettingError, UnsafeModelError, UnsupportedError, WeightsError)
+from .errors import (ConfigError, InputError, InternalError, KerasRnnInferError, ModelFileError,
+                     ReferenceUnavailable, SettingError, UnsafeModelError, UnsupportedError,
+                     UsageError, WeightsError)
 from .graph import TensorSpec, supported_layers
 from .model import Model, load_model, model_from_json
 
@@ -16,13 +17,16 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "InputError",
+    "InternalError",
     "KerasRnnInferError",
     "Model",
     "ModelFileError",
+    "ReferenceUnavailable",
     "SettingError",
     "TensorSpec",
     "UnsafeModelError",
     "UnsupportedError",
+    "UsageError",
     "WeightsError",
     "__version__",
     "load_model",

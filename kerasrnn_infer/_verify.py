@@ -26,14 +26,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import InputError, KerasRnnInferError
+from .errors import InputError, ReferenceUnavailable
 
 DEFAULT_BATCH = 4
 DEFAULT_STEPS = 8
 
-
-class ReferenceUnavailable(KerasRnnInferError):
-    """Real Keras is unavailable or cannot load/run the model (no reference to compare to)."""
 
 
 def as_list(y) -> list:
@@ -45,53 +42,16 @@ def as_list(y) -> list:
 # ======================================================================================
 def _embedding_consumers(model) -> Dict[int, Tuple[str, Any]]:
     """For each model input index, what it feeds directly: ("embedding", layer) or
-    ("masking", layer). Follows inputs into nested models. Best effort: {} on surprises."""
-    root = getattr(model, "_root", None)
-    if root is None:
-        return {}
+    ("masking", layer), inside nested models too."""
     out: Dict[int, Tuple[str, Any]] = {}
-    try:
-        for i in range(len(model.inputs)):
-            hit = _trace_input(root, i, depth=0)
-            if hit is not None:
-                out[i] = hit
-    except Exception:  # internal structures changed: fall back to dtype-based generation
-        return {}
+    for i in range(len(model.inputs)):
+        for layer in model._input_consumers(i):
+            if layer.class_name == "Embedding":
+                out[i] = ("embedding", layer)
+                break
+            if layer.class_name == "Masking" and i not in out:
+                out[i] = ("masking", layer)
     return out
-
-
-def _classify(layer, container_input=None, depth=0):
-    cls = getattr(layer, "class_name", "")
-    if cls == "Embedding" and hasattr(layer, "input_dim"):
-        return ("embedding", layer)
-    if cls == "Masking":
-        return ("masking", layer)
-    if hasattr(layer, "layers") and container_input is not None and depth < 8:
-        return _trace_input(layer, container_input, depth + 1)
-    return None
-
-
-def _trace_input(container, index, depth):
-    plan = getattr(container, "plan", None)
-    if plan is None:                                   # Sequential: its first layer
-        layers = getattr(container, "layers", [])
-        return _classify(layers[0], 0, depth) if layers else None
-    key = container.input_keys[index]
-    found = None
-    for node in plan:
-        refs = node.inputs
-        if _is_ref(refs) or not isinstance(refs, (list, tuple)):
-            refs = [refs]
-        for pos, r in enumerate(refs):
-            if _is_ref(r) and tuple(r)[:2] == tuple(key)[:2]:
-                hit = _classify(node.layer, pos, depth)
-                if hit is not None and (found is None or hit[0] == "embedding"):
-                    found = hit
-    return found
-
-
-def _is_ref(obj) -> bool:
-    return isinstance(obj, tuple) and hasattr(obj, "layer") and hasattr(obj, "node")
 
 
 def generate_inputs(model, batch: Optional[int] = None, steps: int = DEFAULT_STEPS,
@@ -234,17 +194,8 @@ def coerce_inputs(x, model) -> List[np.ndarray]:
 
 
 def output_keys(model) -> List[str]:
-    """Names for the model outputs: the output layer's name, with ``/<j>`` (the tensor's index
-    in that layer) when a layer gives several outputs."""
-    names = [s.name for s in model.outputs]
-    keys, seen = [], {}
-    for n in names:
-        if names.count(n) > 1:
-            keys.append(f"{n}/{seen.get(n, 0)}")
-            seen[n] = seen.get(n, 0) + 1
-        else:
-            keys.append(n)
-    return keys
+    """Names for the model outputs (``Model.output_names``)."""
+    return list(model.output_names)
 
 
 # ======================================================================================

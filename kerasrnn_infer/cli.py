@@ -22,8 +22,7 @@ EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
-class UsageError(Exception):
-    """Bad arguments or a bad file: exit 2 with one line on stderr."""
+from .errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):

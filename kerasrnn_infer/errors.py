@@ -9,15 +9,19 @@ Every error about a file, a config or an input derives from ``KerasRnnInferError
     │       └── UnsafeModelError   the file asks to run code (Lambda, pickles, unregistered custom layers)
     ├── WeightsError            weights missing, extra, or of the wrong shape for the config
     ├── InputError              arrays given to predict do not fit the model's inputs
-    └── SettingError            an environment variable of kerasrnn_infer has a bad value
+    ├── SettingError            an environment variable of kerasrnn_infer has a bad value
+    ├── UsageError              bad command-line arguments (the CLI exits 2)
+    ├── ReferenceUnavailable    real Keras is missing or cannot load/run the model (verify)
+    └── InternalError           a bug in kerasrnn_infer itself, named with the layer and inputs
 
 Messages name the file, the layer and the offending value, and say what was expected.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "InputError", "KerasRnnInferError", "ModelFileError", "SettingError",
-           "UnsafeModelError", "UnsupportedError", "WeightsError"]
+__all__ = ["ConfigError", "InputError", "InternalError", "KerasRnnInferError", "ModelFileError",
+           "ReferenceUnavailable", "SettingError", "UnsafeModelError", "UnsupportedError",
+           "UsageError", "WeightsError"]
 
 
 class KerasRnnInferError(Exception):
@@ -50,3 +54,17 @@ class InputError(KerasRnnInferError):
 
 class SettingError(KerasRnnInferError):
     """An environment variable that configures kerasrnn_infer has a value it cannot use."""
+
+
+class UsageError(KerasRnnInferError):
+    """Bad command-line arguments: the CLI prints one line and exits 2."""
+
+
+class ReferenceUnavailable(KerasRnnInferError):
+    """Real Keras is unavailable or cannot load/run the model: there is no reference to
+    compare with (``verify``, ``assert_matches_keras``)."""
+
+
+class InternalError(KerasRnnInferError):
+    """kerasrnn_infer itself failed (a bug): the message names the layer and the inputs'
+    shapes; please report it with the model file."""

@@ -209,6 +209,22 @@ class Container(Layer):
     def input_specs(self) -> List[TensorSpec]:
         raise NotImplementedError
 
+    def output_names(self) -> List[str]:
+        raise NotImplementedError
+
+    def consumers(self, index: int) -> List[Layer]:
+        raise NotImplementedError
+
+
+def _expand_consumers(layer: Layer, position: int) -> List[Layer]:
+    """``layer`` itself, or for a nested model the layers its input ``position`` feeds."""
+    if isinstance(layer, Container):
+        try:
+            return layer.consumers(position)
+        except IndexError:
+            return []
+    return [layer]
+
 
 class Sequential(Container):
     def __init__(self, class_name, name, config, ctx):
@@ -238,6 +254,14 @@ class Sequential(Container):
         if il is None:
             return [TensorSpec(f"{self.layers[0].name}_input", None, np.dtype(np.float32))]
         return [TensorSpec(il.name, il.shape, il.input_dtype)]
+
+    def output_names(self) -> List[str]:
+        return [self.layers[-1].name]
+
+    def consumers(self, index: int) -> List[Layer]:
+        if index != 0:
+            raise IndexError(index)
+        return _expand_consumers(self.layers[0], 0)
 
     def run(self, feeds, collect=None, ctx=None):
         (x, m), = feeds
@@ -502,6 +526,37 @@ class Functional(Container):
             if k[:2] not in ready:
                 raise ConfigError(f"{self.where}: output {k[0]!r} is never computed")
         return plan
+
+    def output_names(self) -> List[str]:
+        calls: Dict[Tuple[str, int], set] = {}
+        for r in self.output_keys:
+            calls.setdefault((r.layer, r.node), set()).add(r.tensor)
+        names = []
+        for r in self.output_keys:
+            name = r.layer if r.node == 0 else f"{r.layer}@{r.node}"
+            if r.tensor or len(calls[(r.layer, r.node)]) > 1:
+                name += f"/{r.tensor}"
+            names.append(name)
+        seen: Dict[str, int] = {}
+        for i, n in enumerate(names):          # the same tensor output twice
+            if n in seen:
+                seen[n] += 1
+                names[i] = f"{n}#{seen[n]}"
+            else:
+                seen[n] = 0
+        return names
+
+    def consumers(self, index: int) -> List[Layer]:
+        key = self.input_keys[index]
+        found: List[Layer] = []
+        for node in self.plan:
+            refs = node.inputs if isinstance(node.inputs, list) else [node.inputs]
+            for pos, r in enumerate(refs):
+                if isinstance(r, Ref) and r[:2] == key[:2]:
+                    for layer in _expand_consumers(node.layer, pos):
+                        if layer not in found:
+                            found.append(layer)
+        return found
 
     # ----- running ---------------------------------------------------------------------------
     @property

@@ -92,15 +92,24 @@ class Model:
         return list(self._root.input_specs)
 
     @property
+    def output_names(self) -> List[str]:
+        """One unique name per model output, in Keras's output order: the name of the layer
+        that computes it, with ``/j`` (the tensor's index among that call's outputs, as in
+        ``layer_outputs(x)[layer][j]``) when the model outputs a tensor other than the first
+        of the call or several tensors of it, and ``@k`` when the call is not the layer's
+        first (shared layers). The CLI and golden files use these names."""
+        return self._root.output_names()
+
+    @property
     def outputs(self) -> List[TensorSpec]:
         shapes = self._infer_shapes()
         outs = shapes.get("__outputs__") if shapes else None
-        if isinstance(self._root, Sequential):
-            names = [self._root.layers[-1].name]
-        else:
-            names = [k[0] for k in self._root.output_keys]
         return [TensorSpec(n, outs[i][0] if outs else None, outs[i][1] if outs else None)
-                for i, n in enumerate(names)]
+                for i, n in enumerate(self.output_names)]
+
+    def _input_consumers(self, index: int) -> List[Layer]:
+        """The layers that read model input ``index`` directly (inside nested models too)."""
+        return self._root.consumers(index)
 
     @property
     def stateful(self) -> bool:
