@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._util import as_list
 from .errors import InputError, ReferenceUnavailable
 
 DEFAULT_BATCH = 4
@@ -33,8 +34,6 @@ DEFAULT_STEPS = 8
 
 
 
-def as_list(y) -> list:
-    return list(y) if isinstance(y, (list, tuple)) else [y]
 
 
 # ======================================================================================

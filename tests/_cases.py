@@ -12,10 +12,9 @@ import os
 import numpy as np
 
 import kerasrnn_infer as kri
+from kerasrnn_infer._util import as_list  # noqa: F401  (tests import it from here)
 
 
-def as_list(y):
-    return list(y) if isinstance(y, (list, tuple)) else [y]
 
 
 def read_case(d):

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import limits
+from .._util import as_list  # noqa: F401  (re-exported for the layers)
 from ..errors import ConfigError, InputError, UnsupportedError, WeightsError
 
 
@@ -323,6 +324,3 @@ def single(inputs, where: str) -> np.ndarray:
         return inputs[0]
     return inputs
 
-
-def as_list(x) -> list:
-    return list(x) if isinstance(x, (list, tuple)) else [x]
