@@ -17,12 +17,12 @@ from typing import List, Optional
 
 import numpy as np
 
+from ._util import as_list
+from .errors import UsageError
+
 PROG = "kerasrnn-infer"
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
-
-
-from .errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +51,6 @@ def _shape(shape) -> str:
 def _layer_shapes(model):
     """Output shape of every top-level layer: two dry runs with different sizes for the
     unknown dimensions; dimensions that change are None."""
-    from ._verify import as_list
     runs = []
     for size in (2, 3):
         feeds = []
@@ -131,33 +130,6 @@ def _predict(model, xs, batch_size=None, progress=True):
     return outs[0] if len(outs) == 1 else outs
 
 
-def _write_outputs(model, ys, path, stdout):
-    from ._verify import as_list, output_keys
-    ys = [np.asarray(y) for y in as_list(ys)]
-    keys = output_keys(model)
-    if len(keys) != len(ys):
-        keys = [f"out/{j}" for j in range(len(ys))]
-    if path in (None, "-"):
-        json.dump({k: y.tolist() for k, y in zip(keys, ys)}, stdout)
-        stdout.write("\n")
-        return
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        if len(ys) != 1:
-            raise UsageError(f"{path}: the model has {len(ys)} outputs ({', '.join(keys)}); "
-                             f"write them to an .npz or .json file")
-        np.save(path, ys[0])
-    elif ext == ".npz":
-        np.savez(path, **dict(zip(keys, ys)))
-    elif ext == ".json":
-        with open(path, "w") as f:
-            json.dump({k: y.tolist() for k, y in zip(keys, ys)}, f)
-            f.write("\n")
-    else:
-        raise UsageError(f"{path}: unknown output file type {ext!r}; use .npy, .npz or .json "
-                         f"(or no --output for JSON on stdout)")
-
-
 # ----- subcommands ---------------------------------------------------------------------------
 def cmd_info(args, out) -> int:
     model = _load(args.model, args.keras_version)
@@ -189,13 +161,13 @@ def cmd_info(args, out) -> int:
 
 
 def cmd_predict(args, out) -> int:
-    from ._verify import read_inputs
+    from .arrays_io import read_inputs, write_outputs
     if args.batch_size is not None and args.batch_size <= 0:
         raise UsageError(f"--batch-size {args.batch_size}: must be a positive integer")
     model = _load(args.model, args.keras_version)
     xs = read_inputs(args.input, model)
     ys = _predict(model, [np.asarray(x) for x in xs], args.batch_size)
-    _write_outputs(model, ys, args.output, out)
+    write_outputs(model, ys, args.output, out)
     if args.output not in (None, "-"):
         sys.stderr.write(f"{PROG}: wrote {len(ys) if isinstance(ys, list) else 1} output(s) for "
                          f"{xs[0].shape[0] if xs[0].ndim else 1} sample(s) to {args.output}\n")
@@ -210,24 +182,17 @@ def _check_tol(args):
 
 
 def cmd_verify(args, out) -> int:
-    from . import _verify
+    from .testing import GoldenHoldsInputs, compare_model_with_keras
     _check_tol(args)
     model = _load(args.model, args.keras_version)
-    if args.golden:
-        ref = _verify.read_golden(args.golden)
-        xs = None
-        if args.input:
-            if ref.inputs:
-                raise UsageError(f"--input {args.input}: the golden file {args.golden} holds its "
-                                 f"own inputs; drop --input")
-            xs = _verify.read_inputs(args.input, model)
-        report = _verify.compare(model, ref, args.atol, args.rtol, inputs=xs)
-    else:
-        xs = (_verify.read_inputs(args.input, model) if args.input else
-              _verify.generate_inputs(model, args.batch, args.steps, args.seed))
-        ref = _verify.keras_reference(args.model, xs, None, model.keras_version)
-        report = _verify.compare(model, ref, args.atol, args.rtol)
-    report.model = args.model
+    try:
+        report = compare_model_with_keras(model, args.model, inputs=args.input or None,
+                                          golden=args.golden or None, atol=args.atol,
+                                          rtol=args.rtol, batch=args.batch, steps=args.steps,
+                                          seed=args.seed)
+    except GoldenHoldsInputs:
+        raise UsageError(f"--input {args.input}: the golden file {args.golden} holds its "
+                         f"own inputs; drop --input") from None
     if args.json:
         json.dump(report.to_dict(), out, indent=1, default=float)
         out.write("\n")
@@ -239,12 +204,10 @@ def cmd_verify(args, out) -> int:
 
 
 def cmd_golden(args, out) -> int:
-    from . import _verify
+    from .testing import record_model_golden
     model = _load(args.model, args.keras_version)
-    xs = (_verify.read_inputs(args.input, model) if args.input else
-          _verify.generate_inputs(model, args.batch, args.steps, args.seed))
-    ref = _verify.keras_reference(args.model, xs, None, model.keras_version)
-    _verify.write_golden(args.out, ref)
+    ref = record_model_golden(model, args.model, args.out, inputs=args.input or None,
+                              batch=args.batch, steps=args.steps, seed=args.seed)
     out.write(f"wrote {args.out}: {len(ref.inputs)} input(s), {len(ref.outputs)} output(s), "
               f"{len(ref.layers)} layer(s) from {ref.source}"
               + (f"; not probed (called more than once): {', '.join(ref.skipped)}"
@@ -253,14 +216,15 @@ def cmd_golden(args, out) -> int:
 
 
 def cmd_demo(args, out) -> int:
-    from . import _verify
+    from .testing.compare import compare
+    from .testing.golden import read_golden
     path = os.path.join(DATA_DIR, "demo.keras")
     golden = os.path.join(DATA_DIR, "demo_io.npz")
     if not (os.path.exists(path) and os.path.exists(golden)):
         raise UsageError(f"the demo model is missing from {DATA_DIR} (reinstall the package, or "
                          f"run tools/train_demo.py)")
     model = _load(path)
-    ref = _verify.read_golden(golden)
+    ref = read_golden(golden)
     with np.load(golden) as z:
         target = z["target/0"] if "target/0" in z.files else None
     w = out.write
@@ -283,7 +247,7 @@ def cmd_demo(args, out) -> int:
                      f"{abs(float(y[i, 0]) - float(keras_y[i, 0])):.2g}"))
     for line in _table(rows):
         w(line + "\n")
-    report = _verify.compare(model, ref, args.atol, args.rtol)
+    report = compare(model, ref, args.atol, args.rtol)
     w(f"\npredicted {x.shape[0]} sequences in {dt * 1e3:.1f} ms with NumPy (no TensorFlow)\n")
     w(f"parity with Keras, every layer: max abs error {report.max_abs_err:.3g} "
       f"(atol {args.atol:g}, rtol {args.rtol:g}): {'PASS' if report.passed else 'FAIL'}\n")

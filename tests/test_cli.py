@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 import kerasrnn_infer as kri
-from kerasrnn_infer import _verify, cli
-from kerasrnn_infer.testing import assert_matches_keras, compare_with_keras
+from kerasrnn_infer import cli
+from kerasrnn_infer.testing import (assert_matches_keras, compare_with_keras, generate_inputs,
+                                    read_golden)
+from kerasrnn_infer.testing.compare import compare_arrays
 
 from conftest import FIXTURES, REALWORLD, ROOT, have_tensorflow
 
@@ -110,7 +112,8 @@ def test_help_in_process(capsys):
 
 
 def test_importing_cli_and_testing_never_imports_tensorflow():
-    code = ("import sys, kerasrnn_infer.cli, kerasrnn_infer.testing, kerasrnn_infer._verify; "
+    code = ("import sys, kerasrnn_infer.cli, kerasrnn_infer.testing, kerasrnn_infer.arrays_io, "
+            "kerasrnn_infer.testing.keras_ref; "
             "kerasrnn_infer.cli.build_parser(); "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('tensorflow', 'keras', 'tf_keras', 'jax', 'torch')); print(bad)")
@@ -288,7 +291,7 @@ def test_chunked_predict_equals_whole(monkeypatch):
 # ===============================================================================================
 def test_generate_inputs_respects_embeddings_masks_and_fixed_batches():
     m = kri.load_model(os.path.join(FIXTURES, "stream_masked__keras3", "model.keras"))
-    ids, x = _verify.generate_inputs(m)
+    ids, x = generate_inputs(m)
     assert ids.shape == (4, 7) and ids.dtype == np.int32 and x.shape == (4, 7, 3)
     emb = m.get_layer("embedding")
     assert emb.mask_zero and ids.min() >= 0 and ids.max() < emb.input_dim
@@ -301,11 +304,11 @@ def test_generate_inputs_respects_embeddings_masks_and_fixed_batches():
     assert (x[1, -1] == 0).all()                              # Masking(0.0): masked steps
     # unknown time dims -> steps; fixed batch sizes win
     m = kri.load_model(os.path.join(FIXTURES, "stateful__keras3", "model.keras"))
-    (x,) = _verify.generate_inputs(m, batch=9, steps=5)
+    (x,) = generate_inputs(m, batch=9, steps=5)
     assert x.shape == (2, 5, 3) and x.dtype == np.float32
     # float inputs: N(0, 0.5)
     m = kri.load_model(os.path.join(RNN_K3, "model.keras"))
-    (x,) = _verify.generate_inputs(m, batch=64)
+    (x,) = generate_inputs(m, batch=64)
     assert x.shape == (64, 7, 4) and 0.4 < x.std() < 0.6
 
 
@@ -315,7 +318,7 @@ def test_generate_inputs_float_token_inputs():
     if not os.path.exists(p):
         pytest.skip("varun_translit_seq2seq_keras392 absent")
     m = kri.load_model(p)
-    xs = _verify.generate_inputs(m)
+    xs = generate_inputs(m)
     for x in xs:                                  # float32 inputs that feed Embeddings
         assert x.shape == (4, 8) and (x == np.round(x)).all() and x.min() >= 0 and x.max() < 90
     m.predict(xs)
@@ -392,11 +395,11 @@ def test_verify_golden_with_wrong_model_fails(capsys):
 
 def test_compare_arrays_rules():
     a = np.array([1.0, 2.0, np.nan])
-    assert _verify.compare_arrays(a, a.copy(), 1e-5, 1e-5)[2]
-    abs_err, rel_err, ok, _ = _verify.compare_arrays(a + [0, 1e-3, 0], a, 1e-5, 1e-5)
+    assert compare_arrays(a, a.copy(), 1e-5, 1e-5)[2]
+    abs_err, rel_err, ok, _ = compare_arrays(a + [0, 1e-3, 0], a, 1e-5, 1e-5)
     assert not ok and abs(abs_err - 1e-3) < 1e-12 and abs(rel_err - 5e-4) < 1e-12
-    assert not _verify.compare_arrays(np.zeros(3), np.zeros(4), 1, 1)[2]
-    assert not _verify.compare_arrays(np.array([0.0, 1.0]), np.array([np.nan, 1.0]), 1, 1)[2]
+    assert not compare_arrays(np.zeros(3), np.zeros(4), 1, 1)[2]
+    assert not compare_arrays(np.array([0.0, 1.0]), np.array([np.nan, 1.0]), 1, 1)[2]
 
 
 # ===============================================================================================
@@ -435,7 +438,7 @@ def test_demo_subprocess_without_tensorflow():
 def test_demo_data_is_small_and_golden():
     data = os.path.join(ROOT, "kerasrnn_infer", "data")
     assert os.path.getsize(os.path.join(data, "demo.keras")) < 200_000
-    ref = _verify.read_golden(os.path.join(data, "demo_io.npz"))
+    ref = read_golden(os.path.join(data, "demo_io.npz"))
     assert ref.inputs and ref.outputs and ref.layers
 
 
@@ -510,7 +513,7 @@ def test_live_golden_then_verify_without_tensorflow(tmp_path, capsys):
 @pytest.mark.skipif(not have_tensorflow(), reason="TensorFlow is not installed")
 def test_live_golden_with_input_file(tmp_path):
     io_ = io_npz(MULTI)
-    np.savez(tmp_path / "x.npz", in_seq=io_["in/0"], in_ids=io_["in/1"])   # file order
+    np.savez(tmp_path / "x.npz", ids=io_["in/1"], seq=io_["in/0"])   # by name, any order
     golden = tmp_path / "g.npz"
     assert cli.main(["golden", os.path.join(MULTI, "model.keras"), "-i", str(tmp_path / "x.npz"),
                      "--out", str(golden)]) == 0

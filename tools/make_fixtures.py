@@ -37,6 +37,14 @@ from typing import Callable
 
 import numpy as np
 
+# the harness of the checkout this file is in (not an installed copy): Keras is probed the
+# same way for the fixtures as for `kerasrnn-infer verify`
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+from kerasrnn_infer.testing.keras_ref import (is_keras3, predict as _predict,  # noqa: E402
+                                              probe_layers, reset_states)
+
 SEED = 1234
 BATCH = 3
 STEPS = 7
@@ -76,55 +84,6 @@ def keras_module(writer):
     """The Keras module behind `writer` ("keras3" -> keras, "tf_keras")."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     return importlib.import_module(WRITER_MODULES[writer])
-
-
-def is_keras3(K):
-    return K.__name__ == "keras"
-
-
-def _node_key(K, layer, node_index):
-    if is_keras3(K):
-        from keras.src.ops.function import make_node_key
-        return make_node_key(layer, node_index)
-    from tf_keras.src.engine.functional import _make_node_key
-    return _make_node_key(layer.name, node_index)
-
-
-def _graph_node_keys(K, model):
-    """Keys of the call nodes that make up `model`'s own graph."""
-    if is_keras3(K):
-        graph = model._functional if isinstance(model, K.Sequential) else model
-        return graph._nodes
-    return model._network_nodes
-
-
-def _flatten(x):
-    if isinstance(x, (list, tuple)):
-        return [leaf for item in x for leaf in _flatten(item)]
-    return [x]
-
-
-def _layer_output_tensors(K, model, layer):
-    """Symbolic outputs of `layer` in `model`, or None if called there twice+."""
-    keys = _graph_node_keys(K, model)
-    nodes = [node for i, node in enumerate(layer._inbound_nodes)
-             if _node_key(K, layer, i) in keys]
-    if len(nodes) != 1:
-        return None
-    return _flatten(nodes[0].outputs)
-
-
-def _predict(model, inputs, batch_size=None):
-    """`model.predict` on the list `inputs`, always returning a list."""
-    x = inputs[0] if len(inputs) == 1 else inputs
-    return [np.asarray(y) for y in _flatten(model.predict(x, batch_size=batch_size, verbose=0))]
-
-
-def reset_states(model):
-    """Zero the states of stateful layers (Keras 3 models have no reset_states)."""
-    for layer in model.layers:
-        if getattr(layer, "stateful", False):
-            layer.reset_states()
 
 
 class Calls(list):
@@ -868,17 +827,9 @@ def layer_outputs(K, model, inputs):
     Returns (arrays, skipped) where skipped names the layers that are called
     more than once in the model (shared layers).
     """
-    tensors, slots, skipped = [], [], []
-    for layer in model.layers:
-        outs = _layer_output_tensors(K, model, layer)
-        if outs is None:
-            skipped.append(layer.name)
-            continue
-        for j, tensor in enumerate(outs):
-            tensors.append(tensor)
-            slots.append(f"layer/{layer.name}/{j}")
-    probe = K.Model(model.inputs, tensors)
-    return dict(zip(slots, _predict(probe, inputs))), skipped
+    per_layer, skipped = probe_layers(K, model, inputs)
+    return {f"layer/{name}/{j}": y for name, ys in per_layer.items()
+            for j, y in enumerate(ys)}, skipped
 
 
 def _try_formats(K, model, inputs, outputs, formats, folder, reload=True, batch_size=None):

@@ -50,8 +50,7 @@ def main(argv=None):
     import keras
 
     sys.path.insert(0, ROOT)
-    from kerasrnn_infer import _verify
-    from kerasrnn_infer.testing import assert_matches_keras
+    from kerasrnn_infer.testing import assert_matches_keras, record_golden
 
     keras.utils.set_random_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -76,9 +75,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "demo.keras")
     model.save(path)
-    ref = _verify.keras_reference(path, [x_demo])
     golden = os.path.join(args.out, "demo_io.npz")
-    _verify.write_golden(golden, ref)
+    record_golden(path, golden, inputs=x_demo)
     with np.load(golden) as z:                       # add the true next values
         arrays = {k: z[k] for k in z.files}
     arrays["target/0"] = y_demo

@@ -1,0 +1,74 @@
+"""Golden files: Keras's numbers for one set of inputs, recorded once and compared in CI.
+
+The layout is the fixtures' ``io.npz``: ``in/<i>`` (inputs), ``call0/out/<j>`` (model
+outputs), ``layer/<name>/<j>`` (per-layer outputs). Other keys (``meta/*``, ``target/*``,
+further calls) are ignored when reading.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = ["Reference", "read_golden", "write_golden"]
+
+
+@dataclass
+class Reference:
+    """Keras's numbers for one set of inputs."""
+    inputs: List[np.ndarray]
+    outputs: List[np.ndarray]
+    layers: Dict[str, List[np.ndarray]] = field(default_factory=dict)
+    skipped: List[str] = field(default_factory=list)      # layers Keras could not probe
+    source: str = ""
+
+
+def write_golden(path: str, ref: Reference) -> None:
+    """Write ``ref`` to the ``.npz`` ``path`` (atomically: a temporary file, then a rename)."""
+    arrays = {f"in/{i}": np.asarray(x) for i, x in enumerate(ref.inputs)}
+    arrays.update({f"call0/out/{j}": np.asarray(y) for j, y in enumerate(ref.outputs)})
+    for name, outs in ref.layers.items():
+        arrays.update({f"layer/{name}/{j}": np.asarray(y) for j, y in enumerate(outs)})
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = path + ".tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def read_golden(path: str) -> Reference:
+    """The :class:`Reference` in the golden ``.npz`` ``path``; ``InputError`` if it is not one."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such golden file")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile) as e:
+        raise InputError(f"{path}: not a golden .npz file: {e}") from None
+    if not hasattr(z, "files"):
+        raise InputError(f"{path}: holds one array, not a golden .npz (keys in/i, call0/out/j, "
+                         f"layer/<name>/<j>); record one with 'kerasrnn-infer golden'")
+    with z:
+        arrays = {k: z[k] for k in z.files}
+    n_in = sum(1 for k in arrays if k.startswith("in/"))
+    n_out = sum(1 for k in arrays if k.startswith("call0/out/"))
+    if n_out == 0:
+        raise InputError(f"{path}: holds no reference outputs (call0/out/0, ...); record one "
+                         f"with 'kerasrnn-infer golden MODEL --out FILE'")
+    try:
+        inputs = [arrays[f"in/{i}"] for i in range(n_in)]
+        outputs = [arrays[f"call0/out/{j}"] for j in range(n_out)]
+    except KeyError as e:
+        raise InputError(f"{path}: array {e} is missing (keys must be numbered from 0)") from None
+    layers: Dict[str, Dict[int, np.ndarray]] = {}
+    for k, v in arrays.items():
+        if k.startswith("layer/"):
+            name, j = k[len("layer/"):].rsplit("/", 1)
+            layers.setdefault(name, {})[int(j)] = v
+    return Reference(inputs, outputs,
+                     {n: [d[j] for j in sorted(d)] for n, d in layers.items()}, [], path)

@@ -1,0 +1,260 @@
+"""Real Keras as the reference: loading a file with Keras, running it, probing its layers.
+
+The only module of kerasrnn_infer that uses TensorFlow/Keras, and only inside functions:
+importing it imports neither. ``tools/make_fixtures.py`` uses the same probing helpers
+(:func:`node_key`, :func:`graph_node_keys`, :func:`layer_output_tensors`, :func:`probe_layers`,
+:func:`predict`, :func:`reset_states`), so the fixtures and ``verify`` see Keras the same way.
+
+``K`` below is the Keras module in use: ``keras`` (Keras 3) or ``tf_keras`` (Keras 2).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import ReferenceUnavailable
+from .golden import Reference
+
+__all__ = ["flatten", "graph_node_keys", "have_keras", "is_keras3", "keras_reference",
+           "layer_output_tensors", "load_keras", "node_key", "predict", "probe_layers",
+           "reset_states"]
+
+
+# ----- quiet TensorFlow ---------------------------------------------------------------------
+def _quiet_tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import logging
+    import warnings
+    warnings.filterwarnings("ignore", module=r"(keras|tf_keras|tensorflow|absl)(\.|$)")
+    for name in ("absl", "tensorflow", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class _QuietStderr:
+    """Silence file descriptor 2 while TensorFlow's native libraries load (they print oneDNN
+    and CUDA notices there, whatever TF_CPP_MIN_LOG_LEVEL says). Python exceptions still
+    propagate; KERASRNN_INFER_TF_LOGS=1 keeps the notices."""
+
+    def __enter__(self):
+        self.saved = None
+        if os.environ.get("KERASRNN_INFER_TF_LOGS"):
+            return self
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            self.saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
+        return False
+
+
+# ----- loading ------------------------------------------------------------------------------
+def have_keras() -> bool:
+    import importlib.util
+    return any(importlib.util.find_spec(m) is not None for m in ("keras", "tf_keras"))
+
+
+def _is_zip(path):
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = None):
+    """Load ``path`` with real Keras: Keras 3 ``keras.saving.load_model`` for ``.keras`` zips,
+    tf_keras first then Keras 3 for legacy HDF5. Returns ``(module, model)``; raises
+    :class:`ReferenceUnavailable` when no Keras is installed or none can load the file."""
+    import importlib
+    if not have_keras():
+        raise ReferenceUnavailable("TensorFlow/Keras is not installed; verify needs it to run "
+                                   "Keras (pip install tensorflow tf-keras), or pass --golden "
+                                   "FILE recorded with 'kerasrnn-infer golden'")
+    _quiet_tf()
+    is_zip = _is_zip(path)
+    # .keras zips: Keras 3 (tf_keras as a fallback for its own zips); HDF5: tf_keras, then Keras 3
+    order = ["keras", "tf_keras"] if is_zip else ["tf_keras", "keras"]
+    errors = []
+    tmpdir = None
+    try:
+        for modname in order:
+            try:
+                with _QuietStderr():
+                    K = importlib.import_module(modname)
+            except Exception as e:  # not installed or broken install
+                errors.append(f"{modname}: cannot import ({type(e).__name__}: {e})")
+                continue
+            want_ext = ".keras" if is_zip else ".h5"
+            p = path
+            if not path.lower().endswith((want_ext, ".hdf5") if not is_zip else (want_ext,)):
+                if tmpdir is None:
+                    tmpdir = tempfile.mkdtemp(prefix="kri-verify-")
+                p = os.path.join(tmpdir, "model" + want_ext)
+                shutil.copyfile(path, p)
+            try:
+                if modname == "keras":
+                    m = K.saving.load_model(p, compile=False, custom_objects=custom_objects)
+                else:
+                    m = K.models.load_model(p, compile=False, custom_objects=custom_objects)
+                return K, m
+            except Exception as e:
+                msg = " ".join(str(e).split())[:300]
+                errors.append(f"{modname} {getattr(K, '__version__', '?')}: "
+                              f"{type(e).__name__}: {msg}")
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    raise ReferenceUnavailable(f"Keras cannot load {path}: " + "; ".join(errors))
+
+
+# ----- probing ------------------------------------------------------------------------------
+def is_keras3(K) -> bool:
+    return K.__name__ == "keras"
+
+
+def flatten(x) -> list:
+    """The leaves of nested lists, tuples and dicts (values), in order."""
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in flatten(item)]
+    if isinstance(x, dict):
+        return [leaf for item in x.values() for leaf in flatten(item)]
+    return [x]
+
+
+def graph_node_keys(K, model):
+    """Keys of the call nodes that make up ``model``'s own graph."""
+    if is_keras3(K):
+        graph = model._functional if isinstance(model, K.Sequential) else model
+        return graph._nodes
+    return model._network_nodes
+
+
+def node_key(K, layer, node_index):
+    """The key of ``layer``'s call number ``node_index`` in :func:`graph_node_keys`."""
+    if is_keras3(K):
+        from keras.src.ops.function import make_node_key
+        return make_node_key(layer, node_index)
+    from tf_keras.src.engine.functional import _make_node_key
+    return _make_node_key(layer.name, node_index)
+
+
+def layer_output_tensors(K, model, layer):
+    """Symbolic outputs of ``layer`` in ``model`` (flat), or None if ``model`` calls it more
+    than once (shared layers)."""
+    keys = graph_node_keys(K, model)
+    nodes = [node for i, node in enumerate(layer._inbound_nodes)
+             if node_key(K, layer, i) in keys]
+    if len(nodes) != 1:
+        return None
+    return flatten(nodes[0].outputs)
+
+
+def _layer_output_tensors_lenient(K, model, layer):
+    """:func:`layer_output_tensors`, falling back to the layer's own call nodes where Keras
+    does not expose the model's node keys."""
+    try:
+        return layer_output_tensors(K, model, layer)
+    except Exception:
+        nodes = list(getattr(layer, "_inbound_nodes", []))
+        return flatten(nodes[0].outputs) if len(nodes) == 1 else None
+
+
+def reset_states(model) -> None:
+    """Zero the states of stateful layers (Keras 3 models have no ``reset_states``)."""
+    for layer in model.layers:
+        if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+            layer.reset_states()
+
+
+def predict(model, inputs: Sequence[np.ndarray], batch_size=None) -> List[np.ndarray]:
+    """``model.predict`` on the list ``inputs``, always returning a flat list of arrays.
+    States of stateful layers carry over from earlier calls (see :func:`reset_states`)."""
+    x = inputs[0] if len(inputs) == 1 else list(inputs)
+    return [np.asarray(y) for y in flatten(model.predict(x, batch_size=batch_size, verbose=0))]
+
+
+def probe_layers(K, model, inputs: Sequence[np.ndarray], batch_size=None,
+                 strict: bool = True) -> Tuple[Dict[str, List[np.ndarray]], List[str]]:
+    """Outputs of each top-level layer of ``model`` on ``inputs``, from the sub-model
+    ``Model(model.inputs, layer outputs)`` run from reset states: ``({layer name: [arrays]},
+    skipped)``, where ``skipped`` names the layers called more than once (shared layers).
+
+    ``strict=False`` (``verify``): where Keras cannot build or run the joint sub-model, one
+    sub-model per layer, adding the layers that fail to ``skipped``."""
+    tensors, slots, skipped = [], [], []
+    for layer in model.layers:
+        outs = (layer_output_tensors(K, model, layer) if strict
+                else _layer_output_tensors_lenient(K, model, layer))
+        if outs is None:
+            skipped.append(layer.name)
+            continue
+        tensors.append(outs)
+        slots.append(layer.name)
+
+    def run(outs):
+        probe = K.Model(model.inputs, outs)
+        reset_states(probe)
+        return predict(probe, inputs, batch_size)
+
+    layers: Dict[str, List[np.ndarray]] = {}
+    try:
+        flat = run([t for ts in tensors for t in ts])
+    except Exception:
+        if strict:
+            raise
+        for name, ts in zip(slots, tensors):     # one probe per layer, skipping failures
+            try:
+                layers[name] = run(ts)
+            except Exception:
+                skipped.append(name)
+        return layers, skipped
+    k = 0
+    for name, ts in zip(slots, tensors):
+        layers[name] = flat[k:k + len(ts)]
+        k += len(ts)
+    return layers, skipped
+
+
+# ----- the reference ------------------------------------------------------------------------
+def keras_reference(path: str, inputs: Sequence[np.ndarray], custom_objects=None,
+                    keras_version: Optional[str] = None, per_layer: bool = True) -> Reference:
+    """Run real Keras on ``inputs``: final outputs and per-layer outputs (sub-models
+    ``Model(model.inputs, layer outputs)``; layers called more than once are skipped)."""
+    K, km = load_keras(path, custom_objects, keras_version)
+    inputs = [np.asarray(x) for x in inputs]
+    fixed = None
+    for layer in km.layers:
+        if getattr(layer, "stateful", False):
+            fixed = int(inputs[0].shape[0]) if inputs and inputs[0].ndim else None
+            break
+    label = f"{'Keras' if is_keras3(K) else 'tf_keras'} {K.__version__}"
+    try:
+        reset_states(km)
+        outputs = predict(km, inputs, fixed)
+    except Exception as e:
+        raise ReferenceUnavailable(f"Keras ({label}) cannot run {path} on these inputs: "
+                                   f"{type(e).__name__}: {' '.join(str(e).split())[:300]}")
+    layers: Dict[str, List[np.ndarray]] = {}
+    skipped: List[str] = []
+    if per_layer:
+        layers, skipped = probe_layers(K, km, inputs, fixed, strict=False)
+    return Reference(inputs, outputs, layers, skipped, label)
