@@ -9,7 +9,8 @@ NumPy, without TensorFlow, giving Keras's numbers.
 from .errors import (ConfigError, InputError, InternalError, KerasRnnInferError, ModelFileError,
                      ReferenceUnavailable, SettingError, UnsafeModelError, UnsupportedError,
                      UsageError, WeightsError)
-from .graph import TensorSpec, supported_layers
+from .layers import supported_layers
+from .layers.containers import TensorSpec
 from .model import Model, load_model, model_from_json
 
 __version__ = "0.1.0"

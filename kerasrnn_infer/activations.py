@@ -245,11 +245,12 @@ def supported_names() -> list:
     return sorted(set(_COMMON) | {"hard_sigmoid"})
 
 
-def get(spec, keras_major: int, where: str) -> Activation:
+def get(spec, compat, where: str) -> Activation:
     """The activation Keras would apply for a serialized ``activation`` value.
 
     ``spec`` is a name, ``None`` (linear) or a serialized Keras object with a ``class_name``
-    naming a function. ``where`` names the layer and option for error messages.
+    naming a function; ``compat`` (kerasrnn_infer.compat.Compat) is the writing Keras's
+    behaviour. ``where`` names the layer and option for error messages.
     """
     if spec is None:
         return linear
@@ -263,11 +264,11 @@ def get(spec, keras_major: int, where: str) -> Activation:
                                f"supported: {', '.join(supported_names())}")
     key = name.lower()
     if key == "hard_sigmoid":
-        return hard_sigmoid_keras3 if keras_major >= 3 else hard_sigmoid_keras2
-    if key == "hard_silu" and keras_major < 3:
+        return hard_sigmoid_keras3 if compat.hard_sigmoid == "keras3" else hard_sigmoid_keras2
+    if key in ("hard_silu", "hard_swish") and not compat.has_hard_silu:
         # tf-keras has no hard_silu; a Keras 2 file naming it is a custom function.
-        raise UnsupportedError(f"{where}: activation 'hard_silu' does not exist in Keras "
-                               f"{keras_major}; supported: {', '.join(supported_names())}")
+        raise UnsupportedError(f"{where}: activation {key!r} does not exist in Keras "
+                               f"{compat.version}; supported: {', '.join(supported_names())}")
     fn = _COMMON.get(key)
     if fn is None:
         raise UnsupportedError(f"{where}: activation {name!r} is not supported; supported: "

@@ -1,4 +1,6 @@
-"""The public model: loading entry points, weight assignment and ``predict``."""
+"""The public model: ``load_model``, ``model_from_json`` and ``Model`` (predict, step,
+layer outputs, weights, description). No file format code lives here: files are read by
+``formats``, layers built by the registry in ``layers``, and graphs run by ``executor``."""
 
 from __future__ import annotations
 
@@ -9,36 +11,13 @@ import numpy as np
 
 from . import limits
 from ._locks import ForkSafeLock
-from ._files import Keras3Weights, LegacyWeights, ModelSource, read_model_file
-from .errors import (ConfigError, InputError, KerasRnnInferError, ModelFileError,
-                     UnsupportedError, WeightsError)
-from .graph import Container, InputLayer, Sequential, TensorSpec, make_layer
+from .compat import Compat
+from .errors import ConfigError, InputError, KerasRnnInferError, ModelFileError, UnsupportedError
+from .formats import assign_weights, read_model_file
+from .layers import build_layer
 from .layers.base import BuildContext, Layer
-from .layers.bidirectional import Bidirectional
-from .layers.wrappers import CustomLayer, TimeDistributed
-from .state import StatefulStore, StreamContext, StreamState
-from .streaming import check_streamable
-
-
-
-def _guess_version(obj: Any) -> str:
-    """The writing Keras major version of a config with no ``keras_version``: Keras 3 marks
-    (serialized tensors, DTypePolicy, ``batch_shape``), else Keras 1 keys (``output_dim``
-    without ``units``, ``inner_activation``), else 2."""
-    keys: set = set()
-    stack = [obj]
-    while stack:
-        o = stack.pop()
-        if isinstance(o, dict):
-            if o.get("class_name") in ("__keras_tensor__", "DTypePolicy") or "batch_shape" in o:
-                return "3"
-            keys.update(k for k in o if k in ("output_dim", "units", "inner_activation"))
-            stack.extend(o.values())
-        elif isinstance(o, list):
-            stack.extend(o)
-    if "inner_activation" in keys or ("output_dim" in keys and "units" not in keys):
-        return "1"
-    return "2"
+from .layers.containers import Container, TensorSpec
+from .streaming import StatefulStore, StreamContext, StreamState, check_streamable
 
 
 def _model_config(obj: Any, source: str) -> dict:
@@ -61,7 +40,8 @@ class Model:
         self.format = source_format
         self.keras_version = ctx.keras_version
         self._states = StatefulStore()
-        self._stateful = any(getattr(l, "stateful", False) for l in _walk(root))
+        self._stateful = any(getattr(n.layer, "stateful", False)
+                             for n in root.weight_node().walk())
         self._lock = ForkSafeLock()
         self._shapes: Optional[Dict[str, Any]] = None
         self._streamable: Any = None
@@ -126,7 +106,7 @@ class Model:
         """Load weights from a Keras 3 ``.weights.h5``, a legacy ``save_weights`` HDF5 file,
         or the weights inside a full ``.keras`` / ``.h5`` model file."""
         src = read_model_file(path)
-        _assign(self._root, src)
+        assign_weights(self._root, src)
         self._states.clear()
         return self
 
@@ -186,11 +166,11 @@ class Model:
         # NaN and Inf propagate silently, as in Keras (errstate is thread- and context-local)
         with np.errstate(all="ignore"):
             if ctx is not None:
-                return self._root.run([(a, None) for a in feeds], collect, ctx)
+                return self._root.run_model([(a, None) for a in feeds], collect, ctx)
             if self._stateful:
                 with self._lock:
-                    return self._root.run([(a, None) for a in feeds], collect, self._states)
-            return self._root.run([(a, None) for a in feeds], collect, None)
+                    return self._root.run_model([(a, None) for a in feeds], collect, self._states)
+            return self._root.run_model([(a, None) for a in feeds], collect, None)
 
     def predict(self, x, batch_size: Optional[int] = None, verbose: Any = None):
         """Outputs for ``x`` (array, list in model input order, or dict by input name): an
@@ -261,7 +241,7 @@ class Model:
                 feeds.append(np.zeros(shape, spec.dtype))
             collect: Dict[str, Any] = {}
             try:
-                outs = self._root.run([(a, None) for a in feeds], collect, StatefulStore())
+                outs = self._root.run_model([(a, None) for a in feeds], collect, StatefulStore())
             except KerasRnnInferError:
                 return {}
             collect["__outputs__"] = [o for o, _ in outs]
@@ -301,115 +281,13 @@ class Model:
                 f"{len(self.inputs)} inputs, Keras {self.keras_version}>")
 
 
-def _walk(layer):
-    yield layer
-    for sub in getattr(layer, "layers", []) or []:
-        yield from _walk(sub)
-    for attr in ("inner", "forward", "backward"):
-        if hasattr(layer, attr):
-            yield from _walk(getattr(layer, attr))
-
-
-# ----- weight assignment ---------------------------------------------------------------------------
-def _assign(root: Container, src: ModelSource) -> None:
-    if isinstance(src.weights, Keras3Weights):
-        _assign_keras3(root, src.weights, "", src.path)
-    else:
-        _assign_legacy(root, src.weights, src.path)
-    for l in _walk(root):
-        if isinstance(l, (Container, CustomLayer, TimeDistributed, Bidirectional)):
-            continue        # their parts are walked and checked themselves
-        if l.slots and not l._weights:
-            raise WeightsError(f"{src.path}: no weights for layer {l.name!r} ({l.class_name})")
-
-
-def _find_group(store: Keras3Weights, prefix: str, name: str) -> Optional[str]:
-    for cand in (f"{prefix}layers/{name}", f"{prefix}_layer_checkpoint_dependencies/{name}",
-                 f"{prefix}{name}"):
-        if store.has(cand):
-            return cand
-    return None
-
-
-def _assign_keras3(container: Container, store: Keras3Weights, prefix: str, path: str) -> None:
-    for layer, gname in container.keras3_children():
-        if isinstance(layer, InputLayer):
-            continue
-        group = _find_group(store, prefix, gname)
-        if isinstance(layer, Container):
-            if layer.weight_count == 0:
-                continue
-            if group is None:
-                raise WeightsError(f"{path}: no weights group for nested model {layer.name!r} "
-                                   f"(expected {prefix}layers/{gname})")
-            _assign_keras3(layer, store, group + "/", path)
-            continue
-        if isinstance(layer, CustomLayer):
-            layer.set_weights(store.groups.get(group, []) if group else [])
-            continue
-        if isinstance(layer, TimeDistributed) and isinstance(layer.inner, Container):
-            if layer.inner.weight_count == 0:
-                continue
-            if group is None or not store.has(f"{group}/layer"):
-                raise WeightsError(f"{path}: no weights group for the model inside "
-                                   f"{layer.name!r} (expected {prefix}layers/{gname}/layer)")
-            _assign_keras3(layer.inner, store, f"{group}/layer/", path)
-            continue
-        if not layer.slots:
-            continue
-        if group is None:
-            raise WeightsError(f"{path}: no weights for layer {layer.name!r} "
-                               f"({layer.class_name}); expected group {prefix}layers/{gname}")
-        arrays = []
-        for p in layer.keras3_paths():
-            key = f"{group}/{p}" if p else group
-            if key not in store.groups:
-                raise WeightsError(f"{path}: weights of layer {layer.name!r} "
-                                   f"({layer.class_name}) are missing: no {key}/vars")
-            arrays += store.groups[key]
-        layer.set_weights(arrays)
-
-
-def _assign_legacy(root: Container, lw: LegacyWeights, path: str) -> None:
-    mine = [l for l in root.weighted_layers() if l.weight_count != 0]
-    theirs = [n for n in lw.layer_names if lw.weights.get(n)]
-    if all(l.name in lw.weights for l in mine):
-        pairs = [(l, lw.weights[l.name]) for l in mine]
-        extra = [n for n in theirs if n not in {l.name for l in mine}]
-        if extra:
-            raise WeightsError(f"{path}: weights for layers the model does not have: "
-                               f"{extra[:10]}")
-    else:
-        if len(mine) != len(theirs):
-            raise WeightsError(
-                f"{path}: the file holds weights for {len(theirs)} layers "
-                f"({', '.join(theirs[:8])}), the model has {len(mine)} layers with weights "
-                f"({', '.join(l.name for l in mine[:8])}); layer names differ, so they are "
-                f"paired by position, which needs equal counts")
-        pairs = [(l, lw.weights[n]) for l, n in zip(mine, theirs)]
-    for layer, arrays in pairs:
-        if isinstance(layer, CustomLayer):
-            layer.set_weights(arrays)
-            continue
-        arrays = layer.adapt_legacy(list(arrays), lw.backend)
-        order = layer.legacy_order()
-        if len(arrays) != len(order):
-            raise WeightsError(f"{path}: layer {layer.name!r} ({layer.class_name}) has "
-                               f"{len(arrays)} weight arrays in the file, expected {len(order)}")
-        slot_arrays: List[Optional[np.ndarray]] = [None] * len(order)
-        for k, i in enumerate(order):
-            slot_arrays[i] = arrays[k]
-        layer.set_weights(slot_arrays)
-
-
 # ----- entry points -------------------------------------------------------------------------------
 def _build(obj: Any, source: str, custom_objects, keras_version: Optional[str],
            fmt: str) -> Model:
     cfg = _model_config(obj, source)
-    version = keras_version or _guess_version(cfg)
-    ctx = BuildContext(source=source, keras_version=str(version),
-                       custom_objects=dict(custom_objects or {}))
-    root = make_layer(cfg, ctx)
+    ctx = BuildContext(source=source, compat=Compat.resolve(keras_version, cfg),
+                       custom_objects=dict(custom_objects or {}), build=build_layer)
+    root = build_layer(cfg, ctx)
     if not isinstance(root, Container):
         raise ConfigError(f"{source}: the top-level object is a {root.class_name}, not a model")
     return Model(root, ctx, fmt)
@@ -430,7 +308,7 @@ def load_model(path: Union[str, os.PathLike], custom_objects: Optional[Dict[str,
     if src.format == "keras-zip" and isinstance(src.config, dict):
         version = version or "3"
     model = _build(src.config, src.path, custom_objects, version, src.format)
-    _assign(model._root, src)
+    assign_weights(model._root, src)
     return model
 
 

@@ -1,76 +1,122 @@
-"""Which models can be streamed chunk by chunk (``Model.step``).
+"""Recurrent state across calls, and which models can be streamed.
 
-A model streams when every layer works timestep by timestep (causally): per-step layers
-(Dense, Embedding, activations, normalization over features, merges over features,
-TimeDistributed) and forward recurrent layers, whose states the stream carries. Anything that
-looks at other timesteps needs the whole sequence and is refused, naming the layer.
+A context is handed down one run of the graph. Each recurrent layer call asks it for its
+initial states (``initial``) and reports where it ended (``save``); layers keep nothing.
+``StatefulStore`` is the context of ``predict`` for ``stateful=True`` layers; ``StreamContext``
+that of ``Model.step``, whose states the caller owns (``StreamState``).
+
+A model streams (``check_streamable``) when every layer works timestep by timestep: each layer
+says so itself (``Layer.stream_block``), so a new layer is refused until it declares it.
 """
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Dict, List, Optional, Tuple, Union
 
-from .errors import UnsupportedError
-from .layers import core
-from .layers.bidirectional import Bidirectional
-from .layers.ops import Op
-from .layers.recurrent import RNN
-from .layers.wrappers import CustomLayer, TimeDistributed
+import numpy as np
 
-_PER_STEP = (core.Identity, core.Activation, core.ReLU, core.LeakyReLU, core.ELU, core.Dense,
-             core.Embedding, core.Masking, core.Add, core.Subtract, core.Multiply,
-             core.Average, core.Maximum, core.Minimum, TimeDistributed)
-_ELEMENTWISE_OPS = {"NotEqual", "Equal", "Greater", "GreaterEqual", "Less", "LessEqual",
-                    "LogicalAnd", "LogicalOr", "LogicalNot", "Add", "Subtract", "Multiply",
-                    "Divide", "TrueDivide", "Maximum", "Minimum", "Negative", "Abs", "Absolute",
-                    "Square", "Sqrt", "Exp", "Log", "Tanh", "Where", "Cast"}
-_FEATURE_REDUCTIONS = {"Any", "All", "Sum", "Mean", "Max", "Min"}
+from .errors import InputError, UnsupportedError
 
 
-def _feature_axis(axis) -> bool:
-    axes = axis if isinstance(axis, (list, tuple)) else [axis]
-    return all(isinstance(a, int) and (a == -1 or a >= 2) for a in axes)
+class StatefulStore:
+    """The states of a model's ``stateful=True`` layers between ``predict`` calls.
+
+    Keras semantics (``layers/rnn/rnn.py``): a stateful layer starts each call from the states
+    its previous call ended with, per sample index. A given ``initial_state`` wins in Keras 3;
+    tf-keras and Keras 2 use it only while the stored states are all zero (fresh or reset,
+    ``base_rnn._process_inputs``). Stateless layers are untouched.
+    """
+
+    def __init__(self):
+        self.states: Dict[int, List[np.ndarray]] = {}
+
+    def clear(self):
+        self.states.clear()
+
+    def initial(self, layer, batch, given):
+        if not layer.stateful:
+            return given, None
+        stored = self.states.get(id(layer))
+        if stored is not None and stored[0].shape[0] != batch:
+            raise InputError(f"{layer.where}: stateful layer holds states for batch size "
+                             f"{stored[0].shape[0]}, received a batch of {batch}; call "
+                             f"reset_states() to start over with another batch size")
+        always = layer.ctx.compat.stateful_initial_state == "always"
+        if given is not None and (always or stored is None or
+                                  not any(np.any(s) for s in stored)):
+            return given, None
+        return (stored if stored is not None else given), None
+
+    def save(self, layer, states, last):
+        if layer.stateful:
+            self.states[id(layer)] = [s.copy() for s in states]
 
 
-def _why_not(layer) -> Union[str, None]:
-    if isinstance(layer, RNN):
-        return "go_backwards needs the whole sequence" if layer.go_backwards else None
-    if isinstance(layer, Bidirectional):
-        return "its backward half needs the whole sequence"
-    if isinstance(layer, _PER_STEP):
-        return None
-    if isinstance(layer, core.Concatenate):
-        return None if _feature_axis(layer.opt("axis", -1)) else "it concatenates along time"
-    if isinstance(layer, (core.Softmax, core.LayerNormalization, core.BatchNormalization)):
-        return None if _feature_axis(layer.opt("axis", -1)) else "it normalizes across time"
-    if isinstance(layer, core.Conv1D):
-        ok = layer.kernel_size == 1 and layer.strides == 1
-        return None if ok else "its kernel spans several timesteps"
-    if isinstance(layer, Op):
-        if layer.class_name in _ELEMENTWISE_OPS:
-            return None
-        if layer.class_name in _FEATURE_REDUCTIONS and _feature_axis(layer.opt("axis")):
-            return None
-        return "this operation may mix timesteps"
-    if isinstance(layer, CustomLayer):
-        return "a custom layer may mix timesteps"
-    return "it mixes timesteps"
+class StreamState:
+    """The caller-owned state of a stream (``Model.step``): immutable; each step returns a
+    new one, so one model serves any number of concurrent streams."""
+
+    __slots__ = ("_model", "_layers", "batch")
+
+    def __init__(self, model_id: int, layers: Dict[Tuple[int, int], List[np.ndarray]], batch):
+        self._model = model_id
+        self._layers = layers
+        self.batch = batch
+
+    def __repr__(self):
+        return f"<StreamState: {len(self._layers)} recurrent layer calls, batch {self.batch}>"
+
+
+class StreamContext:
+    """One ``step`` call: reads the previous StreamState, collects the next one."""
+
+    def __init__(self, model_id: int, prev: Optional[StreamState], batch: int):
+        if prev is not None:
+            if not isinstance(prev, StreamState) or prev._model != model_id:
+                raise InputError("step: state must be None or the state returned by a previous "
+                                 "step of the same model")
+            if prev.batch != batch:
+                raise InputError(f"step: the stream has batch size {prev.batch}, this chunk has "
+                                 f"{batch}")
+        self.prev = prev._layers if prev is not None else {}
+        self.next: Dict[Tuple[int, int], List[np.ndarray]] = {}
+        self.calls: Dict[int, int] = {}
+        self.model_id = model_id
+        self.batch = batch
+
+    def _key(self, layer):
+        n = self.calls.get(id(layer), 0)
+        return id(layer), n
+
+    def initial(self, layer, batch, given):
+        if layer.go_backwards:
+            raise UnsupportedError(f"{layer.where}: go_backwards needs the whole sequence, so "
+                                   f"the model cannot be streamed with step(); use predict")
+        saved = self.prev.get(self._key(layer))
+        if saved is None:
+            return given, None
+        return saved[:-1], saved[-1]
+
+    def save(self, layer, states, last):
+        key = self._key(layer)
+        self.calls[id(layer)] = key[1] + 1
+        self.next[key] = [s.copy() for s in states] + [last.copy()]
+
+    def state(self) -> StreamState:
+        return StreamState(self.model_id, self.next, self.batch)
 
 
 def check_streamable(root) -> Union[bool, UnsupportedError]:
     """True, or the error naming the first layer that needs the whole sequence."""
-    from .graph import Container, InputLayer   # graph imports this package's layers
     stack = [root]
     while stack:
         c = stack.pop()
         layers = [n.layer for n in c.plan] if hasattr(c, "plan") else list(c.layers)
         for layer in layers:
-            if isinstance(layer, Container):
+            if layer.is_model:
                 stack.append(layer)
                 continue
-            if isinstance(layer, InputLayer):
-                continue
-            why = _why_not(layer)
+            why = layer.stream_block()
             if why:
                 return UnsupportedError(f"{layer.where} cannot be streamed with step(): {why}. "
                                         f"Use predict on the whole sequence")

@@ -7,14 +7,17 @@ import numpy as np
 import pytest
 
 from kerasrnn_infer import activations as A
+from kerasrnn_infer.compat import Compat
 from kerasrnn_infer.errors import UnsupportedError
+
+K2, K3 = Compat.resolve("2.15.0"), Compat.resolve("3.15.1")
 
 X = np.linspace(-4, 4, 41, dtype=np.float32).reshape(1, 41)
 
 
 @pytest.mark.parametrize("name", A.supported_names())
 def test_in_place_equals_out_of_place(name):
-    fn = A.get(name, 3, "test")
+    fn = A.get(name, K3, "test")
     want = fn(X.copy())
     buf = X.copy()
     got = fn(buf, out=buf)
@@ -45,13 +48,13 @@ REFERENCE = {
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_formula(name):
-    got = A.get(name, 3, "test")(X.copy())
+    got = A.get(name, K3, "test")(X.copy())
     np.testing.assert_allclose(got, REFERENCE[name](X.astype(np.float64)), atol=2e-6, rtol=1e-6)
 
 
 def test_hard_sigmoid_follows_the_writing_keras_version():
-    k2 = A.get("hard_sigmoid", 2, "t")(X.copy())
-    k3 = A.get("hard_sigmoid", 3, "t")(X.copy())
+    k2 = A.get("hard_sigmoid", K2, "t")(X.copy())
+    k3 = A.get("hard_sigmoid", K3, "t")(X.copy())
     np.testing.assert_allclose(k2, np.clip(0.2 * X + 0.5, 0, 1), atol=1e-7)
     np.testing.assert_allclose(k3, np.clip(X / 6 + 0.5, 0, 1), atol=1e-7)
     assert np.abs(k2 - k3).max() > 0.05
@@ -59,4 +62,4 @@ def test_hard_sigmoid_follows_the_writing_keras_version():
 
 def test_unknown_activation_is_refused():
     with pytest.raises(UnsupportedError, match="layer x: activation 'nope' is not supported"):
-        A.get("nope", 3, "layer x")
+        A.get("nope", K3, "layer x")

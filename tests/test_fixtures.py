@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from kerasrnn_infer import _recurrent
+from kerasrnn_infer.kernels import LayoutPolicy, layout_policy
 
 from _cases import check_model, load, read_case
 from conftest import FIXTURES
@@ -33,22 +33,20 @@ def test_fixtures_exist():
     assert len(PARAMS) >= 36, "fixtures/ is missing; run tools/make_fixtures.py"
 
 
-# The engine picks buffer layouts and product forms by batch size (kerasrnn_infer._recurrent);
+# The engine picks buffer layouts and product forms by batch size (kernels.LayoutPolicy);
 # fixtures hold small batches, so every form is forced in turn: rows (as chosen for these
 # batches), feature-major columns, and the batch-1 form (GRU's folded product) at every batch.
-ROWS = dict.fromkeys(_recurrent._COLUMNS_FROM, 1 << 30)
-LAYOUTS = {"rows": dict(_COLUMNS_FROM=ROWS),
-           "columns": dict(_COLUMNS_FROM=dict.fromkeys(ROWS, 1)),
-           "batch1-forms": dict(_COLUMNS_FROM=ROWS, _FOLD_BELOW=1 << 30)}
+LAYOUTS = {"rows": LayoutPolicy.forced(columns=False),
+           "columns": LayoutPolicy.forced(columns=True),
+           "batch1-forms": LayoutPolicy.forced(columns=False, fold=True)}
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("name,load_spec", PARAMS)
-def test_fixture_matches_keras(name, load_spec, layout, monkeypatch):
-    for key, value in LAYOUTS[layout].items():
-        monkeypatch.setattr(_recurrent, key, value)
+def test_fixture_matches_keras(name, load_spec, layout):
     d = os.path.join(FIXTURES, name)
     spec, io = read_case(d)
     model = load(d, load_spec)
-    worst = check_model(model, spec, io)
+    with layout_policy(LAYOUTS[layout]):
+        worst = check_model(model, spec, io)
     assert worst <= spec.get("tol", 1e-5)

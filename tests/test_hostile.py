@@ -107,7 +107,7 @@ def test_a_process_forked_while_another_thread_loads_can_load(built):
     """gunicorn, multiprocessing and Celery fork at any time: a child forked while a thread
     of the parent is inside load_model, holding the reader's lock (held here on purpose, as a
     loading thread holds it while it forks its reader), must load too."""
-    from kerasrnn_infer import _isolate
+    from kerasrnn_infer.formats import isolate as _isolate
     path = built["nested_sequentials"].path
     held, release = threading.Event(), threading.Event()
 
@@ -158,7 +158,7 @@ def test_a_bad_read_timeout_is_refused_naming_the_variable(value, built, monkeyp
 def test_a_good_read_timeout_is_used(built, monkeypatch):
     monkeypatch.setenv("KERASRNN_INFER_READ_TIMEOUT", " 7.5 ")
     kri.load_model(built["nested_sequentials"].path)
-    from kerasrnn_infer import _isolate
+    from kerasrnn_infer.formats import isolate as _isolate
     assert _isolate.read_timeout(10) == (7.5, True)
     monkeypatch.delenv("KERASRNN_INFER_READ_TIMEOUT")
     assert _isolate.read_timeout(20_000_000) == (21.0, False)
@@ -167,9 +167,9 @@ def test_a_good_read_timeout_is_used(built, monkeypatch):
 def test_the_deadline_message_names_the_setting(tmp_path, monkeypatch):
     """A reader that runs past its deadline is stopped; the message says which setting set
     it and what the likely cause is."""
-    from kerasrnn_infer import _files, _isolate
+    from kerasrnn_infer.formats import isolate as _isolate, keras3 as _keras3
     monkeypatch.setenv("KERASRNN_INFER_READ_TIMEOUT", "0.5")
-    monkeypatch.setattr(_files, "read_keras3_weights",
+    monkeypatch.setattr(_keras3, "read_tree",
                         lambda *a: time.sleep(30))           # stands in for a libhdf5 loop
     from _build import simple_rnn_model, write_keras_zip
     cfg, tree = simple_rnn_model()
@@ -183,14 +183,14 @@ def test_the_deadline_message_names_the_setting(tmp_path, monkeypatch):
 
 
 def test_a_reader_that_crashes_is_reported_with_its_signal(tmp_path, monkeypatch):
-    from kerasrnn_infer import _files
+    from kerasrnn_infer.formats import keras3 as _keras3
     import signal
     import faulthandler
 
     def crash(*a):
         faulthandler.disable()          # pytest's handler would print the child's stack
         os.kill(os.getpid(), signal.SIGSEGV)
-    monkeypatch.setattr(_files, "read_keras3_weights", crash)
+    monkeypatch.setattr(_keras3, "read_tree", crash)
     from _build import simple_rnn_model, write_keras_zip
     cfg, tree = simple_rnn_model()
     path = write_keras_zip(tmp_path / "crash.keras", cfg, tree)

@@ -113,18 +113,19 @@ def test_a_named_pipe_is_refused_without_blocking(tmp_path):
 def test_child_hands_contiguous_arrays_over_as_file_regions(case):
     """The forked reader leaves plain arrays in the file for the parent to read, and the
     parent reads exactly the bytes HDF5 reads."""
-    from kerasrnn_infer import _files, _isolate
+    from kerasrnn_infer import formats
+    from kerasrnn_infer.formats import isolate, keras3, legacy_h5, safe_io
     path = _model_file(case)
-    reader = _files.read_keras_zip if path.endswith(".keras") else _files.read_h5
-    fd = _files._open_model(path)
+    reader = keras3.read_zip if path.endswith(".keras") else legacy_h5.read_h5
+    fd = safe_io.open_model(path)
     try:
-        plain = _files._to_plain(reader(fd, path, True))
+        plain = formats._to_plain(reader(fd, path, True))
         arrays = []
-        body = _isolate._encode(plain, arrays)
+        body = isolate._encode(plain, arrays)
         assert "__region__" in repr(body)
-        decoded = _isolate._decode(body, arrays, lambda *region: _files._read_region(
+        decoded = isolate._decode(body, arrays, lambda *region: safe_io.read_region(
             fd, path, *region))
-        direct = _files._to_plain(reader(fd, path, False))
+        direct = formats._to_plain(reader(fd, path, False))
     finally:
         os.close(fd)
     flat = lambda w: [a for v in (w.get("groups") or w.get("weights")).values() for a in v]
@@ -139,7 +140,7 @@ def test_the_reader_child_never_finalizes_the_parents_objects(tmp_path, monkeypa
     """A forked child that collected garbage would run the parent's finalizers in a process
     whose library threads are gone (TensorFlow's segfaulted there)."""
     import gc
-    from kerasrnn_infer import _files
+    from kerasrnn_infer.formats import keras3
     log = tmp_path / "finalized"
 
     class Finalized:
@@ -147,7 +148,7 @@ def test_the_reader_child_never_finalizes_the_parents_objects(tmp_path, monkeypa
             with open(log, "a") as f:
                 f.write(f"{os.getpid()}\n")
 
-    read = _files.read_keras_zip
+    read = keras3.read_zip
 
     def reader_that_allocates(fd, path, regions=False):
         gc.set_threshold(1)                       # in the child: collect at every allocation
@@ -155,7 +156,7 @@ def test_the_reader_child_never_finalizes_the_parents_objects(tmp_path, monkeypa
         del junk
         return read(fd, path, regions)
 
-    monkeypatch.setattr(_files, "read_keras_zip", reader_that_allocates)
+    monkeypatch.setattr(keras3, "read_zip", reader_that_allocates)
     threshold = gc.get_threshold()
     gc.collect()
     gc.disable()
@@ -177,21 +178,21 @@ def test_the_reader_child_never_finalizes_the_parents_objects(tmp_path, monkeypa
 def test_a_file_replaced_while_loading_is_read_whole_from_one_version(tmp_path, monkeypatch):
     """The child and the parent read through one descriptor: a file swapped by rename in
     between (a redeploy) still loads as the version that was opened, never a mix."""
-    from kerasrnn_infer import _files
+    from kerasrnn_infer.formats import keras3
     cfg, tree = simple_rnn_model()
     a = write_keras_zip(tmp_path / "a.keras", cfg, tree)
     tree_b = {k: [w * 0.5 + 0.25 for w in v] for k, v in tree.items()}
     b = write_keras_zip(tmp_path / "b.keras", cfg, tree_b)
     path = str(tmp_path / "model.keras")
     os.replace(a, path)
-    read = _files.read_keras_zip
+    read = keras3.read_zip
 
     def reader_then_redeploy(fd, p, regions=False):
         source = read(fd, p, regions)
         os.replace(b, path)                     # the swap lands between child and parent
         return source
 
-    monkeypatch.setattr(_files, "read_keras_zip", reader_then_redeploy)
+    monkeypatch.setattr(keras3, "read_zip", reader_then_redeploy)
     swapped = kri.load_model(path)
     monkeypatch.undo()
     assert os.path.exists(path) and not os.path.exists(b)
@@ -221,8 +222,8 @@ def test_a_failed_fork_is_our_error_and_leaks_nothing(monkeypatch):
                                     {"__region__": [1 << 40, "<f4", [4]]}, {"__set__": 3}])
 def test_a_malformed_answer_from_the_reader_is_our_error(answer, monkeypatch):
     """The child parsed an untrusted file: what it sends back is checked like any input."""
-    from kerasrnn_infer import _isolate
-    monkeypatch.setattr(_isolate, "_encode", lambda obj, arrays: answer)
+    from kerasrnn_infer.formats import isolate
+    monkeypatch.setattr(isolate, "_encode", lambda obj, arrays: answer)
     with pytest.raises(kri.ModelFileError, match="rnn_basic"):
         kri.load_model(_model_file("rnn_basic__keras3"))
 

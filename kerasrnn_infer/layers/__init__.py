@@ -1,1 +1,110 @@
-"""Layer implementations: one registry maps Keras class names to them (graph.make_layer)."""
+"""The layer registry: every Keras class name this library implements, in one literal table,
+and ``build_layer``, which turns a serialized layer config into a layer.
+
+Adding a layer is one class (in the module of its Keras family) and one line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from .. import compat
+from ..errors import ConfigError, UnsafeModelError, UnsupportedError
+from .advanced_activations import ELU, LeakyReLU, ReLU, Softmax
+from .base import BuildContext, Layer, to_snake_case
+from .bidirectional import Bidirectional
+from .containers import Functional, Sequential
+from .convolutional import Conv1D
+from .core import Activation, Dense, Embedding, Identity, InputLayer, Masking
+from .custom import CustomLayer
+from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from .normalization import BatchNormalization, LayerNormalization
+from .ops import OPS, Op, is_op
+from .pooling import (AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D,
+                      MaxPooling1D)
+from .recurrent import RNN
+from .reshaping import Flatten, Permute, RepeatVector, Reshape
+from .wrappers import TimeDistributed
+
+REGISTRY: Dict[str, type] = {
+    # models
+    "Sequential": Sequential, "Functional": Functional, "Model": Functional,
+    "InputLayer": InputLayer,
+    # recurrent
+    "SimpleRNN": RNN, "LSTM": RNN, "GRU": RNN, "RNN": RNN, "Bidirectional": Bidirectional,
+    # core
+    "Dense": Dense, "Embedding": Embedding, "Activation": Activation, "Masking": Masking,
+    "TimeDistributed": TimeDistributed,
+    # reshaping
+    "Flatten": Flatten, "Reshape": Reshape, "Permute": Permute, "RepeatVector": RepeatVector,
+    # merging
+    "Concatenate": Concatenate, "Add": Add, "Subtract": Subtract, "Multiply": Multiply,
+    "Average": Average, "Maximum": Maximum, "Minimum": Minimum,
+    # convolution and pooling
+    "Conv1D": Conv1D, "Convolution1D": Conv1D,
+    "MaxPooling1D": MaxPooling1D, "MaxPool1D": MaxPooling1D,
+    "AveragePooling1D": AveragePooling1D, "AvgPool1D": AveragePooling1D,
+    "GlobalMaxPooling1D": GlobalMaxPooling1D, "GlobalMaxPool1D": GlobalMaxPooling1D,
+    "GlobalAveragePooling1D": GlobalAveragePooling1D,
+    "GlobalAvgPool1D": GlobalAveragePooling1D,
+    # normalization and activations
+    "BatchNormalization": BatchNormalization, "LayerNormalization": LayerNormalization,
+    "ReLU": ReLU, "LeakyReLU": LeakyReLU, "ELU": ELU, "Softmax": Softmax,
+    # identity at inference
+    "Dropout": Identity, "SpatialDropout1D": Identity, "GaussianNoise": Identity,
+    "GaussianDropout": Identity, "AlphaDropout": Identity, "ActivityRegularization": Identity,
+}
+
+# layers whose config holds Python code (tf-keras TFOpLambda and friends hold a TF symbol)
+_UNSAFE = ("Lambda", "TFOpLambda", "SlicingOpLambda")
+
+
+def supported_layers() -> List[str]:
+    """The Keras layer class names this library implements."""
+    return sorted(REGISTRY)
+
+
+def build_layer(entry: Any, ctx: BuildContext) -> Layer:
+    """Build one layer (or nested model) from its serialized config."""
+    if ctx.build is None:
+        ctx.build = build_layer
+    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+        raise ConfigError(f"{ctx.source}: expected a layer config with a 'class_name', "
+                          f"received {str(entry)[:200]}")
+    ctx.count_layer()
+    cls = entry["class_name"]
+    cfg = entry.get("config")
+    if cfg is None:
+        cfg = {}
+    if not isinstance(cfg, (dict, list)):
+        raise ConfigError(f"{ctx.source}: layer config of class {cls!r} must be an object, "
+                          f"received {str(cfg)[:200]}")
+    if isinstance(cfg, list):          # Keras 1 / early Keras 2 Sequential: a bare list
+        cfg = {"layers": cfg}
+    name = entry.get("name") or cfg.get("name") or to_snake_case(cls)
+    if not isinstance(name, str):
+        raise ConfigError(f"{ctx.source}: layer name {name!r} of class {cls!r} is not a string")
+    registered = entry.get("registered_name")
+    for key in (cls, registered):
+        if isinstance(key, str) and key in ctx.custom_objects:
+            return CustomLayer(cls, name, cfg, ctx, ctx.custom_objects[key])
+    if cls in _UNSAFE:
+        raise UnsafeModelError(
+            f"{ctx.source}: layer {name!r} is a {cls}, which holds Python code from the file; "
+            f"kerasrnn_infer never runs code from model files. Supply a NumPy implementation "
+            f"with custom_objects={{{cls!r}: factory}}, where factory(config, weights) returns "
+            f"a callable layer(inputs, mask=None)")
+    if is_op(cls, entry):
+        if cls in OPS:
+            return Op(cls, name, cfg, ctx)
+        raise UnsupportedError(f"{ctx.source}: operation node {name!r} ({cls}) is not "
+                               f"supported; supported ops: {', '.join(sorted(OPS))}")
+    cls, cfg = compat.normalize(cls, cfg, ctx.source)
+    layer_class = REGISTRY.get(cls)
+    if layer_class is None:
+        raise UnsupportedError(
+            f"{ctx.source}: layer {name!r} has class {cls!r}, which is not supported; "
+            f"supported: {', '.join(supported_layers())}. A custom layer can be supplied with "
+            f"custom_objects={{{cls!r}: factory}}, factory(config, weights) -> "
+            f"layer(inputs, mask=None)")
+    return layer_class(cls, name, cfg, ctx)

@@ -1,8 +1,10 @@
 """The layer base class and the context layers are built in.
 
-A layer is three separate things, as in Keras: its config (read once, at construction), its
-weights (``set_weights``, positional, in Keras's ``get_weights`` order) and its maths
-(``call``). Layers hold no per-call state, so one model can serve many threads.
+A layer is three separate things, as in Keras: its config (read once, at construction, with
+typed option readers), its weights (``set_weights``, positional, in Keras's ``get_weights``
+order; ``weight_node`` describes how Keras saves them, for the file formats) and its maths
+(``call``; ``run`` is the one call path the executor uses). Layers hold no per-call state, so
+one model can serve many threads.
 """
 
 from __future__ import annotations
@@ -10,26 +12,41 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .. import limits
 from .._util import as_list  # noqa: F401  (re-exported for the layers)
+from ..compat import Compat
+from ..dtypes import numeric_dtype, parse_dtype  # noqa: F401  (re-exported for the layers)
 from ..errors import ConfigError, InputError, UnsupportedError, WeightsError
 
 
 @dataclass
 class BuildContext:
-    """What a layer needs to know about the file it comes from, and what building it has
-    cost so far (layers, graph nodes, nesting: bounded by ``limits``)."""
+    """What a layer needs to know about the file it comes from (its path for messages, the
+    writing Keras's behaviour, the user's custom layers), how to build the layers inside it
+    (``build``, set by the registry), and what building has cost so far (layers, graph nodes,
+    nesting: bounded by ``limits``)."""
 
     source: str = "<config>"                 # file path or "<config>", for messages
-    keras_version: str = "3"
+    compat: Compat = field(default_factory=lambda: Compat.resolve("3"))
     custom_objects: Dict[str, Callable] = field(default_factory=dict)
+    build: Optional[Callable[[Any, "BuildContext"], "Layer"]] = None
     layers: int = 0
     nodes: int = 0
     depth: int = 0
+
+    @property
+    def keras_version(self) -> str:
+        return self.compat.version
+
+    def build_layer(self, entry: Any) -> "Layer":
+        """The layer (or nested model) of a serialized config entry."""
+        if self.build is None:
+            raise RuntimeError("BuildContext.build is not set")
+        return self.build(entry, self)
 
     def count_layer(self, n: int = 1, where: Optional[str] = None) -> None:
         """Count ``n`` more layers (a container counts its list before building it)."""
@@ -48,22 +65,6 @@ class BuildContext:
     def nested(self, where: str) -> "_Nesting":
         """``with ctx.nested(where):`` around building the layers inside a model or wrapper."""
         return _Nesting(self, where)
-
-    @property
-    def keras_major(self) -> int:
-        m = re.match(r"\s*(\d+)", self.keras_version or "")
-        return int(m.group(1)) if m else 3
-
-    @property
-    def default_recurrent_activation(self) -> str:
-        """What LSTM/GRU used when a config omits ``recurrent_activation``: hard_sigmoid in
-        Keras 1 and multi-backend Keras 2.0-2.2, sigmoid from Keras 2.3, tf.keras v2 and 3."""
-        m = re.match(r"\s*(\d+)(?:\.(\d+))?", self.keras_version or "")
-        if not m:
-            return "sigmoid"
-        major, minor = int(m.group(1)), int(m.group(2) or 0)
-        old = major == 1 or (major == 2 and minor < 3 and "tf" not in self.keras_version)
-        return "hard_sigmoid" if old else "sigmoid"
 
 
 class _Nesting:
@@ -93,24 +94,42 @@ class WeightSlot:
     trainable: bool = True
 
 
-_NUMERIC_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                   "uint64", "float16", "float32", "float64", "half", "float", "double"}
+@dataclass
+class WeightNode:
+    """How Keras saves a layer's weights: its own variables (``slots``, in creation order;
+    None where only the file can say, as for custom layers) and the objects holding the rest,
+    each under the attribute Keras tracks it by (``("cell", node)``, ``("forward_layer",
+    node)``, ``("layers", [nodes])``...). File formats map their own naming onto this tree;
+    a layer's ``get_weights`` order is the tree's own-then-children walk."""
 
+    class_name: str
+    slots: Optional[List[WeightSlot]]
+    children: List[Tuple[str, Union["WeightNode", List["WeightNode"]]]] = field(
+        default_factory=list)
+    trainable: bool = True
+    layer: Optional["Layer"] = None         # the layer whose set_weights takes this subtree
 
-def numeric_dtype(spec: Any, where: str, default: str = "float32") -> np.dtype:
-    """A plain numeric dtype named by a config (a name, or a serialized policy/dtype object).
-    Only scalar type names are accepted: NumPy would also read a sub-array spec such as
-    ``'(1000000000,)f8'`` as a dtype, and allocate by it."""
-    if isinstance(spec, dict):
-        spec = (spec.get("config") or {}).get("name", spec.get("class_name"))
-    if spec is None:
-        spec = default
-    if isinstance(spec, str) and spec.startswith("mixed_"):
-        spec = "float32"           # a mixed policy's variables (and inputs) are float32
-    if not isinstance(spec, str) or spec not in _NUMERIC_DTYPES:
-        raise UnsupportedError(f"{where}: dtype {spec!r:.100} is not supported; supported: "
-                               f"{', '.join(sorted(_NUMERIC_DTYPES))}")
-    return np.dtype({"half": "float16", "float": "float32", "double": "float64"}.get(spec, spec))
+    def walk(self):
+        """This node and every node below it, own-then-children order."""
+        yield self
+        for _, child in self.children:
+            for c in as_list(child):
+                yield from c.walk()
+
+    def flat_slots(self, trainable: bool = True) -> Optional[List[WeightSlot]]:
+        """Every slot of the subtree in ``get_weights`` order (trainable as Keras reports it:
+        also false under a non-trainable parent); None if any part is unknown."""
+        if self.slots is None:
+            return None
+        on = trainable and self.trainable
+        out = [WeightSlot(s.name, s.shape, s.trainable and on) for s in self.slots]
+        for _, child in self.children:
+            for c in as_list(child):
+                sub = c.flat_slots(on)
+                if sub is None:
+                    return None
+                out += sub
+        return out
 
 
 def to_snake_case(name: str) -> str:
@@ -120,38 +139,21 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-_DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64,
-           "half": np.float16, "float": np.float32, "double": np.float64}
-_MIXED = {"mixed_float16": np.float16}
-
-
-def parse_dtype(spec: Any, where: str, default=np.float32) -> np.dtype:
-    """The compute dtype of a serialized layer ``dtype`` (string, Policy or DTypePolicy)."""
-    if spec is None:
-        return np.dtype(default)
-    if isinstance(spec, dict):
-        cfg = spec.get("config") or {}
-        spec = cfg.get("name", spec.get("class_name"))
-    if not isinstance(spec, str):
-        raise ConfigError(f"{where}: dtype {spec!r} is not a dtype name")
-    if spec in _DTYPES:
-        return np.dtype(_DTYPES[spec])
-    if spec in _MIXED:
-        return np.dtype(_MIXED[spec])
-    raise UnsupportedError(f"{where}: dtype policy {spec!r} is not supported; supported: "
-                           f"{', '.join(sorted(set(_DTYPES) | set(_MIXED)))}")
-
-
 class Layer:
     """Base class: a named Keras layer with positional weights and a NumPy ``call``.
 
     Subclasses set ``slots`` in ``__init__`` (their weights, in Keras order), implement
-    ``call`` and, if the layer passes or makes masks, ``compute_mask``.
+    ``call`` and, if the layer passes or makes masks, ``compute_mask``; layers holding other
+    layers or cells describe them in ``weight_node``. ``streaming`` says whether the layer can
+    run a sequence chunk by chunk (``Model.step``): None when it works timestep by timestep,
+    else the reason it cannot (``stream_block`` may decide from the options).
     """
 
     supports_masking = False       # passes the input mask through unchanged
     is_op = False                  # a keras.ops node rather than a layer
+    is_model = False               # a Sequential or Functional model (holds a graph)
     float_dtype = True             # config 'dtype' is a float compute dtype (not InputLayer's)
+    streaming: Optional[str] = "it mixes timesteps"
 
     def __init__(self, class_name: str, name: str, config: dict, ctx: BuildContext):
         self.class_name = class_name
@@ -160,7 +162,7 @@ class Layer:
         self.ctx = ctx
         self.trainable = self.bool_opt("trainable", True)
         self.dtype = parse_dtype(config.get("dtype") if self.float_dtype else None, self.where)
-        self.slots: List[WeightSlot] = []
+        self.slots: Optional[List[WeightSlot]] = []
         self._weights: List[np.ndarray] = []
 
     # ----- config helpers -------------------------------------------------------------------
@@ -244,26 +246,13 @@ class Layer:
 
     # ----- weights ----------------------------------------------------------------------------
     @property
-    def weight_count(self) -> int:
-        return len(self.slots)
+    def weight_count(self) -> Optional[int]:
+        """Number of weight arrays, or None where only the file can say (custom layers)."""
+        return None if self.slots is None else len(self.slots)
 
-    def keras3_paths(self) -> List[str]:
-        """Groups (relative to this layer's group in a Keras 3 weights file) whose ``vars``
-        hold this layer's weights, in order."""
-        return [""]
-
-    def legacy_order(self) -> List[int]:
-        """Indices into ``slots`` in the order legacy HDF5 files list them:
-        trainable weights first, then non-trainable (Keras ``_legacy_weights``)."""
-        train = [i for i, s in enumerate(self.slots) if s.trainable and self.trainable]
-        rest = [i for i in range(len(self.slots)) if i not in train]
-        return train + rest
-
-    def adapt_legacy(self, arrays: List[np.ndarray], backend: Optional[str] = None
-                     ) -> List[np.ndarray]:
-        """Convert weights as a legacy HDF5 file stores them (older layouts, or written by
-        another backend such as Theano) to the current Keras layout."""
-        return arrays
+    def weight_node(self) -> WeightNode:
+        """How Keras saves this layer's weights (see WeightNode)."""
+        return WeightNode(self.class_name, self.slots, [], self.trainable, self)
 
     def set_weights(self, arrays: Sequence[np.ndarray]) -> None:
         if len(arrays) != len(self.slots):
@@ -302,11 +291,20 @@ class Layer:
             return x.astype(self.dtype)
         return x
 
+    def run(self, inputs, mask, kwargs: Dict[str, Any], ctx) -> Tuple[Any, Any]:
+        """One call, as the executor makes it: ``(outputs, output masks)``. ``ctx`` carries
+        recurrent state across calls (stateful layers, streaming) or is None."""
+        return self.call(inputs, mask=mask, **kwargs), self.compute_mask(inputs, mask)
+
     def call(self, inputs, mask=None, **kwargs):
         raise NotImplementedError
 
     def compute_mask(self, inputs, mask):
         return mask if self.supports_masking else None
+
+    def stream_block(self) -> Optional[str]:
+        """None if the layer can run a sequence chunk by chunk, else why not."""
+        return self.streaming
 
     def describe(self) -> str:
         """Key options for summaries."""
@@ -324,3 +322,9 @@ def single(inputs, where: str) -> np.ndarray:
         return inputs[0]
     return inputs
 
+
+
+def feature_axes(axes) -> bool:
+    """Whether every axis in ``axes`` is a feature axis (-1 or from 2 on): a layer acting
+    along them only works timestep by timestep (it can be streamed)."""
+    return all(isinstance(a, int) and (a == -1 or a >= 2) for a in as_list(axes))

@@ -8,20 +8,19 @@ layer's then the backward layer's.
 
 from __future__ import annotations
 
-from typing import List
-
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from .base import Layer, as_list
+from .base import Layer, WeightNode, as_list
 from .recurrent import RNN, split_call
 
 _MERGES = ("concat", "sum", "mul", "ave", None)
 
 
 class Bidirectional(Layer):
+    streaming = "its backward half needs the whole sequence"
 
-    def __init__(self, class_name, name, config, ctx, make_layer):
+    def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)
         fwd_cfg = self.require("layer")
         bwd_cfg = self.opt("backward_layer")
@@ -47,8 +46,8 @@ class Bidirectional(Layer):
             raise ConfigError(f"{self.where}: 'backward_layer' must be a serialized layer")
         bwd_cfg = _with(bwd_cfg, zero_output_for_mask=seq)
         with ctx.nested(self.where):
-            self.forward = make_layer(fwd_cfg, ctx)
-            self.backward = make_layer(bwd_cfg, ctx)
+            self.forward = ctx.build_layer(fwd_cfg)
+            self.backward = ctx.build_layer(bwd_cfg)
         for part in (self.forward, self.backward):
             if not isinstance(part, RNN):
                 raise ConfigError(f"{self.where}: wraps {part.class_name}, expected a recurrent "
@@ -61,19 +60,19 @@ class Bidirectional(Layer):
         self.stateful = self.forward.stateful or self.backward.stateful
         self.slots = self.forward.slots + self.backward.slots
 
-    def keras3_paths(self) -> List[str]:
-        return ([f"forward_layer/{p}" for p in self.forward.keras3_paths()] +
-                [f"backward_layer/{p}" for p in self.backward.keras3_paths()])
-
-    def adapt_legacy(self, arrays, backend=None):
-        half = len(arrays) // 2
-        return (self.forward.adapt_legacy(arrays[:half], backend) +
-                self.backward.adapt_legacy(arrays[half:], backend))
+    def weight_node(self) -> WeightNode:
+        return WeightNode(self.class_name, [], [("forward_layer", self.forward.weight_node()),
+                                                ("backward_layer", self.backward.weight_node())],
+                          self.trainable, self)
 
     def build_weights(self, arrays):
         n = len(self.forward.slots)
         self.forward.set_weights(arrays[:n])
         self.backward.set_weights(arrays[n:])
+
+    def run(self, inputs, mask, kwargs, ctx):
+        return self.call(inputs, mask=mask, state_ctx=ctx, **kwargs), \
+            self.compute_mask(inputs, mask)
 
     def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None,
              **kwargs):
@@ -112,7 +111,7 @@ class Bidirectional(Layer):
         out_mask = mask if self.return_sequences else None
         masks = [out_mask] * (2 if self.merge_mode is None else 1)
         if self.return_state:
-            n = len(self.forward.cell.state_sizes) + len(self.backward.cell.state_sizes)
+            n = len(self.forward.state_sizes) + len(self.backward.state_sizes)
             masks += [None] * n
         return masks[0] if len(masks) == 1 else masks
 

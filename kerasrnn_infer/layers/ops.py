@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import limits
 from ..errors import ConfigError, InputError
-from .base import Layer, numeric_dtype
+from .base import Layer, feature_axes, numeric_dtype
 
 
 def _axis(v):
@@ -20,17 +20,24 @@ def _axis(v):
     return v
 
 
+def _kind(kind, fn):
+    """``fn`` marked with how it treats the time axis (for streaming): "elementwise" ops
+    work timestep by timestep, "reduce" ops do when they reduce feature axes only."""
+    fn.kind = kind
+    return fn
+
+
 def _reduce(fn):
-    return lambda cfg, a: fn(a[0], axis=_axis(cfg.get("axis")), keepdims=bool(cfg.get("keepdims",
-                                                                                     False)))
+    return _kind("reduce", lambda cfg, a: fn(a[0], axis=_axis(cfg.get("axis")),
+                                             keepdims=bool(cfg.get("keepdims", False))))
 
 
-def _binary(fn):
-    return lambda cfg, a: fn(np.asarray(a[0]), np.asarray(a[1]))
+def _binary(fn, kind="elementwise"):
+    return _kind(kind, lambda cfg, a: fn(np.asarray(a[0]), np.asarray(a[1])))
 
 
 def _unary(fn):
-    return lambda cfg, a: fn(np.asarray(a[0]))
+    return _kind("elementwise", lambda cfg, a: fn(np.asarray(a[0])))
 
 
 _OPS = {
@@ -50,7 +57,7 @@ _OPS = {
     "TrueDivide": _binary(np.divide),
     "Maximum": _binary(np.maximum),
     "Minimum": _binary(np.minimum),
-    "Matmul": _binary(np.matmul),
+    "Matmul": _binary(np.matmul, "other"),
     "Negative": _unary(np.negative),
     "Abs": _unary(np.abs),
     "Absolute": _unary(np.abs),
@@ -71,8 +78,9 @@ _OPS = {
     "Reshape": lambda cfg, a: np.reshape(a[0], cfg.get("newshape", cfg.get("new_shape"))),
     "Concatenate": lambda cfg, a: np.concatenate(a[0], axis=cfg.get("axis", 0)),
     "Stack": lambda cfg, a: np.stack(a[0], axis=cfg.get("axis", 0)),
-    "Where": lambda cfg, a: np.where(a[0], a[1], a[2]),
-    "Cast": lambda cfg, a: np.asarray(a[0]).astype(_dtype_name(cfg.get("dtype"))),
+    "Where": _kind("elementwise", lambda cfg, a: np.where(a[0], a[1], a[2])),
+    "Cast": _kind("elementwise",
+                  lambda cfg, a: np.asarray(a[0]).astype(_dtype_name(cfg.get("dtype")))),
     "ZerosLike": lambda cfg, a: np.zeros(np.shape(a[0]), _like_dtype(cfg, a[0])),
     "OnesLike": lambda cfg, a: np.ones(np.shape(a[0]), _like_dtype(cfg, a[0])),
     "BroadcastTo": lambda cfg, a: np.broadcast_to(a[0], cfg["shape"]),
@@ -146,6 +154,14 @@ class Op(Layer):
 
     is_op = True
     float_dtype = False     # an op's 'dtype' is its output dtype, not a compute policy
+
+    def stream_block(self):
+        kind = getattr(self.fn, "kind", "other")
+        if kind == "elementwise":
+            return None
+        if kind == "reduce" and feature_axes(self.opt("axis")) and self.opt("axis") is not None:
+            return None
+        return "this operation may mix timesteps"
 
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)

@@ -1,4 +1,10 @@
-"""SimpleRNN, LSTM, GRU and RNN(cell | [cells]) layers: config -> cells -> the time loop."""
+"""SimpleRNN, LSTM, GRU and RNN(cell | [cells]) layers: config -> cell specs -> a kernel.
+
+The layer reads its options and its cells' configs into ``cells.CellSpec``s, takes the cells'
+weights (``kernel``, ``recurrent_kernel``, ``bias`` per cell, as Keras stores them under
+``cell`` or ``cell/cells/<cell>``), and runs them with the kernel ``kernels.recurrent_kernel``
+gives; time options (direction, sequences, states, masks, time_major) live here.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,24 @@ from typing import List
 import numpy as np
 
 from .. import activations
-from .._legacy import adapt_rnn_weights
-from .._recurrent import Cell, GRUCell, LSTMCell, SimpleRNNCell, StackedCell, run
+from ..cells import CellSpec, CellWeights
 from ..errors import ConfigError, InputError, UnsupportedError
-from .base import Layer, WeightSlot, as_list, to_snake_case
+from ..kernels import recurrent_kernel
+from .base import Layer, WeightNode, WeightSlot, as_list
 
-_CELLS = {"SimpleRNNCell": SimpleRNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
+_KINDS = {"SimpleRNNCell": "simple_rnn", "LSTMCell": "lstm", "GRUCell": "gru"}
 _LAYER_CELL = {"SimpleRNN": "SimpleRNNCell", "LSTM": "LSTMCell", "GRU": "GRUCell"}
 _SLOT_NAMES = ("kernel", "recurrent_kernel", "bias")
 
 
-def _unwrap(obj):
+def _unwrap(obj, where):
     """(class_name, config) of a serialized Keras object."""
-    if not isinstance(obj, dict) or "class_name" not in obj:
-        raise ConfigError(f"expected a serialized Keras object, received {obj!r:.200}")
-    return obj["class_name"], obj.get("config") or {}
+    if not isinstance(obj, dict) or not isinstance(obj.get("class_name"), str):
+        raise ConfigError(f"{where}: expected a serialized Keras cell, received {obj!r:.200}")
+    cfg = obj.get("config") or {}
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{where}: the {obj['class_name']} config must be an object")
+    return obj["class_name"], cfg
 
 
 def split_call(layer, inputs, mask, initial_state, kwargs):
@@ -39,17 +48,25 @@ def split_call(layer, inputs, mask, initial_state, kwargs):
     return x, states, mask
 
 
-class RNN(Layer):
-    """Any recurrent layer. ``self.cell`` holds the maths; this class holds time options."""
+class _CellOptions(Layer):
+    """The typed option readers of a layer, over a cell's own config (``RNN(cell)``)."""
 
+    def __init__(self, layer: Layer, cfg: dict):      # noqa: D107 - no Layer.__init__
+        self.class_name, self.name, self.ctx, self.config = \
+            layer.class_name, layer.name, layer.ctx, cfg
+
+
+class RNN(Layer):
+    """Any recurrent layer: ``specs`` hold the maths of its cell(s), ``kernel`` runs them."""
 
     def __init__(self, class_name, name, config, ctx):
         super().__init__(class_name, name, config, ctx)
         if class_name in _LAYER_CELL:
             self.cell_classes = [_LAYER_CELL[class_name]]
-            self.cell = self._make_cell(_LAYER_CELL[class_name], config)
+            self.stacked = False
+            self.specs = [self._spec(_LAYER_CELL[class_name], config)]
         else:
-            self.cell = self._make_rnn_cell(self.require("cell"))
+            self.specs = self._cell_specs(self.require("cell"))
         self.return_sequences = self.bool_opt("return_sequences", False)
         self.return_state = self.bool_opt("return_state", False)
         self.go_backwards = self.bool_opt("go_backwards", False)
@@ -60,87 +77,84 @@ class RNN(Layer):
         for key in ("constants",):
             if self.opt(key):
                 self.refuse(key, self.opt(key), "none")
-        cells = self.cell.cells if isinstance(self.cell, StackedCell) else [self.cell]
-        self.slots = [WeightSlot(n, s) for c in cells
-                      for n, s in zip(_SLOT_NAMES, c.weight_shapes())]
+        self.cell_slots = [[WeightSlot(n, s) for n, s in zip(_SLOT_NAMES, spec.weight_shapes())]
+                           for spec in self.specs]
+        self.slots = [s for slots in self.cell_slots for s in slots]
+        self.kernel = None
+        self.weights: List[CellWeights] = []
 
     # ----- config -----------------------------------------------------------------------------
-    def _make_rnn_cell(self, spec):
-        """A single cell, or a StackedCell for ``RNN([cells])`` / ``StackedRNNCells``."""
-        stacked = isinstance(spec, list)
-        specs = spec if stacked else [spec]
-        if not stacked and _unwrap(spec)[0] == "StackedRNNCells":
-            stacked, specs = True, _unwrap(spec)[1].get("cells")
+    def _cell_specs(self, spec) -> List[CellSpec]:
+        """The cells of ``RNN(cell)``, ``RNN([cells])`` or ``RNN(StackedRNNCells)``."""
+        self.stacked = isinstance(spec, list)
+        specs = spec if self.stacked else [spec]
+        if not self.stacked and _unwrap(spec, self.where)[0] == "StackedRNNCells":
+            self.stacked, specs = True, _unwrap(spec, self.where)[1].get("cells")
             if not isinstance(specs, list) or not specs:
                 raise ConfigError(f"{self.where}: StackedRNNCells config has no 'cells' list")
-        self.cell_classes = []
-        cells = []
+        if len(specs) > 1024:
+            raise ConfigError(f"{self.where}: {len(specs)} stacked cells; at most 1024 are read")
+        self.cell_classes, out = [], []
         for s in specs:
-            cls, cfg = _unwrap(s)
-            if cls not in _CELLS:
+            cls, cfg = _unwrap(s, self.where)
+            if cls not in _KINDS:
                 raise UnsupportedError(f"{self.where}: cell class {cls!r} is not supported; "
-                                       f"supported: {', '.join(sorted(_CELLS))}")
+                                       f"supported: {', '.join(sorted(_KINDS))}")
             self.cell_classes.append(cls)
-            cells.append(self._make_cell(cls, cfg))
-        return StackedCell(cells) if stacked else cells[0]
+            out.append(self._spec(cls, cfg))
+        return out
 
-    def _make_cell(self, cls: str, cfg: dict) -> Cell:
-        where = f"{self.where}"
-        if not isinstance(cfg, dict):
-            raise ConfigError(f"{where}: the {cls} config must be an object")
+    def _spec(self, cls: str, cfg: dict) -> CellSpec:
+        where = self.where
         opts = _CellOptions(self, cfg)
         units = opts.int_opt("units", None)
         if units is None:
             raise ConfigError(f"{where}: config has no 'units'")
-        act = activations.get(cfg.get("activation", "tanh"), self.ctx.keras_major,
+        act = activations.get(cfg.get("activation", "tanh"), self.ctx.compat,
                               f"{where} activation")
-        use_bias = opts.bool_opt("use_bias", True)
-        dtype = self.dtype
-        if cls == "SimpleRNNCell":
-            return SimpleRNNCell(units, act, None, use_bias, dtype)
-        ract = activations.get(cfg.get("recurrent_activation",
-                                       self.ctx.default_recurrent_activation),
-                               self.ctx.keras_major,
-                               f"{where} recurrent_activation")
-        if cls == "LSTMCell":
-            return LSTMCell(units, act, ract, use_bias, dtype)
-        return GRUCell(units, act, ract, use_bias, dtype, opts.bool_opt("reset_after", False))
+        kind = _KINDS[cls]
+        ract = None
+        if kind != "simple_rnn":
+            ract = activations.get(cfg.get("recurrent_activation",
+                                           self.ctx.compat.default_recurrent_activation),
+                                   self.ctx.compat, f"{where} recurrent_activation")
+        reset_after = opts.bool_opt("reset_after", False) if kind == "gru" else False
+        return CellSpec(kind, units, act, ract, opts.bool_opt("use_bias", True), reset_after,
+                        self.dtype)
 
     # ----- weights ----------------------------------------------------------------------------
-    def keras3_paths(self) -> List[str]:
-        if not isinstance(self.cell, StackedCell):
-            return ["cell"]
-        seen: dict = {}
-        paths = []
-        for cls in self.cell_classes:
-            base = to_snake_case(cls)
-            seen[base] = seen.get(base, -1) + 1
-            paths.append(f"cell/cells/{base}" + (f"_{seen[base]}" if seen[base] else ""))
-        return paths
+    def weight_node(self) -> WeightNode:
+        nodes = [WeightNode(cls, slots) for cls, slots in zip(self.cell_classes,
+                                                               self.cell_slots)]
+        cell = WeightNode("StackedRNNCells", [], [("cells", nodes)]) if self.stacked \
+            else nodes[0]
+        return WeightNode(self.class_name, [], [("cell", cell)], self.trainable, self)
 
     def build_weights(self, arrays):
-        cells = self.cell.cells if isinstance(self.cell, StackedCell) else [self.cell]
-        k = 0
-        for c in cells:
-            n = len(c.weight_shapes())
-            c.set(arrays[k:k + n])
-            k += n
-        for prev, c in zip(cells, cells[1:]):
-            if c.features != prev.output_size:
-                raise ConfigError(f"{self.where}: stacked cell kernel has {c.features} input "
-                                  f"rows, the previous cell outputs {prev.output_size}")
-
-    def adapt_legacy(self, arrays, backend=None):
-        if self.class_name not in _LAYER_CELL:
-            return arrays
-        return adapt_rnn_weights(self.class_name, self.cell.units,
-                                 getattr(self.cell, "reset_after", False), arrays, self.where)
+        weights, k = [], 0
+        for spec, slots in zip(self.specs, self.cell_slots):
+            weights.append(CellWeights.of(spec, arrays[k:k + len(slots)]))
+            k += len(slots)
+        for prev, w in zip(self.specs, weights[1:]):
+            if w.features != prev.units:
+                raise ConfigError(f"{self.where}: stacked cell kernel has {w.features} input "
+                                  f"rows, the previous cell outputs {prev.units}")
+        self.weights = weights
+        self.kernel = recurrent_kernel(self.specs, weights)
 
     @property
     def input_features(self) -> int:
-        return self.cell.features
+        return self.weights[0].features
+
+    @property
+    def state_sizes(self) -> List[int]:
+        return [s for spec in self.specs for s in spec.state_sizes]
 
     # ----- maths ------------------------------------------------------------------------------
+    def run(self, inputs, mask, kwargs, ctx):
+        return self.call(inputs, mask=mask, state_ctx=ctx, **kwargs), \
+            self.compute_mask(inputs, mask)
+
     def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None,
              **kwargs):
         x, states, mask = split_call(self, inputs, mask, initial_state, kwargs)
@@ -156,7 +170,7 @@ class RNN(Layer):
             raise InputError(f"{self.where}: expects {self.input_features} input features, "
                              f"received shape {x.shape}")
         batch = x.shape[0]
-        sizes = self.cell.state_sizes
+        sizes = self.state_sizes
         if states:
             if len(states) != len(sizes):
                 raise InputError(f"{self.where}: expects {len(sizes)} initial state tensors, "
@@ -180,8 +194,9 @@ class RNN(Layer):
             if mask.shape != x.shape[:2]:
                 raise InputError(f"{self.where}: mask shape {mask.shape} does not match input "
                                  f"shape {x.shape}")
-        last, seq, final = run(self.cell, x, init, mask, self.go_backwards,
-                               self.return_sequences, self.zero_output_for_mask, prev_output)
+        last, seq, final = self.kernel.run(x, init, mask, self.go_backwards,
+                                           self.return_sequences, self.zero_output_for_mask,
+                                           prev_output)
         if state_ctx is not None:
             state_ctx.save(self, final, last)
         out = seq if self.return_sequences else last
@@ -194,20 +209,15 @@ class RNN(Layer):
             mask = mask[0]
         out_mask = mask if self.return_sequences else None
         if self.return_state:
-            return [out_mask] + [None] * len(self.cell.state_sizes)
+            return [out_mask] + [None] * len(self.state_sizes)
         return out_mask
 
+    def stream_block(self):
+        return "go_backwards needs the whole sequence" if self.go_backwards else None
+
     def describe(self):
-        opts = [f"units={self.cell.output_size}"]
+        opts = [f"units={self.specs[-1].units}"]
         for key in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll"):
             if getattr(self, key, False):
                 opts.append(key)
         return ", ".join(opts)
-
-
-class _CellOptions(Layer):
-    """The typed option readers of a layer, over a cell's own config (``RNN(cell)``)."""
-
-    def __init__(self, layer: Layer, cfg: dict):      # noqa: D107 - no Layer.__init__
-        self.class_name, self.name, self.ctx, self.config = \
-            layer.class_name, layer.name, layer.ctx, cfg

@@ -1,7 +1,9 @@
-"""Recurrent cells and the one time loop that runs them.
+"""The NumPy recurrent kernel: fast cells and the one time loop that runs them.
 
-Cells know the maths of one timestep; ``run`` knows time: direction, masks, sequences and
-states (the split Keras uses between ``*Cell.call`` and ``backend.rnn``).
+Built from the cells' specs and weights (``kerasrnn_infer.cells``, whose readable steps are
+the reference this kernel is tested against); cells know the maths of one timestep, ``run``
+knows time: direction, masks, sequences and states (the split Keras uses between
+``*Cell.call`` and ``backend.rnn``).
 
 Speed: every cell keeps one buffer per call, ``X = [h | x | 1]`` (the ones only when there is
 a bias), and its weights stacked once at load into ``[U; W; b]``, so the input projection, the
@@ -13,7 +15,7 @@ sharing an activation are contiguous, and sigmoid gates are pre-halved so that
 
 Two layouts, chosen by batch size (both measured, with OpenBLAS): small batches keep one row per
 sample, ``X`` is (batch, K) and a step is ``X @ Wc``, a vector-matrix product. From
-``_COLUMNS_FROM`` samples on (2 for LSTM and GRU, 16 for SimpleRNN), buffers are feature-major,
+``LayoutPolicy.columns_from`` samples on (2 for LSTM and GRU, 16 for SimpleRNN), buffers are feature-major,
 ``X`` is (K, batch) and a step is ``Wc.T @ X`` with ``Wc.T`` stored contiguous (made on first
 use), so every gate block is a contiguous run of rows and whole-gate calls stream through
 memory. The product costs about the same either way (tools/bench.py times both); the layouts
@@ -29,21 +31,58 @@ Formulas (Keras ``layers/rnn/{simple_rnn,lstm,gru}.py``):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
-from typing import List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import activations as A
-from ._locks import ForkSafeLock
+from .. import activations as A
+from .._locks import ForkSafeLock
+from ..cells import CellSpec, CellWeights
 
 # Activations that act elementwise can be applied to several gates in one call.
 _AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
-
-# batch sizes from which buffers are feature-major, by cell kind (measured: tools/bench.py)
-_COLUMNS_FROM = {"simple_rnn": 16, "lstm": 2, "gru": 2}
-_FOLD_BELOW = 2        # batch sizes where GRU (reset_after) folds x W_h into one product (measured)
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float16, np.float32, np.float64)}
+
+
+@dataclass(frozen=True)
+class LayoutPolicy:
+    """Which buffer layout and product form the kernel uses, by batch size."""
+
+    #: batch sizes from which buffers are feature-major, by cell kind (measured: tools/bench.py)
+    columns_from: Tuple[Tuple[str, int], ...] = (("simple_rnn", 16), ("lstm", 2), ("gru", 2))
+    #: batch sizes below which GRU (reset_after) folds x W_h into its one product (measured)
+    fold_below: int = 2
+
+    def columns(self, kind: str, batch: int) -> bool:
+        return batch >= dict(self.columns_from)[kind]
+
+    @classmethod
+    def forced(cls, columns: bool, fold: bool = False) -> "LayoutPolicy":
+        """Every batch in one layout (rows or feature-major), optionally with GRU's folded
+        product at every batch: for tests that check each form."""
+        start = 1 if columns else 1 << 40
+        return cls(tuple((k, start) for k in ("simple_rnn", "lstm", "gru")),
+                   1 << 40 if fold else 2)
+
+
+DEFAULT_POLICY = LayoutPolicy()
+_POLICY: contextvars.ContextVar = contextvars.ContextVar("kerasrnn_infer_layout",
+                                                         default=DEFAULT_POLICY)
+
+
+@contextlib.contextmanager
+def layout_policy(policy: LayoutPolicy) -> Iterator[LayoutPolicy]:
+    """``with layout_policy(p):`` runs recurrent layers in this thread (and context) with
+    layout policy ``p``."""
+    token = _POLICY.set(policy)
+    try:
+        yield policy
+    finally:
+        _POLICY.reset(token)
 
 
 def _tanh_then_sigmoid(z: np.ndarray, sig: np.ndarray, half: np.ndarray) -> None:
@@ -138,12 +177,13 @@ class Frame:
     places (a step updates them in place); ``out_bs`` and ``states_bs`` are the same views as
     (batch, features)."""
 
-    __slots__ = ("L", "X", "x", "out", "states", "ws", "batch", "cols", "weights")
+    __slots__ = ("L", "X", "x", "out", "states", "ws", "batch", "cols", "weights", "policy")
 
-    def __init__(self, L: Layout, X, x, out, states, ws):
+    def __init__(self, L: Layout, X, x, out, states, ws, policy: LayoutPolicy = DEFAULT_POLICY):
         self.L, self.X, self.x, self.out, self.states, self.ws = L, X, x, out, states, ws
         self.batch, self.cols = L.batch, L.cols
         self.weights = None           # the weights generation the frame was made for
+        self.policy = policy          # the layout policy it was made under
 
     @property
     def out_bs(self):
@@ -163,8 +203,9 @@ def _frame_for(cell, batch: int) -> Frame:
     local = cell._frames
     fr = getattr(local, "frame", None)
     weights = cell.weights_generation
-    if fr is None or fr.batch != batch or fr.weights != weights:
-        fr = cell.frame(batch)
+    policy = _POLICY.get()
+    if fr is None or fr.batch != batch or fr.weights != weights or fr.policy is not policy:
+        fr = cell.frame(batch, policy=policy)
         fr.weights = weights
         if batch * (sum(cell.state_sizes) + cell.features) <= _CACHED_FRAME_VALUES:
             local.frame = fr
@@ -178,12 +219,13 @@ class Cell:
     gates = 1
     extra_columns = 0          # columns of X after [h | x | 1] (GRU without reset_after)
 
-    def __init__(self, units: int, activation, recurrent_activation, use_bias: bool, dtype):
-        self.units = units
-        self.act = activation
-        self.ract = recurrent_activation
-        self.use_bias = use_bias
-        self.dtype = np.dtype(dtype)
+    def __init__(self, spec: CellSpec):
+        self.spec = spec
+        self.units = spec.units
+        self.act = spec.activation
+        self.ract = spec.recurrent_activation
+        self.use_bias = spec.use_bias
+        self.dtype = np.dtype(spec.dtype)
         self.features = 0
         self.weights_generation = 0   # counts set() calls: frames made before are stale
         self._frames = threading.local()
@@ -197,16 +239,6 @@ class Cell:
     @property
     def output_size(self) -> int:
         return self.units
-
-    def bias_shape(self) -> Tuple[int, ...]:
-        return (self.gates * self.units,)
-
-    def weight_shapes(self) -> List[Tuple[Optional[int], ...]]:
-        g = self.gates * self.units
-        shapes = [(None, g), (self.units, g)]
-        if self.use_bias:
-            shapes.append(self.bias_shape())
-        return shapes
 
     def _arrays(self, arrays):
         """Kernel, recurrent kernel and bias (or None) as they are (cast when assembled).
@@ -240,18 +272,19 @@ class Cell:
                     self._transposed[name] = t
         return t
 
-    def columns(self, batch: int) -> bool:
-        return batch >= _COLUMNS_FROM[self.kind]
+    def columns(self, batch: int, policy: LayoutPolicy) -> bool:
+        return policy.columns(self.kind, batch)
 
-    def frame(self, batch: int, cols: Optional[bool] = None) -> Frame:
+    def frame(self, batch: int, cols: Optional[bool] = None,
+              policy: LayoutPolicy = DEFAULT_POLICY) -> Frame:
         u, f = self.units, self.features
         one = int(self.use_bias)
-        L = Layout(batch, self.columns(batch) if cols is None else cols)
+        L = Layout(batch, self.columns(batch, policy) if cols is None else cols)
         X = L.buf(u + f + one + self.extra_columns, self.dtype, zero=True)
         if one:
             L.part(X, u + f, u + f + 1)[...] = 1
         h = L.part(X, 0, u)
-        return self._frame(Frame(L, X, L.part(X, u, u + f), h, [h], {}))
+        return self._frame(Frame(L, X, L.part(X, u, u + f), h, [h], {}, policy))
 
     def _frame(self, fr: Frame) -> Frame:
         return fr
@@ -334,13 +367,10 @@ class GRUCell(Cell):
     kind = "gru"
     gates = 3
 
-    def __init__(self, units, activation, recurrent_activation, use_bias, dtype, reset_after):
-        super().__init__(units, activation, recurrent_activation, use_bias, dtype)
-        self.reset_after = reset_after
-        self.extra_columns = 0 if reset_after else units
-
-    def bias_shape(self):
-        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+    def __init__(self, spec: CellSpec):
+        super().__init__(spec)
+        self.reset_after = spec.reset_after
+        self.extra_columns = 0 if spec.reset_after else spec.units
 
     def set(self, arrays: List[np.ndarray]) -> None:
         u = self.units
@@ -383,7 +413,7 @@ class GRUCell(Cell):
     def _frame(self, fr):
         u, L, X = self.units, fr.L, fr.X
         width = u + self.features + int(self.use_bias)       # [h | x | 1]
-        fold = self.reset_after and L.batch < _FOLD_BELOW and not L.cols
+        fold = self.reset_after and L.batch < fr.policy.fold_below and not L.cols
         a = L.buf((4 if fold else 3 if self.reset_after else 2) * u, self.dtype)
         xin = L.part(X, u, width + self.extra_columns)       # [x | 1] or [x | 1 | r h]
         fr.ws.update(a=a, zr=L.part(a, 0, 2 * u), z=L.part(a, 0, u), r=L.part(a, u, 2 * u),
@@ -451,11 +481,11 @@ class StackedCell:
     def output_size(self) -> int:
         return self.cells[-1].output_size
 
-    def frame(self, batch):
-        cols = any(c.columns(batch) for c in self.cells)     # one layout for all cells
-        frames = [c.frame(batch, cols) for c in self.cells]
+    def frame(self, batch, policy: LayoutPolicy = DEFAULT_POLICY):
+        cols = any(c.columns(batch, policy) for c in self.cells)   # one layout for all cells
+        frames = [c.frame(batch, cols, policy) for c in self.cells]
         return Frame(frames[0].L, None, frames[0].x, frames[-1].out,
-                     [s for f in frames for s in f.states], {"frames": frames})
+                     [s for f in frames for s in f.states], {"frames": frames}, policy)
 
     def step(self, fr):
         frames = fr.ws["frames"]
@@ -469,9 +499,12 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
         go_backwards: bool, return_sequences: bool, zero_output_for_mask: bool,
         prev_output: Optional[np.ndarray] = None
         ) -> Tuple[np.ndarray, Optional[np.ndarray], List[np.ndarray]]:
-    """Run ``cell`` over ``x`` (batch, time, features).
+    """Run ``cell`` over ``x`` (batch, time, *features): any cell whose ``frame(batch)``
+    gives an input slot ``x``, an output ``out_bs`` and states ``states_bs`` as
+    (batch, *shape) views of one rank (feature-major frames: 1-D features only), and whose
+    ``step(frame)`` advances them one timestep.
 
-    Returns (last output, output sequence (batch, time, units) in processing order or None,
+    Returns (last output, output sequence (batch, time, *out) in processing order or None,
     final states). A masked step keeps every state; its output is the previous output
     (``prev_output``, zeros by default, before the first step), or zeros when
     ``zero_output_for_mask`` (Keras TF backend).
@@ -479,16 +512,16 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     batch, steps = x.shape[0], x.shape[1]
     dtype = cell.dtype
     fr = _frame_for(cell, batch)
-    states = fr.states_bs                            # (batch, size) views, either layout
+    states = fr.states_bs                            # (batch, ...) views, either layout
     for view, s in zip(states, initial_states):
         np.copyto(view, s, casting="unsafe")
-    # time-major views, no copy: x_t as (features, batch) or (batch, features)
-    xs = x.transpose(1, 2, 0) if fr.cols else x.transpose(1, 0, 2)
+    # time-major views, no copy: x_t as (features, batch) or (batch, *features)
+    xs = x.transpose(1, 2, 0) if fr.cols else np.moveaxis(x, 1, 0)
     if go_backwards:
         xs = xs[::-1]
-    seq = np.empty((batch, steps, cell.output_size), dtype) if return_sequences else None
-    seq_t = None if seq is None else seq.transpose(1, 0, 2)
     x_slot, out, step = fr.x, fr.out_bs, cell.step
+    seq = np.empty((batch, steps) + out.shape[1:], dtype) if return_sequences else None
+    seq_t = None if seq is None else np.moveaxis(seq, 1, 0)
 
     if mask is None:
         for k, x_t in enumerate(xs):
@@ -498,7 +531,9 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
                 np.copyto(seq_t[k], out)
         last = out.copy() if steps else np.zeros(out.shape, dtype)
     else:
-        m_tb = np.ascontiguousarray(np.asarray(mask, bool).T)[:, :, None]
+        # (time, batch, 1, ...): broadcasts over each sample's output and states
+        m_tb = np.ascontiguousarray(np.asarray(mask, bool).T)
+        m_tb = m_tb.reshape(m_tb.shape + (1,) * (out.ndim - 1))
         if go_backwards:
             m_tb = m_tb[::-1]
         keep = ~m_tb
@@ -518,3 +553,28 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
             if seq_t is not None:
                 np.copyto(seq_t[k], last)
     return last, seq, [s.copy() for s in states]
+
+
+_CELLS = {"simple_rnn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
+
+
+class NumpyRecurrent:
+    """The kernel of one recurrent layer: its cells' fast forms, made once from the specs and
+    weights, and ``run`` over a sequence."""
+
+    def __init__(self, specs: Sequence[CellSpec], weights: Sequence[CellWeights]):
+        cells = []
+        for spec, w in zip(specs, weights):
+            cell = _CELLS[spec.kind](spec)
+            cell.set([w.kernel, w.recurrent_kernel] + ([w.bias] if spec.use_bias else []))
+            cells.append(cell)
+        self.cell = cells[0] if len(cells) == 1 else StackedCell(cells)
+
+    @property
+    def dtype(self):
+        return self.cell.dtype
+
+    def run(self, x, initial_states, mask, go_backwards, return_sequences,
+            zero_output_for_mask, prev_output=None):
+        return run(self.cell, x, initial_states, mask, go_backwards, return_sequences,
+                   zero_output_for_mask, prev_output)

@@ -25,9 +25,9 @@ from typing import Callable, Tuple
 
 import numpy as np
 
-from . import errors
-from ._locks import ForkSafeLock
-from .errors import KerasRnnInferError, ModelFileError, SettingError
+from .. import errors
+from .._locks import ForkSafeLock
+from ..errors import KerasRnnInferError, ModelFileError, SettingError
 
 _ERROR_TYPES = {name: getattr(errors, name) for name in errors.__all__}   # the typed errors only
 TIMEOUT_VARIABLE = "KERASRNN_INFER_READ_TIMEOUT"

@@ -1,0 +1,151 @@
+"""Where Keras versions compute differently: every difference as one named field, resolved once
+when a model is loaded, each with its Keras source.
+
+The numbers a model gives depend on the Keras that wrote it, not on any Keras installed here,
+so each field follows the writing version (``keras_version`` in the file; ``load_model(...,
+keras_version=...)`` overrides it). Older config spellings are brought to today's names here
+too (``normalize``), so layers read one spelling only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from .errors import UnsupportedError
+
+
+@dataclass(frozen=True)
+class Compat:
+    """The behaviour of the Keras version that wrote a model."""
+
+    version: str
+    major: int
+    #: ``hard_sigmoid``: Keras 1/2 and tf-keras ``clip(0.2 x + 0.5, 0, 1)``; Keras 3
+    #: ``clip(x / 6 + 0.5, 0, 1)`` (keras-team/keras PR #19477, ``activations/activations.py``).
+    hard_sigmoid: str
+    #: What LSTM/GRU use when a config has no ``recurrent_activation``: ``hard_sigmoid`` in Keras 1
+    #: and multi-backend Keras 2.0-2.2, ``sigmoid`` from Keras 2.3, tf.keras and Keras 3
+    #: (keras 2.3.0 release notes; ``layers/recurrent.py`` defaults).
+    default_recurrent_activation: str
+    #: ``hard_silu`` / ``hard_swish`` exist from Keras 3 only (``activations/__init__.py``).
+    has_hard_silu: bool
+    #: How ``Concatenate`` merges the masks of its inputs into one per timestep: Keras 3 keeps a
+    #: step if any input keeps it, tf-keras and Keras 2 only if all do
+    #: (``layers/merging/concatenate.py`` ``compute_mask``: ``ops.any`` vs ``backend.all``).
+    concat_mask: str
+    #: A stateful RNN given ``initial_state``: Keras 3 uses it on every call
+    #: (``layers/rnn/rnn.py``), tf-keras and Keras 2 only while the stored states are all zero
+    #: (``layers/rnn/base_rnn.py`` ``_process_inputs``).
+    stateful_initial_state: str
+    #: Keras 3 call nodes (``{"args", "kwargs"}``): a call receives its inputs' masks only when
+    #: it has exactly one tensor argument (``Layer.__call__``, "Populate mask argument(s)"), and
+    #: configs record the masks they passed; Keras 1/2 always pass them (``base_layer.py``).
+    explicit_masks: bool
+
+    @classmethod
+    def resolve(cls, version: Optional[str], config: Any = None) -> "Compat":
+        """The behaviour of ``version`` (a keras_version string such as "2.2.4", "2.13.1-tf",
+        "3.15.1"; missing: guessed from the config), with the node style of ``config``."""
+        version = str(version or guess_version(config))
+        m = re.match(r"\s*(\d+)(?:\.(\d+))?", version)
+        major = int(m.group(1)) if m else 3
+        minor = int(m.group(2) or 0) if m else 0
+        old_default = major == 1 or (major == 2 and minor < 3 and "tf" not in version)
+        return cls(version=version, major=major,
+                   hard_sigmoid="keras3" if major >= 3 else "keras2",
+                   default_recurrent_activation="hard_sigmoid" if old_default else "sigmoid",
+                   has_hard_silu=major >= 3,
+                   concat_mask="any" if major >= 3 else "all",
+                   stateful_initial_state="always" if major >= 3 else "while_zero",
+                   explicit_masks=_has_keras3_nodes(config))
+
+
+def guess_version(obj: Any) -> str:
+    """The writing Keras major version of a config with no ``keras_version``: Keras 3 marks
+    (serialized tensors, DTypePolicy, ``batch_shape``), else Keras 1 keys (``output_dim``
+    without ``units``, ``inner_activation``), else 2."""
+    keys: set = set()
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            if o.get("class_name") in ("__keras_tensor__", "DTypePolicy") or "batch_shape" in o:
+                return "3"
+            keys.update(k for k in o if k in ("output_dim", "units", "inner_activation"))
+            stack.extend(o.values())
+        elif isinstance(o, list):
+            stack.extend(o)
+    if "inner_activation" in keys or ("output_dim" in keys and "units" not in keys):
+        return "1"
+    return "2"
+
+
+def _has_keras3_nodes(config: Any) -> bool:
+    """Whether a config records calls as Keras 3 ``{"args", "kwargs"}`` nodes."""
+    stack = [config]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            nodes = o.get("inbound_nodes")
+            if isinstance(nodes, list) and any(isinstance(n, dict) for n in nodes):
+                return True
+            stack.extend(v for v in o.values() if isinstance(v, (dict, list)))
+        elif isinstance(o, list):
+            stack.extend(v for v in o if isinstance(v, (dict, list)))
+    return False
+
+
+# ----- older config spellings ------------------------------------------------------------------
+# Keras 1 key -> current key (multi-backend Keras 2 ``legacy/interfaces.py``)
+_KERAS1_KEYS = {
+    "output_dim": "units", "inner_activation": "recurrent_activation",
+    "dropout_W": "dropout", "dropout_U": "recurrent_dropout", "consume_less": "implementation",
+    "nb_filter": "filters", "filter_length": "kernel_size", "subsample_length": "strides",
+    "border_mode": "padding", "pool_length": "pool_size", "stride": "strides",
+}
+# per class: tf-keras spelling -> Keras 3 spelling (``layers/activations/leaky_relu.py``)
+_CLASS_KEYS: Dict[str, Dict[str, str]] = {"LeakyReLU": {"alpha": "negative_slope"}}
+# Keras 1 Merge(mode) -> the merge layer class (multi-backend Keras 2 ``legacy/layers.py``)
+_MERGE_MODES = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave": "Average",
+                "max": "Maximum"}
+# Keras 2.0-2.3 CuDNN layers: the same maths as LSTM/GRU with fixed activations
+# (tf-keras ``layers/rnn/cudnn_{lstm,gru}.py``)
+_CUDNN = {"CuDNNLSTM": "LSTM", "CuDNNGRU": "GRU"}
+
+
+def normalize(cls: str, cfg: dict, where: str) -> tuple:
+    """``(class name, config)`` in today's spelling: Keras 1 keys and classes renamed, CuDNN
+    layers as LSTM/GRU. Returns a new dict; the input is not changed."""
+    out = dict(cfg)
+    if cls in _CUDNN:
+        out.setdefault("activation", "tanh")
+        out.setdefault("recurrent_activation", "sigmoid")
+        if cls == "CuDNNGRU":
+            out["reset_after"] = True
+        return _CUDNN[cls], out
+    if cls == "TimeDistributedDense":
+        cls = "Dense"
+    if cls == "Merge":
+        if out.get("layers"):
+            raise UnsupportedError(f"{where}: layer {out.get('name')!r} is a Keras 1 Merge of "
+                                   f"Sequential branches (config 'layers'); supported: Merge "
+                                   f"layers called on tensors in a functional model")
+        mode = out.get("mode", "sum")
+        if not isinstance(mode, str) or mode not in _MERGE_MODES:
+            raise UnsupportedError(f"{where}: layer {out.get('name')!r} (Merge) has "
+                                   f"mode={mode!r:.100}; supported: {', '.join(_MERGE_MODES)}")
+        cls = _MERGE_MODES[mode]
+        out["axis"] = out.get("concat_axis", -1)
+    for old, new in _CLASS_KEYS.get(cls, {}).items():
+        if old in out and new not in out:
+            out[new] = out.pop(old)
+    if cls in ("Embedding", "Bidirectional"):     # their output_dim is not Keras 1's units
+        return cls, out
+    for old, new in _KERAS1_KEYS.items():
+        if old in out and new not in out:
+            out[new] = out.pop(old)
+    if "bias" in out and isinstance(out["bias"], bool):
+        out["use_bias"] = out.pop("bias")
+    return cls, out

@@ -1,0 +1,88 @@
+"""Running a model: one call path for every layer, and the loops over Sequential layers and
+Functional plans (values, masks and call arguments flow here; layers keep nothing).
+
+``call_layer`` is the only place a layer is called. Our own typed errors pass through; NumPy
+running out of memory is the input's size (InputError); anything else escaping a layer is a
+bug in this library and says so (InternalError, naming the layer and the inputs' shapes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ._util import as_list
+from .errors import ConfigError, InputError, InternalError, KerasRnnInferError
+from .graph import Ref, leaves, map_refs
+
+
+def call_layer(layer, inputs, mask, kwargs: Dict[str, Any], ctx) -> Tuple[Any, Any]:
+    """Run one layer call; returns (outputs, output masks)."""
+    try:
+        return layer.run(inputs, mask, kwargs, ctx)
+    except KerasRnnInferError:
+        raise
+    except MemoryError:
+        shapes = [np.shape(a) for a in as_list(inputs)]
+        raise InputError(f"{layer.where}: not enough memory to run on inputs of shapes "
+                         f"{shapes}") from None
+    except Exception as e:  # noqa: BLE001 - an engine bug, reported as such
+        shapes = [np.shape(a) for a in as_list(inputs)]
+        raise InternalError(f"{layer.where}: kerasrnn_infer failed on inputs of shapes "
+                            f"{shapes}: {type(e).__name__}: {e}. This is a bug in "
+                            f"kerasrnn_infer; please report it with the model file") from e
+
+
+def run_sequential(layers, feed: Tuple[Any, Any], collect: Optional[Dict[str, Any]], ctx):
+    """A Sequential model's layers in turn; ``feed`` is (value, mask)."""
+    x, m = feed
+    for layer in layers:
+        x, m = call_layer(layer, x, m, {}, ctx)
+        if collect is not None and layer.name not in collect:
+            collect[layer.name] = x
+    return x, m
+
+
+def _bad_ref(where: str, r: Ref, env) -> str:
+    have = sum(1 for k in env if k[:2] == r[:2])
+    return (f"{where}: a tensor refers to output {r.tensor} of call {r.node} of layer "
+            f"{r.layer!r}, which has {have} output{'s' if have != 1 else ''}")
+
+
+def run_plan(graph, feeds: List[Tuple[Any, Any]], collect: Optional[Dict[str, Any]],
+             ctx) -> List[Tuple[Any, Any]]:
+    """A Functional graph's plan on ``feeds`` ((value, mask) per model input): (value, mask)
+    per model output. ``collect`` gathers each layer's first output (not op nodes')."""
+    env: Dict[Ref, Tuple[Any, Any]] = {}
+    for key, feed in zip(graph.input_keys, feeds):
+        env[key] = feed
+        if collect is not None and key[0] not in collect:
+            collect[key[0]] = feed[0]
+
+    def get(r):
+        try:
+            return env[r]
+        except KeyError:
+            raise ConfigError(_bad_ref(graph.where, r, env)) from None
+
+    for node in graph.plan:
+        vals = map_refs(lambda r: get(r)[0] if isinstance(r, Ref) else r, node.inputs)
+        masks = map_refs(lambda r: get(r)[1] if isinstance(r, Ref) else None, node.inputs)
+        kwargs = map_refs(lambda r: get(r)[0] if isinstance(r, Ref) else r, node.kwargs)
+        kwargs.pop("training", None)
+        if "mask" in kwargs:
+            mask = kwargs.pop("mask")
+        elif node.auto_mask:
+            mask = masks if any(m is not None for m in leaves(masks)) else None
+        else:
+            mask = None
+        out, out_mask = call_layer(node.layer, vals, mask, kwargs, ctx)
+        outs = as_list(out)
+        oms = as_list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(outs)
+        name = node.layer.name
+        for j, o in enumerate(outs):
+            env[Ref(name, node.index, j)] = (o, oms[j] if j < len(oms) else None)
+        if collect is not None and name not in collect and not node.layer.is_op:
+            collect[name] = out
+    return [get(k) for k in graph.output_keys]

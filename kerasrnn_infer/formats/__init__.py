@@ -1,0 +1,104 @@
+"""Reading model files: the only package that touches files, zip archives and HDF5.
+
+A file is recognised by its content, never by its extension, and read in a forked child
+(``isolate``) through one descriptor (``safe_io``), HDF5 through ``hdf5``'s safe accessors.
+Each format is one module that reads its files into a ``Source`` (config, writing Keras
+version, weights store) and whose store gives a built model its weights:
+
+- ``keras3``: Keras 3 ``.keras`` zips and ``.weights.h5`` trees;
+- ``legacy_h5``: legacy HDF5 models and weights (Keras 1 and 2, tf.keras, tf-keras, Keras 3
+  ``save("x.h5")``), with the converters of older weight layouts.
+
+Everything is read at load time and the file is closed: a loaded model holds NumPy arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict
+
+import numpy as np
+
+from .. import limits
+from ..errors import ModelFileError, WeightsError
+from . import keras3, legacy_h5
+from .hdf5 import h5py_module
+from .isolate import read_isolated
+from .safe_io import HDF5_MAGIC, ZIP_MAGIC, file_path, open_model, read_region
+from .source import Source
+
+__all__ = ["Source", "assign_weights", "file_path", "read_model_file"]
+
+_STORES: Dict[str, type] = {keras3.Keras3Weights.kind: keras3.Keras3Weights,
+                            legacy_h5.LegacyWeights.kind: legacy_h5.LegacyWeights}
+_CONFIG_NAMES = {"keras-zip": "config.json", "legacy-h5": "model_config"}
+
+
+def _to_plain(src: Source) -> dict:
+    """What crosses from the reader: plain data, the config as bytes."""
+    config = None if src.config is None else np.frombuffer(src.config, np.uint8)
+    return {"path": src.path, "format": src.format, "config": config,
+            "keras_version": src.keras_version, "kind": src.weights.kind,
+            "weights": src.weights.to_plain()}
+
+
+def _from_plain(d: dict) -> Source:
+    cls = _STORES[d["kind"]]
+    config = d["config"]
+    if config is not None:      # JSON text, parsed here within the bounds (limits)
+        what = _CONFIG_NAMES.get(d["format"], "the config")
+        config = limits.parse_json(np.asarray(config, np.uint8).tobytes(), ModelFileError,
+                                   d["path"], what)
+        if not isinstance(config, dict):
+            raise ModelFileError(f"{d['path']}: {what} does not hold a model config object")
+    return Source(d["path"], d["format"], config, d["keras_version"], cls(**d["weights"]))
+
+
+def read_model_file(path) -> Source:
+    """Read a model or weights file, in a child process (see isolate) so that a corrupt
+    file can neither hang nor crash the caller."""
+    path = file_path(path)
+    fd = open_model(path)
+    try:
+        head = os.pread(fd, 8, 0)
+        reader = keras3.read_zip if head.startswith(ZIP_MAGIC) else \
+            legacy_h5.read_h5 if head.startswith(HDF5_MAGIC) else None
+        if reader is not None:
+            h5py_module()         # imported once in this process, not in every child
+            before = os.fstat(fd)
+            plain = read_isolated(lambda p, regions: _to_plain(reader(fd, p, regions)), path,
+                                  before.st_size,
+                                  lambda offset, dtype, shape: read_region(fd, path, offset,
+                                                                           dtype, shape))
+            after = os.fstat(fd)
+            if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+                raise ModelFileError(f"{path}: the file changed while it was being read")
+            return _from_plain(plain)
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    if head.lstrip()[:1] in (b"{", b"["):
+        raise ModelFileError(f"{path}: is a JSON file; use model_from_json(text) and then "
+                             f"load_weights(weights_path)")
+    raise ModelFileError(f"{path}: not a Keras model file (expected a .keras zip archive or an "
+                         f"HDF5 file; the file starts with {head!r})")
+
+
+def assign_weights(root, src: Source) -> None:
+    """Give model ``root`` the weights of ``src``, then check that every layer that needs
+    weights has them."""
+    src.weights.assign(root, src.path)
+    for node in root.weight_node().walk():
+        layer = node.layer
+        if layer is None or not layer.slots:
+            continue
+        if any(c.layer is not None for _, cs in node.children for c in _items(cs)):
+            continue                  # a model or wrapper: its parts are checked themselves
+        if not layer._weights:
+            raise WeightsError(f"{src.path}: no weights for layer {layer.name!r} "
+                               f"({layer.class_name})")
+
+
+def _items(child):
+    return child if isinstance(child, list) else [child]

@@ -1,0 +1,206 @@
+"""Reading the bytes of a model file safely: one descriptor, bounded reads that cannot hang.
+
+The file is opened once (``open_model``: regular files only, never blocking on a pipe) and
+everything is read through that descriptor with ``pread``, in this process and in the reader
+child alike, so a file replaced meanwhile is never read half old, half new. ``Window`` and
+``H5Window`` give zipfile and h5py file objects over the descriptor (or over a stored zip
+member); zip members are read with declared and actual sizes bounded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+import zlib
+from typing import Optional
+
+import numpy as np
+
+from ..errors import ModelFileError
+
+ZIP_MAGIC = b"PK\x03\x04"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def file_path(path) -> str:
+    """``path`` (str, bytes or os.PathLike) as a str, or a ModelFileError saying why not."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise ModelFileError(f"expected a file path (str, bytes or os.PathLike), received "
+                             f"{type(path).__name__}") from None
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if "\0" in path:
+        raise ModelFileError(f"{path!r}: a file path cannot contain a NUL character")
+    return path
+
+
+def open_model(path: str) -> int:
+    """A read-only descriptor of the regular file at ``path``. Everything about the file is
+    read through it, in this process and in the reader child, so a file replaced meanwhile
+    (say by an atomic rename) is never half one file and half the other. Pipes and devices
+    are refused without blocking."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) |
+                     getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        fd = None
+    except OSError as e:
+        raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
+    mode = os.fstat(fd).st_mode if fd is not None else stat.S_IFDIR
+    if stat.S_ISREG(mode):
+        return fd
+    if fd is not None:
+        os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise ModelFileError(f"{path}: is a directory, expected a .keras or .h5 file "
+                             f"(a SavedModel directory needs TensorFlow)")
+    raise ModelFileError(f"{path}: is not a regular file (a pipe or device); "
+                         f"expected a .keras or .h5 file")
+
+
+def pread_into(fd: int, buf, offset: int) -> int:
+    """Read into ``buf`` (a writable byte buffer) from ``offset`` of ``fd``, without moving
+    the descriptor's position; the number of bytes read (short at the end of the file)."""
+    view, got = memoryview(buf).cast("B"), 0
+    while got < len(view):
+        if hasattr(os, "preadv"):
+            n = os.preadv(fd, [view[got:]], offset + got)
+        else:
+            data = os.pread(fd, len(view) - got, offset + got)
+            n = len(data)
+            view[got:got + n] = data
+        if n <= 0:
+            break
+        got += n
+    return got
+
+
+class Window(io.RawIOBase):
+    """Read-only file object over ``size`` bytes at ``base`` of descriptor ``fd`` (a whole
+    file, or a stored zip member), for zipfile; reads never move ``fd``'s own position, so
+    the descriptor can be shared."""
+
+    def __init__(self, fd: int, base: int, size: int):
+        super().__init__()
+        self.fd, self._base, self._size, self._pos = fd, base, size, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        start = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, start + offset)
+        return self._pos
+
+    def _fill(self, view, offset: int) -> int:
+        return pread_into(self.fd, view, self._base + offset)
+
+    def readinto(self, b):
+        n = max(0, min(len(b), self._size - self._pos))
+        if not n:
+            return 0
+        got = self._fill(memoryview(b)[:n], self._pos)
+        self._pos += got
+        return got
+
+
+class H5Window(Window):
+    """The same for libhdf5 (through h5py's file-object driver), over a descriptor or over
+    bytes in memory. Reads past the end give zeros rather than a short read: libhdf5 reports
+    the truncation from the size (seek to the end), and never sees bytes a short read left
+    unset in its buffers, which differ from one process to the next."""
+
+    def __init__(self, fd: int, base: int, size: int, data: Optional[bytes] = None):
+        super().__init__(fd, base, size)
+        self._data = data
+
+    def _fill(self, view, offset: int) -> int:
+        if self._data is None:
+            return super()._fill(view, offset)
+        chunk = self._data[offset:offset + len(view)]
+        view[:len(chunk)] = chunk
+        return len(chunk)
+
+    def readinto(self, b):
+        view = memoryview(b).cast("B")
+        got = super().readinto(view)
+        view[got:] = bytes(len(view) - got)
+        self._pos += len(view) - got
+        return len(view)
+
+
+def stored_offset(fd: int, info) -> Optional[int]:
+    """File offset of an uncompressed, unencrypted zip member's bytes, or None."""
+    if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1:
+        return None
+    head = bytearray(30)
+    if pread_into(fd, head, info.header_offset) != 30 or head[:4] != ZIP_MAGIC:
+        return None
+    return info.header_offset + 30 + int.from_bytes(head[26:28], "little") + \
+        int.from_bytes(head[28:30], "little")
+
+
+def check_stored(fd: int, path: str, name: str, base: int, info, limit: int) -> None:
+    """Size and CRC-32 of a stored zip member, streamed (what zipfile checks on a read)."""
+    if info.file_size > limit:
+        raise ModelFileError(f"{path}: archive member {name} declares {info.file_size} bytes, "
+                             f"more than the {limit} allowed")
+    crc, done = 0, 0
+    buf = memoryview(bytearray(1 << 20))
+    while done < info.file_size:
+        got = pread_into(fd, buf[:min(info.file_size - done, len(buf))], base + done)
+        if not got:
+            raise ModelFileError(f"{path}: archive member {name} is truncated")
+        crc = zlib.crc32(buf[:got], crc)
+        done += got
+    if crc != info.CRC:
+        raise ModelFileError(f"{path}: archive member {name} is corrupt (CRC-32 mismatch)")
+
+
+def zip_member(zf, name, path, limit):
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        return None
+    if info.file_size > limit:
+        raise ModelFileError(f"{path}: archive member {name} declares {info.file_size} bytes, "
+                             f"more than the {limit} allowed")
+    try:
+        with zf.open(info) as fh:
+            data = fh.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
+        raise ModelFileError(f"{path}: archive member {name} cannot be read: {e}") from None
+    except Exception as e:  # zlib.error and friends on corrupt data
+        raise ModelFileError(f"{path}: archive member {name} is corrupt: {e}") from None
+    if len(data) > limit:
+        raise ModelFileError(f"{path}: archive member {name} expands beyond {limit} bytes")
+    return data
+
+
+def weights_limit(size: int) -> int:
+    """Bound on decompressed weights: generous, but never unbounded (zip bombs)."""
+    return max(64 << 20, 200 * size)
+
+
+def read_region(fd: int, path: str, offset: int, dtype: str, shape) -> np.ndarray:
+    """A FileRegion's array, read by the parent from the descriptor the child read."""
+    try:
+        arr = np.empty(shape, np.dtype(dtype))
+    except (TypeError, ValueError, MemoryError) as e:
+        raise ModelFileError(f"{path}: bad array {dtype} {shape}: {e}") from None
+    if arr.nbytes and pread_into(fd, arr, offset) != arr.nbytes:
+        raise ModelFileError(f"{path}: an array at byte {offset} runs past the end of the "
+                             f"file")
+    return arr

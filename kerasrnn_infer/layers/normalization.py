@@ -1,0 +1,108 @@
+"""Normalization layers: BatchNormalization (inference: moving statistics) and
+LayerNormalization (with rms_scaling)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+from .base import Layer, WeightSlot, feature_axes, single
+
+
+class BatchNormalization(Layer):
+    supports_masking = True
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        if self.bool_opt("renorm", False):
+            self.refuse("renorm", True, "False")
+        if self.opt("mode", 0) not in (0, None):
+            self.refuse("mode", self.opt("mode"), "0 (feature-wise)")
+        self.axis = self.axes_opt("axis", -1)
+        if len(self.axis) != 1:
+            self.refuse("axis", self.axis, "a single axis")
+        self.eps = self.float_opt("epsilon", 1e-3, minimum=0.0)
+        self.center = self.bool_opt("center", True)
+        self.scale = self.bool_opt("scale", True)
+        slots = []
+        if self.scale:
+            slots.append(WeightSlot("gamma", (None,)))
+        if self.center:
+            slots.append(WeightSlot("beta", (None,)))
+        slots += [WeightSlot("moving_mean", (None,), False),
+                  WeightSlot("moving_variance", (None,), False)]
+        self.slots = slots
+
+    def build_weights(self, arrays):
+        it = iter(arrays)
+        gamma = next(it) if self.scale else None
+        beta = next(it) if self.center else None
+        mean, var = next(it), next(it)
+        if len({a.shape for a in arrays}) != 1:
+            raise ConfigError(f"{self.where}: gamma/beta/moving stats have different shapes "
+                              f"{[a.shape for a in arrays]}")
+        dt = self.dtype
+        inv = (1.0 / np.sqrt(var.astype(dt) + dt.type(self.eps))).astype(dt)
+        if gamma is not None:
+            inv = inv * gamma.astype(dt)
+        shift = -mean.astype(dt) * inv
+        if beta is not None:
+            shift = shift + beta.astype(dt)
+        self.mul, self.add = inv, shift
+
+    def call(self, inputs, mask=None, training=None):
+        x = self.cast_input(single(inputs, self.where))
+        ax = self.axis[0] % x.ndim
+        if x.shape[ax] != self.mul.shape[0]:
+            raise InputError(f"{self.where}: expects {self.mul.shape[0]} features on axis "
+                             f"{self.axis[0]}, received shape {x.shape}")
+        shape = [1] * x.ndim
+        shape[ax] = -1
+        return x * self.mul.reshape(shape) + self.add.reshape(shape)
+
+    def stream_block(self):
+        return None if feature_axes(self.axis) else "it normalizes across time"
+
+
+class LayerNormalization(Layer):
+    supports_masking = True
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.axis = self.axes_opt("axis", -1)
+        self.eps = self.float_opt("epsilon", 1e-3, minimum=0.0)
+        self.center = self.bool_opt("center", True)
+        self.scale = self.bool_opt("scale", True)
+        self.rms = self.bool_opt("rms_scaling", False)
+        self.slots = []
+        if self.scale:
+            self.slots.append(WeightSlot("gamma", (None,) * len(self.axis)))
+        if self.center:
+            self.slots.append(WeightSlot("beta", (None,) * len(self.axis)))
+
+    def build_weights(self, arrays):
+        it = iter(arrays)
+        self.gamma = next(it).astype(self.dtype) if self.scale else None
+        self.beta = next(it).astype(self.dtype) if self.center else None
+
+    def call(self, inputs, mask=None, training=None):
+        x = self.cast_input(single(inputs, self.where))
+        axes = tuple(a % x.ndim for a in self.axis)
+        shape = [x.shape[i] if i in axes else 1 for i in range(x.ndim)]
+        eps = x.dtype.type(self.eps)
+        if self.rms:
+            ms = np.mean(np.square(x), axis=axes, keepdims=True)
+            y = x / np.sqrt(ms + eps)
+            return y * self.gamma.reshape(shape) if self.gamma is not None else y
+        mean = np.mean(x, axis=axes, keepdims=True)
+        var = np.mean(np.square(x - mean), axis=axes, keepdims=True)
+        inv = 1.0 / np.sqrt(var + eps)
+        if self.gamma is not None:
+            inv = inv * self.gamma.reshape(shape)
+        y = x * inv - mean * inv
+        if self.beta is not None:
+            y = y + self.beta.reshape(shape)
+        return y.astype(x.dtype, copy=False)
+
+    def stream_block(self):
+        return None if feature_axes(self.axis) else "it normalizes across time"
