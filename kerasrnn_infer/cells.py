@@ -79,6 +79,12 @@ class CellWeights:
         return int(self.kernel.shape[0])
 
 
+def _ract(spec: CellSpec) -> Activation:
+    if spec.recurrent_activation is None:
+        raise ValueError(f"a {spec.kind} cell needs a recurrent_activation")
+    return spec.recurrent_activation
+
+
 def _gates(m: np.ndarray, n: int) -> List[np.ndarray]:
     u = m.shape[-1] // n
     return [m[..., k * u:(k + 1) * u] for k in range(n)]
@@ -99,9 +105,8 @@ def lstm_step(spec: CellSpec, w: CellWeights, x: np.ndarray, states):
     if w.bias is not None:
         z = z + w.bias
     zi, zf, zc, zo = _gates(z, 4)
-    i = spec.recurrent_activation(zi)
-    f = spec.recurrent_activation(zf)
-    o = spec.recurrent_activation(zo)
+    ract = _ract(spec)
+    i, f, o = ract(zi), ract(zf), ract(zo)
     c = f * c + i * spec.activation(zc)
     h = o * spec.activation(c)
     return h, [h, c]
@@ -109,6 +114,7 @@ def lstm_step(spec: CellSpec, w: CellWeights, x: np.ndarray, states):
 
 def gru_step(spec: CellSpec, w: CellWeights, x: np.ndarray, states):
     (h,) = states
+    ract = _ract(spec)
     if w.bias is None:
         b_in = b_rec = None
     elif spec.reset_after:
@@ -125,12 +131,12 @@ def gru_step(spec: CellSpec, w: CellWeights, x: np.ndarray, states):
         if b_rec is not None:
             rec = rec + b_rec
         rz, rr, rh = _gates(rec, 3)
-        z = spec.recurrent_activation(xz + rz)
-        r = spec.recurrent_activation(xr + rr)
+        z = ract(xz + rz)
+        r = ract(xr + rr)
         hh = spec.activation(xh + r * rh)
     else:
-        z = spec.recurrent_activation(xz + h @ uz)
-        r = spec.recurrent_activation(xr + h @ ur)
+        z = ract(xz + h @ uz)
+        r = ract(xr + h @ ur)
         hh = spec.activation(xh + (r * h) @ uh)
     h = z * h + (1 - z) * hh
     return h, [h]

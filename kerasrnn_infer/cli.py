@@ -239,7 +239,8 @@ def cmd_demo(args, out) -> int:
     y = np.asarray(model.predict(x))
     dt = time.perf_counter() - t0
     keras_y = ref.outputs[0]
-    rows = [("sample", "last inputs", "target", "kerasrnn_infer", "Keras", "|diff|")]
+    rows: List[tuple] = [("sample", "last inputs", "target", "kerasrnn_infer", "Keras",
+                          "|diff|")]
     for i in range(x.shape[0]):
         last = " ".join(f"{v:+.2f}" for v in x[i, -3:, 0])
         rows.append((i, "... " + last, "-" if target is None else f"{float(target[i, 0]):+.4f}",
@@ -258,7 +259,7 @@ def cmd_demo(args, out) -> int:
 
 # ----- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the full traceback on errors")
     parser = _Parser(

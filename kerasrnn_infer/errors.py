@@ -6,7 +6,8 @@ Every error about a file, a config or an input derives from ``KerasRnnInferError
     ├── ModelFileError          the file cannot be read: not a Keras file, corrupt, missing parts
     ├── ConfigError             the architecture JSON is malformed or inconsistent
     │   └── UnsupportedError    a layer class, option or value this library does not implement
-    │       └── UnsafeModelError   the file asks to run code (Lambda, pickles, unregistered custom layers)
+    │       └── UnsafeModelError   the file asks to run code (Lambda, pickles, unknown
+    │                              custom layers)
     ├── WeightsError            weights missing, extra, or of the wrong shape for the config
     ├── InputError              arrays given to predict do not fit the model's inputs
     ├── SettingError            an environment variable of kerasrnn_infer has a bad value

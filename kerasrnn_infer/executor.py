@@ -82,7 +82,7 @@ def run_plan(graph, feeds: List[Tuple[Any, Any]], collect: Optional[Dict[str, An
         oms = as_list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(outs)
         name = node.layer.name
         for j, o in enumerate(outs):
-            env[Ref(name, node.index, j)] = (o, oms[j] if j < len(oms) else None)
+            env[Ref(name, node.call, j)] = (o, oms[j] if j < len(oms) else None)
         if collect is not None and name not in collect and not node.layer.is_op:
             collect[name] = out
     return [get(k) for k in graph.output_keys]

@@ -12,7 +12,7 @@ from the references themselves (the smallest index used), which holds for every 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Tuple
+from typing import Any, Dict, List, NamedTuple, Tuple
 
 import numpy as np
 
@@ -20,8 +20,7 @@ from ._util import as_list
 from .dtypes import numeric_dtype
 from .errors import ConfigError, UnsafeModelError, UnsupportedError
 
-if TYPE_CHECKING:
-    from .layers.base import Layer
+Layer = Any          # a layers.base.Layer (not imported: the layers use this module)
 
 
 class Ref(NamedTuple):
@@ -31,10 +30,10 @@ class Ref(NamedTuple):
 
 
 class Node(NamedTuple):
-    layer: "Layer"
+    layer: Layer
     inputs: Any          # structure of Ref / constants: the first call argument (ops: all args)
     kwargs: Dict[str, Any]
-    index: int           # call index of this node within its layer
+    call: int            # call index of this node within its layer
     auto_mask: bool      # pass the inputs' masks when the call names none (see _auto_mask)
 
 
@@ -91,10 +90,10 @@ class Graph:
     """The calls of a functional model's layers, planned. ``layers`` are built (in config
     order, op nodes included) with their raw inbound nodes; ``where`` names the model."""
 
-    def __init__(self, where: str, layers: List[Tuple["Layer", list]], config: dict,
+    def __init__(self, where: str, layers: List[Tuple[Layer, list]], config: dict,
                  explicit_masks: bool):
         self.where = where
-        self.by_name: Dict[str, "Layer"] = {}
+        self.by_name: Dict[str, Layer] = {}
         for layer, _ in layers:
             if layer.name in self.by_name:
                 raise ConfigError(f"{where}: two layers are named {layer.name!r}")
@@ -186,7 +185,8 @@ class Graph:
             return args[0], kwargs
         if not isinstance(data, list) or not data:
             raise ConfigError(f"{where}: malformed node {str(data)[:200]}")
-        items, kwargs = [], {}
+        items: List[Any] = []
+        kwargs = {}
         for entry in data:                                # Keras 1/2: [[name, node, tensor, kw]]
             if not isinstance(entry, list) or len(entry) < 3:
                 raise ConfigError(f"{where}: malformed tensor reference {str(entry)[:200]}")
@@ -235,10 +235,12 @@ class Graph:
     def _plan(self, parsed, explicit_masks: bool) -> List[Node]:
         """The nodes in an order where each comes after the calls it reads (Kahn's
         topological sort, linear in nodes and references; config order among equals)."""
+        def fix(o):
+            return self.key(o) if isinstance(o, Ref) else o
+
         nodes: List[Node] = []
         for layer, calls in parsed:
             for i, (inputs, kwargs) in enumerate(calls):
-                fix = (lambda o: self.key(o) if isinstance(o, Ref) else o)
                 nodes.append(Node(layer, map_refs(fix, inputs), map_refs(fix, kwargs), i,
                                   _auto_mask(inputs, kwargs, explicit_masks)))
         ready = {k[:2] for k in self.input_keys}
@@ -258,7 +260,7 @@ class Graph:
         while queue:
             node = nodes[queue.pop()]
             plan.append(node)
-            key = (node.layer.name, node.index)
+            key = (node.layer.name, node.call)
             ready.add(key)
             woken = []
             for m in waiting.pop(key, ()):

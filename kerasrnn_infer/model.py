@@ -5,7 +5,7 @@ layer outputs, weights, description). No file format code lives here: files are 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -29,6 +29,12 @@ def _model_config(obj: Any, source: str) -> dict:
             f"{source}: the model class {obj['class_name']!r} is not supported; supported: "
             f"Sequential, Functional, Model (subclassed models have no layer graph in the file)")
     return obj
+
+
+#: What predict takes: an array (one input), a list in model input order, or a dict by name.
+Inputs = Union[np.ndarray, Sequence[Any], Dict[str, Any]]
+#: What predict gives: an array for a one-output model, else a list in Keras's output order.
+Outputs = Union[np.ndarray, List[np.ndarray]]
 
 
 class Model:
@@ -172,7 +178,8 @@ class Model:
                     return self._root.run_model([(a, None) for a in feeds], collect, self._states)
             return self._root.run_model([(a, None) for a in feeds], collect, None)
 
-    def predict(self, x, batch_size: Optional[int] = None, verbose: Any = None):
+    def predict(self, x: Inputs, batch_size: Optional[int] = None,
+                verbose: Any = None) -> Outputs:
         """Outputs for ``x`` (array, list in model input order, or dict by input name): an
         array for a one-output model, else a list in Keras's output order."""
         feeds = self._feeds(x)
@@ -199,7 +206,8 @@ class Model:
 
     __call__ = predict
 
-    def step(self, x, state: Optional[StreamState] = None):
+    def step(self, x: Inputs, state: Optional[StreamState] = None
+             ) -> Tuple[Outputs, StreamState]:
         """Feed the next chunk of a stream: ``outputs, state = model.step(chunk, state)``.
 
         ``chunk`` is (batch, t, ...) with any t >= 1; ``state`` is None at the start of a
@@ -217,7 +225,7 @@ class Model:
         outs = [o for o, _ in self._run(feeds, None, ctx)]
         return (outs[0] if len(outs) == 1 else outs), ctx.state()
 
-    def layer_outputs(self, x) -> Dict[str, Any]:
+    def layer_outputs(self, x: Inputs) -> Dict[str, Any]:
         """``{layer name: output}`` for every layer of the model (first call of shared ones);
         multi-output layers give a list."""
         collect: Dict[str, Any] = {}
@@ -276,7 +284,7 @@ class Model:
         print_fn(line)
         print_fn(f"Total params: {self.count_params()}")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<kerasrnn_infer.Model {self.name!r}: {len(self.layers)} layers, "
                 f"{len(self.inputs)} inputs, Keras {self.keras_version}>")
 
@@ -312,7 +320,8 @@ def load_model(path: Union[str, os.PathLike], custom_objects: Optional[Dict[str,
     return model
 
 
-def model_from_json(json_text: Union[str, bytes], custom_objects=None,
+def model_from_json(json_text: Union[str, bytes],
+                    custom_objects: Optional[Dict[str, Callable]] = None,
                     keras_version: Optional[str] = None) -> Model:
     """Build a model from ``model.to_json()`` text; then call ``load_weights``."""
     obj = limits.parse_json(json_text, ConfigError, "<json>", "the model JSON")

@@ -103,16 +103,13 @@ def _fork_and_run(fn) -> int:
     return os.waitpid(pid, 0)[1]
 
 
-def test_a_process_forked_while_another_thread_loads_can_load(built):
-    """gunicorn, multiprocessing and Celery fork at any time: a child forked while a thread
-    of the parent is inside load_model, holding the reader's lock (held here on purpose, as a
-    loading thread holds it while it forks its reader), must load too."""
-    from kerasrnn_infer.formats import isolate as _isolate
-    path = built["nested_sequentials"].path
+def _fork_while_held(lock, fn) -> int:
+    """Fork while another thread holds ``lock`` (as a loading or predicting thread holds
+    it); the child runs ``fn``; the child's wait status."""
     held, release = threading.Event(), threading.Event()
 
     def hold():
-        with _isolate._FORK_LOCK:
+        with lock:
             held.set()
             release.wait(10)
 
@@ -120,10 +117,19 @@ def test_a_process_forked_while_another_thread_loads_can_load(built):
     t.start()
     held.wait(10)
     try:
-        status = _fork_and_run(lambda: kri.load_model(path))
+        return _fork_and_run(fn)
     finally:
         release.set()
         t.join()
+
+
+def test_a_process_forked_while_another_thread_loads_can_load(built):
+    """gunicorn, multiprocessing and Celery fork at any time: a child forked while a thread
+    of the parent is inside load_model, holding the reader's lock (held here on purpose, as a
+    loading thread holds it while it forks its reader), must load too."""
+    from kerasrnn_infer.formats import isolate as _isolate
+    path = built["nested_sequentials"].path
+    status = _fork_while_held(_isolate._FORK_LOCK, lambda: kri.load_model(path))
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
     # and with threads really loading while the process forks
     stop = threading.Event()
@@ -205,19 +211,5 @@ def test_a_fork_while_another_thread_holds_a_model_lock_leaves_the_child_usable(
     from conftest import FIXTURES
     model = kri.load_model(os.path.join(FIXTURES, "stateful__keras3", "model.keras"))
     x = np.ones((2, 3, 3), np.float32)
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with model._lock:
-            held.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    held.wait(10)
-    try:
-        status = _fork_and_run(lambda: model.predict(x))
-    finally:
-        release.set()
-        t.join()
+    status = _fork_while_held(model._lock, lambda: model.predict(x))
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -9,7 +9,7 @@ datasets) and filters libhdf5 would load as plugins, and bounds the bytes datase
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import numpy as np
 
@@ -155,10 +155,13 @@ def check_storage(ds, path, name) -> None:
         if fid not in BUILTIN_FILTERS:
             raise ModelFileError(f"{path}: {name} is compressed with HDF5 filter {fid}, which "
                                  f"libhdf5 would load as a plugin (code from outside the file); "
-                                 f"supported filters: {', '.join(sorted(BUILTIN_FILTERS.values()))}")
+                                 f"supported filters: "
+                                 f"{', '.join(sorted(BUILTIN_FILTERS.values()))}")
 
 
-def read_dataset(ds, path, name, budget: "Budget") -> np.ndarray:
+def read_dataset(ds, path, name, budget: "Budget") -> Union[np.ndarray, FileRegion]:
+    """A dataset's array (checked: numeric, in the file, within the budget), or where it lies
+    in the file (a FileRegion) when the budget says regions may be handed over."""
     h5py = h5py_module()
     if not isinstance(ds, h5py.Dataset):
         raise ModelFileError(f"{path}: {name} is not a dataset")
@@ -217,7 +220,7 @@ def get(group, name, path):
     parts = [p for p in str(name).split("/") if p]
     if not parts:
         raise ModelFileError(f"{path}: empty HDF5 path {name!r} under {group.name}")
-    for k, part in enumerate(parts):
+    for part in parts:
         if not isinstance(obj, h5py.Group):
             raise ModelFileError(f"{path}: {obj.name} is not a group, so {name!r} cannot be "
                                  f"under it")

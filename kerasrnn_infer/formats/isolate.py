@@ -7,8 +7,8 @@ that grows with the file size, kills the child when it passes, and receives the 
 through a pipe. Arrays stored plainly in the file come back as FileRegions that the parent
 reads itself (plain reads cannot hang); others through a shared anonymous mapping made before
 the fork (a pipe moves 10 MB in tens of milliseconds here), copied out before it is unmapped,
-or when they do not fit it, after the JSON in the pipe. Nothing is unpickled. Elsewhere the file is read
-in-process.
+or when they do not fit it, after the JSON in the pipe. Nothing is unpickled. Elsewhere the
+file is read in-process.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import os
 import select
 import signal
 import time
-from typing import Callable, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -157,7 +157,8 @@ def _child(fn, path, fd, shared, seconds: float, size: int):
             result = fn(path, True)
             arrays: list = []
             body = _encode(result, arrays)
-            places, offset = [], 0
+            places: List[Optional[int]] = []
+            offset = 0
             for a in arrays:
                 if shared is not None and offset + a.nbytes <= len(shared):
                     np.frombuffer(shared, np.uint8, a.nbytes, offset)[:] = \
@@ -289,7 +290,7 @@ def read_isolated(fn: Callable, path: str, size: int, read_region: Callable):
         for dtype, shape, at in header["arrays"]:
             dt = np.dtype(dtype)
             count = int(np.prod(shape, dtype=np.int64))
-            if at is None:
+            if at is None or shared is None:
                 data = np.frombuffer(_read_exact(r, count * dt.itemsize, deadline), dt)
             else:       # copied out: the mapping is shared with any later forked child
                 data = np.frombuffer(shared, dt, count, at).copy()

@@ -15,14 +15,13 @@ import io
 import os
 import zipfile
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
 
 from .. import limits
-from .._util import as_list
 from ..errors import ModelFileError, UnsafeModelError, WeightsError
 from ..layers.base import WeightNode, to_snake_case
+from ..layers.custom import WeightList
 from .hdf5 import Budget, get, h5py_module, keys, open_h5, read_dataset
 from .safe_io import H5Window, Window, check_stored, stored_offset, weights_limit, zip_member
 from .source import Source, config_text
@@ -33,7 +32,7 @@ class Keras3Weights:
     """``{group path: [vars/0, vars/1, ...]}`` of a Keras 3 weights tree (and the paths of
     the groups without ``vars``)."""
 
-    groups: Dict[str, List[np.ndarray]] = field(default_factory=dict)
+    groups: Dict[str, List[Any]] = field(default_factory=dict)    # arrays (or FileRegions)
     prefixes: set = field(default_factory=set)
     kind = "keras3"
 
@@ -47,15 +46,19 @@ class Keras3Weights:
         """Give every layer of model ``root`` its weights from this tree."""
         _assign_model(root.weight_node(), self, "", path)
 
-    def under(self, group: str) -> List[np.ndarray]:
+    def under(self, group: str, rel: str = "") -> WeightList:
         """Every array at or below ``group``: its own vars first, then each group below it
-        depth first in name order (a custom layer's weights; see layers/custom.py)."""
-        out = list(self.groups.get(group, []))
+        depth first in name order (a custom layer's weights; see layers/custom.py), with
+        each array's path below ``group`` (``vars/0``, ``dense_q/vars/1``...)."""
+        own = self.groups.get(group, [])
+        out = WeightList(own, [f"{rel}vars/{i}" for i in range(len(own))])
         children = sorted({p[len(group) + 1:].split("/")[0] for p in
                            set(self.groups) | self.prefixes if p.startswith(group + "/")})
         for child in children:
             if child != "vars":
-                out += self.under(f"{group}/{child}")
+                sub = self.under(f"{group}/{child}", f"{rel}{child}/")
+                out.extend(sub)
+                out.paths.extend(sub.paths)
         return out
 
 
@@ -194,8 +197,10 @@ def _flat(node: WeightNode, store: Keras3Weights, group: str, path: str, who) ->
 def _assign_model(model: WeightNode, store: Keras3Weights, prefix: str, path: str) -> None:
     """Assign each layer of a model node (``("layers", [...])``), recursing into models."""
     (attr, items), = model.children
+    assert isinstance(items, list)
     for node, (group, gname) in zip(items, _child_groups(store, prefix, attr, items)):
         layer = node.layer
+        assert layer is not None                        # every item of a model is a layer
         if layer.class_name == "InputLayer":
             continue
         inner = _model_inside(node)
@@ -227,6 +232,6 @@ def _model_inside(node: WeightNode) -> Optional[WeightNode]:
         return node
     if node.class_name == "TimeDistributed":
         (_, inner), = node.children
-        if inner.layer is not None and inner.layer.is_model:
+        if isinstance(inner, WeightNode) and inner.layer is not None and inner.layer.is_model:
             return inner
     return None

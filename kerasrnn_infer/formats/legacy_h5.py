@@ -11,12 +11,13 @@ weights first, then non-trainable ones, over the whole layer (Keras ``_legacy_we
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Dict, List, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from ..errors import ModelFileError, WeightsError
+from ..layers.custom import WeightList
 from . import keras3
 from .hdf5 import Budget, get, names_attr, open_h5, read_dataset, text_attr
 from .safe_io import H5Window
@@ -28,14 +29,16 @@ class LegacyWeights:
     """Per-layer weight lists of a legacy HDF5 file, in ``weight_names`` order."""
 
     layer_names: List[str]
-    weights: Dict[str, List[np.ndarray]]
+    weights: Dict[str, List[Any]]          # arrays (or FileRegions, leaving the reader)
     keras_version: Optional[str]
     backend: Optional[str]
+    names: Dict[str, List[str]] = field(default_factory=dict)   # weight_names, per layer
     kind = "legacy"
 
     def to_plain(self) -> dict:
         return {"layer_names": self.layer_names, "weights": self.weights,
-                "keras_version": self.keras_version, "backend": self.backend}
+                "keras_version": self.keras_version, "backend": self.backend,
+                "names": self.names}
 
     def assign(self, root, path: str) -> None:
         """Give the model's layers their weights: paired with the file's layers by name, or
@@ -43,7 +46,7 @@ class LegacyWeights:
         mine = [l for l in root.weighted_layers() if l.weight_count != 0]
         theirs = [n for n in self.layer_names if self.weights.get(n)]
         if all(l.name in self.weights for l in mine):
-            pairs = [(l, self.weights[l.name]) for l in mine]
+            pairs = [(l, l.name) for l in mine]
             extra = [n for n in theirs if n not in {l.name for l in mine}]
             if extra:
                 raise WeightsError(f"{path}: weights for layers the model does not have: "
@@ -55,16 +58,18 @@ class LegacyWeights:
                     f"({', '.join(theirs[:8])}), the model has {len(mine)} layers with weights "
                     f"({', '.join(l.name for l in mine[:8])}); layer names differ, so they are "
                     f"paired by position, which needs equal counts")
-            pairs = [(l, self.weights[n]) for l, n in zip(mine, theirs)]
-        for layer, arrays in pairs:
-            layer.set_weights(_in_keras_order(layer, list(arrays), self.backend, path))
+            pairs = list(zip(mine, theirs))
+        for layer, name in pairs:
+            arrays = WeightList(self.weights[name], self.names.get(name))
+            layer.set_weights(_in_keras_order(layer, arrays, self.backend, path))
 
 
 def read_legacy_weights(group, path, budget: Budget) -> LegacyWeights:
     names = names_attr(group, "layer_names", path)
     if names is None:
         raise ModelFileError(f"{path}: weights group has no 'layer_names' attribute")
-    weights: Dict[str, List[np.ndarray]] = {}
+    weights: Dict[str, List[Any]] = {}
+    stored: Dict[str, List[str]] = {}
     for lname in names:
         g = get(group, lname, path)
         if g is None:
@@ -77,8 +82,9 @@ def read_legacy_weights(group, path, budget: Budget) -> LegacyWeights:
                 raise ModelFileError(f"{path}: weight {wn!r} of layer {lname!r} is missing")
             arrays.append(read_dataset(ds, path, f"{lname}/{wn}", budget))
         weights[lname] = arrays
+        stored[lname] = list(wnames)
     version = text_attr(group, "keras_version", path)
-    return LegacyWeights(list(names), weights, version, text_attr(group, "backend", path))
+    return LegacyWeights(list(names), weights, version, text_attr(group, "backend", path), stored)
 
 
 def read_h5(fd: int, path: str, regions: bool = False) -> Source:
@@ -118,13 +124,13 @@ def read_h5(fd: int, path: str, regions: bool = False) -> Source:
                              f"(model_config) nor Keras weights (layer_names or layers/)")
 
 
-# ----- weights in Keras's order --------------------------------------------------------------------
+# ----- weights in Keras's order -----------------------------------------------------------------
 def _in_keras_order(layer, arrays: List[np.ndarray], backend: Optional[str],
                     path: str) -> List[np.ndarray]:
     """A layer's arrays as stored, converted to today's layouts and put in get_weights order
     (custom layers take them as they are)."""
     slots = layer.weight_node().flat_slots()
-    if slots is None:
+    if slots is None:                         # custom layers take them as they are
         return arrays
     arrays = convert(layer, arrays, backend)
     train = [i for i, s in enumerate(slots) if s.trainable]
@@ -132,7 +138,7 @@ def _in_keras_order(layer, arrays: List[np.ndarray], backend: Optional[str],
     if len(arrays) != len(order):
         raise WeightsError(f"{path}: layer {layer.name!r} ({layer.class_name}) has "
                            f"{len(arrays)} weight arrays in the file, expected {len(order)}")
-    out: List[Optional[np.ndarray]] = [None] * len(order)
+    out: List[np.ndarray] = list(arrays)
     for k, i in enumerate(order):
         out[i] = arrays[k]
     return out

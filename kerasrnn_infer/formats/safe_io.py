@@ -53,7 +53,7 @@ def open_model(path: str) -> int:
     except OSError as e:
         raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
     mode = os.fstat(fd).st_mode if fd is not None else stat.S_IFDIR
-    if stat.S_ISREG(mode):
+    if fd is not None and stat.S_ISREG(mode):
         return fd
     if fd is not None:
         os.close(fd)

@@ -14,10 +14,10 @@ from ..errors import ModelFileError
 @dataclass
 class Source:
     path: str
-    format: str                      # "keras-zip", "legacy-h5", "legacy-weights", "keras3-weights"
-    config: Any                      # the parsed config (JSON text while it crosses from the reader)
+    format: str             # "keras-zip", "legacy-h5", "legacy-weights", "keras3-weights"
+    config: Any             # the parsed config (JSON text while it crosses from the reader)
     keras_version: Optional[str]
-    weights: Any                     # the format's store: .assign(model root, path)
+    weights: Any            # the format's store: .assign(model root, path)
 
 
 def config_text(data: bytes, path: str, what: str) -> bytes:

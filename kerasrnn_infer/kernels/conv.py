@@ -8,7 +8,7 @@ data in and out themselves.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def window_index(n_out: int, kernel: int, stride: int, dilation: int = 1,
 
 
 def conv_1d(x: np.ndarray, kernel: np.ndarray, stride: int, dilation: int,
-            groups: int) -> np.ndarray:
+            groups: int) -> Optional[np.ndarray]:
     """Cross-correlation of padded ``x`` (batch, length, cin) with ``kernel`` (k, cin/groups,
     filters), as Keras's Conv1D; None if the input is shorter than the kernel's span."""
     k = kernel.shape[0]

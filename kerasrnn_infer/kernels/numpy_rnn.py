@@ -15,18 +15,14 @@ sharing an activation are contiguous, and sigmoid gates are pre-halved so that
 
 Two layouts, chosen by batch size (both measured, with OpenBLAS): small batches keep one row per
 sample, ``X`` is (batch, K) and a step is ``X @ Wc``, a vector-matrix product. From
-``LayoutPolicy.columns_from`` samples on (2 for LSTM and GRU, 16 for SimpleRNN), buffers are feature-major,
+``LayoutPolicy.columns_from`` samples on (2 for LSTM and GRU, 16 for SimpleRNN), buffers are
+feature-major,
 ``X`` is (K, batch) and a step is ``Wc.T @ X`` with ``Wc.T`` stored contiguous (made on first
 use), so every gate block is a contiguous run of rows and whole-gate calls stream through
 memory. The product costs about the same either way (tools/bench.py times both); the layouts
 differ in the elementwise calls, measured faster feature-major from those batch sizes.
 
-Formulas (Keras ``layers/rnn/{simple_rnn,lstm,gru}.py``):
-  SimpleRNN  h = act(x W + b + h U)
-  LSTM       z = x W + b + h U;  i, f, o = ract(z_i, z_f, z_o);  c = f c + i act(z_c);  h = o act(c)
-  GRU        reset_after:  z, r = ract(x W_zr + b + h U_zr + b'); hh = act(x W_h + b + r (h U_h + b'))
-             otherwise:    z, r = ract(x W_zr + b + h U_zr);       hh = act(x W_h + b + (r h) U_h)
-             h = z h + (1 - z) hh
+The formulas are in ``kerasrnn_infer/cells.py``, the reference this kernel is tested against.
 """
 
 from __future__ import annotations
@@ -35,7 +31,7 @@ import contextlib
 import contextvars
 import threading
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -289,6 +285,9 @@ class Cell:
     def _frame(self, fr: Frame) -> Frame:
         return fr
 
+    def set(self, arrays: List[np.ndarray]) -> None:
+        raise NotImplementedError
+
     def step(self, fr: Frame) -> None:
         raise NotImplementedError
 
@@ -334,7 +333,9 @@ class LSTMCell(Cell):
         Views are made once per call."""
         u, L = self.units, fr.L
         zz = L.buf(5 * u, self.dtype, zero=True)
-        part = lambda lo, hi: L.part(zz, lo * u, hi * u)
+
+        def part(lo, hi):
+            return L.part(zz, lo * u, hi * u)
         p = L.buf(2 * u, self.dtype)
         fr.states.append(part(4, 5))
         fr.ws.update(z=part(0, 4), ifo=part(0, 3), o=part(2, 3), g=part(3, 4), c=part(4, 5),
@@ -387,8 +388,8 @@ class GRUCell(Cell):
             # [h | x | 1] @ [[U_z U_r U_h]; [W_z W_r 0]; [b_z + b'_z, b_r + b'_r, b'_h]]
             bands = [[Uz, Ur, Uh], [Wz, Wr, None]]
             if bi:
-                bands.append([np.add(bi[0], br[0], dtype=self.dtype),
-                              np.add(bi[1], br[1], dtype=self.dtype), br[2]])
+                bands.append([np.add(bi[0], br[0], dtype=self.dtype),       # type: ignore
+                              np.add(bi[1], br[1], dtype=self.dtype), br[2]])  # type: ignore
         else:
             # [h | x | 1] @ [[U_z U_r]; [W_z W_r]; [b_z b_r]]
             bands = [[Uz, Ur], [Wz, Wr]] + ([bi[:2]] if bi else [])
@@ -396,19 +397,20 @@ class GRUCell(Cell):
         # candidate: [x | 1] @ [W_h; b_h]  (reset_after)  or  [x | 1 | r h] @ [W_h; b_h; U_h]
         bands = [[Wh]] + ([[bi[2]]] if bi else []) + ([] if self.reset_after else [[Uh]])
         self.Wh = _assemble(self.dtype, bands, u)
-        self._fold = None
+        self._fold: Optional[np.ndarray] = None
 
     def _folded(self) -> np.ndarray:
         """reset_after at batch 1: ``[Wc | [0; W_h; b_h]]``, one product per step where two
         would cost two calls (made on first use; the zero block costs bandwidth, which a
         vector-matrix product has to spare)."""
-        if self._fold is None:
+        fold = self._fold
+        if fold is None:
             u = self.units
             fold = np.zeros((self.Wc.shape[0], 4 * u), self.dtype)
             fold[:, :3 * u] = self.Wc
             fold[u:, 3 * u:] = self.Wh
             self._fold = fold
-        return self._fold
+        return fold
 
     def _frame(self, fr):
         u, L, X = self.units, fr.L, fr.X
@@ -563,10 +565,13 @@ class NumpyRecurrent:
     weights, and ``run`` over a sequence."""
 
     def __init__(self, specs: Sequence[CellSpec], weights: Sequence[CellWeights]):
-        cells = []
+        cells: List[Cell] = []
         for spec, w in zip(specs, weights):
             cell = _CELLS[spec.kind](spec)
-            cell.set([w.kernel, w.recurrent_kernel] + ([w.bias] if spec.use_bias else []))
+            arrays = [w.kernel, w.recurrent_kernel]
+            if w.bias is not None:
+                arrays.append(w.bias)
+            cell.set(arrays)
             cells.append(cell)
         self.cell = cells[0] if len(cells) == 1 else StackedCell(cells)
 

@@ -255,12 +255,13 @@ class Layer:
         return WeightNode(self.class_name, self.slots, [], self.trainable, self)
 
     def set_weights(self, arrays: Sequence[np.ndarray]) -> None:
-        if len(arrays) != len(self.slots):
-            raise WeightsError(f"{self.where}: expects {len(self.slots)} weight arrays "
-                               f"({', '.join(s.name for s in self.slots) or 'none'}), "
+        slots = self.slots or []
+        if len(arrays) != len(slots):
+            raise WeightsError(f"{self.where}: expects {len(slots)} weight arrays "
+                               f"({', '.join(s.name for s in slots) or 'none'}), "
                                f"received {len(arrays)}")
         checked = []
-        for slot, arr in zip(self.slots, arrays):
+        for slot, arr in zip(slots, arrays):
             arr = np.asarray(arr)
             if arr.dtype.kind not in "fiu":
                 raise WeightsError(f"{self.where}: weight {slot.name!r} has dtype {arr.dtype}, "

@@ -141,7 +141,8 @@ class Embedding(Layer):
         return self._ids(single(inputs, self.where)) != 0
 
     def describe(self):
-        return f"vocab={self.input_dim}, dim={self.output_dim}" + (", mask_zero" if self.mask_zero else "")
+        masks = ", mask_zero" if self.mask_zero else ""
+        return f"vocab={self.input_dim}, dim={self.output_dim}{masks}"
 
 
 class Masking(Layer):

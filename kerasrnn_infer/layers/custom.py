@@ -5,9 +5,11 @@ The factory receives ``(config, weights)`` and returns ``layer(inputs, mask=None
 have a ``compute_mask(inputs, mask)`` attribute. ``weights`` are every array the file holds for
 the layer, in the file's order: a legacy HDF5 file's ``weight_names`` order; in a Keras 3
 weights tree, the layer's own ``vars`` first, then each group below it depth first in name
-order (a sublayer held in an attribute is saved under that attribute's name, so an attention
-layer with Dense sublayers ``dense_q`` and ``dense_v`` gives ``[own..., dense_q's...,
-dense_v's...]``).
+order. Keras 3 saves a sublayer under the name of the attribute that holds it, so a layer
+with ``self.zq = Dense(...)`` and ``self.av = Dense(..., use_bias=False)`` gives
+``[own vars..., av kernel, zq kernel, zq bias]`` (not Keras's ``get_weights`` order, which
+follows the order the attributes were set and is not in the file). ``weights.paths`` names
+where each array came from (``"vars/0"``, ``"zq/vars/1"``; legacy files: the weight name).
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ import numpy as np
 
 from ..errors import ConfigError, InputError, KerasRnnInferError
 from .base import Layer
+
+
+class WeightList(list):
+    """A custom layer's arrays, with ``paths``: where each came from in the file."""
+
+    def __init__(self, arrays=(), paths=None):
+        super().__init__(arrays)
+        self.paths = list(paths) if paths is not None else [None] * len(self)
 
 
 class CustomLayer(Layer):
@@ -29,8 +39,9 @@ class CustomLayer(Layer):
 
     def set_weights(self, arrays):
         self._weights = [np.asarray(a) for a in arrays]
+        paths = getattr(arrays, "paths", None)
         try:
-            self.fn = self.factory(dict(self.config), list(self._weights))
+            self.fn = self.factory(dict(self.config), WeightList(self._weights, paths))
         except KerasRnnInferError:
             raise
         except Exception as e:
@@ -48,7 +59,8 @@ class CustomLayer(Layer):
         except KerasRnnInferError:
             raise
         except Exception as e:
-            raise InputError(f"{self.where}: the custom layer raised {type(e).__name__}: {e}") from e
+            raise InputError(f"{self.where}: the custom layer raised "
+                             f"{type(e).__name__}: {e}") from e
 
     def compute_mask(self, inputs, mask):
         fn = getattr(self.fn, "compute_mask", None)

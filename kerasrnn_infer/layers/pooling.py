@@ -14,7 +14,6 @@ from .convolutional import _ChannelsLast1D
 class _Pool1D(_ChannelsLast1D):
     def __init__(self, *a):
         super().__init__(*a)
-        w = self.where
         self.pool, = self.ints_opt("pool_size", 2, 1)
         self.strides, = self.ints_opt("strides", self.pool, 1)
         self.padding = self.choice_opt("padding", "valid", ("valid", "same"))

@@ -62,7 +62,8 @@ class Permute(Layer):
         x = single(inputs, self.where)
         dims = self.dims
         if sorted(dims) != list(range(1, x.ndim)):
-            raise InputError(f"{self.where}: dims={dims} do not permute an input of shape {x.shape}")
+            raise InputError(f"{self.where}: dims={dims} do not permute an input of shape "
+                             f"{x.shape}")
         return np.ascontiguousarray(x.transpose([0] + dims))
 
 

@@ -67,11 +67,11 @@ def generate_inputs(model, batch: Optional[int] = None, steps: int = DEFAULT_STE
                 x = x % 2
             out.append(x.astype(dtype))
             continue
-        x = rng.normal(0.0, 0.5, size=shape)
-        if kind == "masking" and len(shape) >= 3 and shape[1] > 1:
+        xf = rng.normal(0.0, 0.5, size=shape)
+        if kind == "masking" and layer is not None and len(shape) >= 3 and shape[1] > 1:
             t = shape[1]
             for r in range(1, b, 2):
                 keep = int(rng.integers(max(1, t // 3), t))
-                x[r, keep:] = layer.mask_value
-        out.append(x.astype(dtype if dtype.kind == "f" else np.float32))
+                xf[r, keep:] = layer.mask_value
+        out.append(xf.astype(dtype if dtype.kind == "f" else np.float32))
     return out

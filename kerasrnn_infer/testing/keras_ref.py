@@ -252,7 +252,8 @@ def keras_reference(path: str, inputs: Sequence[np.ndarray], custom_objects=None
         outputs = predict(km, inputs, fixed)
     except Exception as e:
         raise ReferenceUnavailable(f"Keras ({label}) cannot run {path} on these inputs: "
-                                   f"{type(e).__name__}: {' '.join(str(e).split())[:300]}")
+                                   f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+                                   ) from None
     layers: Dict[str, List[np.ndarray]] = {}
     skipped: List[str] = []
     if per_layer:

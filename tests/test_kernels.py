@@ -1,0 +1,115 @@
+"""Every kernel against the readable reference (kerasrnn_infer.cells) on random weights, in
+every layout and product form it uses: masks, go_backwards, initial states, sequences,
+stacked cells, float32 and float64, the activations the fast paths treat specially."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from kerasrnn_infer import activations as A
+from kerasrnn_infer import cells
+from kerasrnn_infer.cells import CellSpec, CellWeights
+from kerasrnn_infer.kernels import LayoutPolicy, layout_policy, recurrent_kernel
+from kerasrnn_infer.kernels import numpy_rnn
+
+POLICIES = {"rows": LayoutPolicy.forced(columns=False),
+            "columns": LayoutPolicy.forced(columns=True),
+            "folded": LayoutPolicy.forced(columns=False, fold=True),
+            "default": LayoutPolicy()}
+KINDS = [("simple_rnn", False), ("lstm", False), ("gru", True), ("gru", False)]
+
+
+def _spec(kind, reset_after, units, dtype, act=A.tanh, ract=A.sigmoid, use_bias=True):
+    return CellSpec(kind, units, act, None if kind == "simple_rnn" else ract, use_bias,
+                    reset_after, np.dtype(dtype))
+
+
+def _weights(spec, features, rng):
+    shapes = spec.weight_shapes()
+    shapes[0] = (features, shapes[0][1])
+    arrays = [rng.normal(0, 0.4, s).astype(spec.dtype) for s in shapes]
+    return CellWeights.of(spec, arrays)
+
+
+def _mask(rng, batch, steps):
+    m = rng.random((batch, steps)) > 0.3
+    m[0] = True
+    m[-1, :2] = False                      # leading masked steps
+    return m
+
+
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+@pytest.mark.parametrize("kind,reset_after", KINDS)
+@pytest.mark.parametrize("batch", [1, 3, 20])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_kernel_matches_the_reference(policy, kind, reset_after, batch, dtype):
+    rng = np.random.default_rng(hash((kind, reset_after, batch, dtype)) % 2 ** 32)
+    spec = _spec(kind, reset_after, 5, dtype)
+    w = _weights(spec, 4, rng)
+    kernel = recurrent_kernel([spec], [w])
+    x = rng.normal(0, 0.7, (batch, 6, 4)).astype(dtype)
+    tol = 2e-6 if dtype == "float32" else 1e-12
+    for masked, back, seqs, zero_out, init in itertools.product(
+            (False, True), (False, True), (False, True), (False, True), (False, True)):
+        mask = _mask(rng, batch, 6) if masked else None
+        states = [rng.normal(0, 0.5, (batch, n)).astype(dtype) for n in spec.state_sizes] \
+            if init else [np.zeros((batch, n), dtype) for n in spec.state_sizes]
+        want = cells.run([spec], [w], x, states, mask, back, seqs, zero_out)
+        with layout_policy(POLICIES[policy]):
+            got = kernel.run(x, states, mask, back, seqs, zero_out)
+        np.testing.assert_allclose(got[0], want[0], atol=tol, rtol=0)
+        if seqs:
+            np.testing.assert_allclose(got[1], want[1], atol=tol, rtol=0)
+        for g, s in zip(got[2], want[2]):
+            np.testing.assert_allclose(g, s, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("policy", sorted(POLICIES))
+def test_stacked_cells_match_the_reference(policy):
+    rng = np.random.default_rng(7)
+    specs = [_spec("lstm", False, 4, "float32"), _spec("gru", True, 3, "float32"),
+             _spec("simple_rnn", False, 5, "float32")]
+    ws = [_weights(specs[0], 4, rng), _weights(specs[1], 4, rng), _weights(specs[2], 3, rng)]
+    kernel = recurrent_kernel(specs, ws)
+    x = rng.normal(0, 0.7, (3, 6, 4)).astype(np.float32)
+    mask = _mask(rng, 3, 6)
+    init = [rng.normal(0, 0.5, (3, n)).astype(np.float32) for n in (4, 4, 3, 5)]
+    want = cells.run(specs, ws, x, init, mask, False, True, False)
+    with layout_policy(POLICIES[policy]):
+        got = kernel.run(x, init, mask, False, True, False)
+    np.testing.assert_allclose(got[1], want[1], atol=2e-6)
+    for g, s in zip(got[2], want[2]):
+        np.testing.assert_allclose(g, s, atol=2e-6)
+
+
+@pytest.mark.parametrize("act,ract", [(A.relu, A.hard_sigmoid_keras3),
+                                      (A.softsign, A.softmax), (A.linear, A.hard_sigmoid_keras2)])
+@pytest.mark.parametrize("kind,reset_after", KINDS)
+def test_unfused_activations_match_the_reference(act, ract, kind, reset_after):
+    """The fused sigmoid/tanh path aside, any activation pair (softmax acts per gate)."""
+    rng = np.random.default_rng(3)
+    spec = _spec(kind, reset_after, 4, "float64", act, ract)
+    w = _weights(spec, 3, rng)
+    x = rng.normal(0, 0.5, (5, 7, 3))
+    want = cells.run([spec], [w], x, None, None, False, True, False)
+    for policy in POLICIES.values():
+        with layout_policy(policy):
+            got = recurrent_kernel([spec], [w]).run(x, [np.zeros((5, n)) for n in
+                                                        spec.state_sizes], None, False, True,
+                                                    False)
+        np.testing.assert_allclose(got[1], want[1], atol=1e-12)
+
+
+def test_the_policy_chooses_the_layout():
+    """Forcing a policy really changes the frames the kernel builds (a test of the seam)."""
+    rng = np.random.default_rng(0)
+    spec = _spec("lstm", False, 3, "float32")
+    kernel = recurrent_kernel([spec], [_weights(spec, 2, rng)])
+    x = np.zeros((4, 2, 2), np.float32)
+    seen = {}
+    for name in ("rows", "columns"):
+        with layout_policy(POLICIES[name]):
+            kernel.run(x, [np.zeros((4, 3), np.float32)] * 2, None, False, False, False)
+            seen[name] = numpy_rnn._frame_for(kernel.cell, 4).cols
+    assert seen == {"rows": False, "columns": True}
