@@ -518,12 +518,12 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     for view, s in zip(states, initial_states):
         np.copyto(view, s, casting="unsafe")
     # time-major views, no copy: x_t as (features, batch) or (batch, *features)
-    xs = x.transpose(1, 2, 0) if fr.cols else np.moveaxis(x, 1, 0)
+    xs = x.transpose(1, 2, 0) if fr.cols else x.swapaxes(0, 1)
     if go_backwards:
         xs = xs[::-1]
     x_slot, out, step = fr.x, fr.out_bs, cell.step
     seq = np.empty((batch, steps) + out.shape[1:], dtype) if return_sequences else None
-    seq_t = None if seq is None else np.moveaxis(seq, 1, 0)
+    seq_t = None if seq is None else seq.swapaxes(0, 1)
 
     if mask is None:
         for k, x_t in enumerate(xs):
