@@ -126,8 +126,9 @@ def _from_json_value(value, model, source) -> List[np.ndarray]:
                      f"object mapping input names {names} to arrays")
 
 
-def read_inputs(path: str, model, stdin=None) -> List[np.ndarray]:
-    """Inputs for ``model`` from ``.npy``, ``.npz``, ``.json`` or ``-`` (JSON on stdin)."""
+def read_inputs(path: str, model, stdin=None, mmap: bool = False) -> List[np.ndarray]:
+    """Inputs for ``model`` from ``.npy``, ``.npz``, ``.json`` or ``-`` (JSON on stdin); with
+    ``mmap`` a ``.npy`` file is read as a memory map (nothing is read until it is used)."""
     if path == "-":
         text = (stdin or sys.stdin).read()
         try:
@@ -144,7 +145,7 @@ def read_inputs(path: str, model, stdin=None) -> List[np.ndarray]:
                 value = json.load(f)
             return _from_json_value(value, model, path)
         if ext == ".npy":
-            arr = np.load(path, allow_pickle=False)
+            arr = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
             if len(model.inputs) != 1:
                 raise InputError(f"{path}: one array, but the model has {len(model.inputs)} "
                                  f"inputs ({', '.join(_names(model))}); use an "

@@ -160,12 +160,52 @@ def cmd_info(args, out) -> int:
     return EXIT_OK
 
 
+STREAM_BATCH = 4096      # rows per batch when a .npy input streams to a .npy output
+
+
+def _stream_npy(model, x, path: str, batch_size: Optional[int]) -> None:
+    """``x`` (a memory-mapped .npy) scored batch by batch into ``path`` (a .npy written as it
+    goes): memory holds one batch of inputs, outputs and intermediates, never the whole."""
+    n = int(x.shape[0])
+    fixed = model.inputs[0].shape[0] if model.stateful and model.inputs[0].shape else None
+    step = fixed or batch_size or STREAM_BATCH
+    bar = _Progress(n)
+    dst = None
+    try:
+        for i in range(0, n, step):
+            y = model.predict(np.ascontiguousarray(x[i:i + step]), batch_size=batch_size)
+            if isinstance(y, list):
+                raise UsageError(f"{path}: the model has {len(y)} outputs "
+                                 f"({', '.join(model.output_names)}); write them to an .npz "
+                                 f"or .json file")
+            if dst is None:
+                dst = np.lib.format.open_memmap(path, mode="w+", dtype=y.dtype,
+                                                shape=(n,) + y.shape[1:])
+            dst[i:i + len(y)] = y
+            bar.update(min(i + step, n))
+        if dst is None:                                  # no rows: an empty output
+            y = model.predict(np.asarray(x[:0]))
+            np.save(path, np.asarray(y))
+        else:
+            dst.flush()
+    finally:
+        bar.close()
+        del dst
+
+
 def cmd_predict(args, out) -> int:
     from .arrays_io import read_inputs, write_outputs
     if args.batch_size is not None and args.batch_size <= 0:
         raise UsageError(f"--batch-size {args.batch_size}: must be a positive integer")
     model = _load(args.model, args.keras_version)
-    xs = read_inputs(args.input, model)
+    streams = args.input.lower().endswith(".npy") and \
+        str(args.output or "").lower().endswith(".npy")
+    xs = read_inputs(args.input, model, mmap=streams)
+    if streams:
+        _stream_npy(model, xs[0], args.output, args.batch_size)
+        sys.stderr.write(f"{PROG}: wrote 1 output for {xs[0].shape[0]} sample(s) to "
+                         f"{args.output}\n")
+        return EXIT_OK
     ys = _predict(model, [np.asarray(x) for x in xs], args.batch_size)
     write_outputs(model, ys, args.output, out)
     if args.output not in (None, "-"):
@@ -300,10 +340,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", parents=[common], help="run a model on inputs from a file",
                        description="Run MODEL on inputs from .npy (one input), .npz (one array "
-                                   "per model input, by input name or in order), .json (an "
-                                   "array, a list of arrays or an object by input name) or - "
-                                   "(JSON on stdin). Outputs go to .npy (one output), .npz or "
-                                   ".json (keyed by output layer name), or to stdout as JSON.")
+                                   "per model input, named after the inputs or in/0, in/1, "
+                                   "...), .json (an array, a list of arrays or an object by "
+                                   "input name) or - (JSON on stdin). Outputs go to .npy (one "
+                                   "output), .npz or .json (keyed by the model's output "
+                                   "names), or to stdout as JSON. Memory: a .npy input to a "
+                                   ".npy output streams (the input is memory-mapped and the "
+                                   "output written as it goes), so memory holds one batch "
+                                   f"(--batch-size, default {STREAM_BATCH} rows) of inputs, "
+                                   "outputs and intermediates, whatever the file's size; "
+                                   "other inputs and outputs are held whole in memory.")
     model_args(p)
     p.add_argument("--input", "-i", required=True, metavar="FILE",
                    help=".npy, .npz, .json or - for JSON on stdin")

@@ -40,9 +40,11 @@ Outputs = Union[np.ndarray, List[np.ndarray]]
 class Model:
     """A loaded Keras model, run in NumPy. Use :func:`load_model` or :func:`model_from_json`."""
 
-    def __init__(self, root: Container, ctx: BuildContext, source_format: str = "json"):
+    def __init__(self, root: Container, ctx: BuildContext, source_format: str = "json",
+                 config: Optional[dict] = None):
         self._root = root
         self._ctx = ctx
+        self._config = config
         self.format = source_format
         self.keras_version = ctx.keras_version
         self._states = StatefulStore()
@@ -115,6 +117,46 @@ class Model:
         assign_weights(self._root, src)
         self._states.clear()
         return self
+
+    # ----- travelling: bytes and pickles -----------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """The model as bytes: a ``.keras`` archive holding its config as loaded, the Keras
+        version it was loaded as, and its weights. ``kri.load_model(data)`` (or a file object)
+        reads it back through the same safe reader as any file, so bytes from elsewhere are
+        as safe as files. States of stateful layers are not included (they start from zeros);
+        custom layers are not either: pass the same ``custom_objects`` when loading."""
+        if self._config is None:
+            raise KerasRnnInferError(f"model {self.name!r}: built without a config, so it "
+                                     f"cannot be written")
+        from .formats.keras3 import write_zip
+        return write_zip(self._root, self._config, self.keras_version)
+
+    def _stateful_layers(self) -> List[Layer]:
+        return [n.layer for n in self._root.weight_node().walk()
+                if n.layer is not None and getattr(n.layer, "stateful", False)]
+
+    def __reduce__(self):
+        """A pickle is plain data: the model's bytes (``to_bytes``), the Keras version, the
+        custom layers' factories by reference (importable where it is unpickled, as pickle
+        does for functions) and the states of stateful layers; per-thread buffers and caches
+        are rebuilt on the other side."""
+        import pickle
+        for key, factory in self._ctx.custom_objects.items():
+            try:
+                pickle.dumps(factory)
+            except Exception as e:  # noqa: BLE001 - lambdas, local functions, closures
+                raise UnsupportedError(
+                    f"model {self.name!r}: the custom_objects factory for {key!r} ({factory!r}) "
+                    f"cannot be pickled ({type(e).__name__}: {e}); define it at module level "
+                    f"in a module the other side can import") from None
+        with self._lock:
+            index = {id(l): k for k, l in enumerate(self._stateful_layers())}
+            states = {index[i]: [s.copy() for s in v] for i, v in self._states.states.items()
+                      if i in index}
+        state = {"bytes": self.to_bytes(), "custom_objects": dict(self._ctx.custom_objects),
+                 "keras_version": self.keras_version, "format": self.format,
+                 "states": states}
+        return _unpickle, (state,)
 
     def reset_states(self) -> None:
         """Zero the states of stateful layers (Keras ``model.reset_states()``)."""
@@ -298,12 +340,14 @@ def _build(obj: Any, source: str, custom_objects, keras_version: Optional[str],
     root = build_layer(cfg, ctx)
     if not isinstance(root, Container):
         raise ConfigError(f"{source}: the top-level object is a {root.class_name}, not a model")
-    return Model(root, ctx, fmt)
+    return Model(root, ctx, fmt, cfg)
 
 
-def load_model(path: Union[str, os.PathLike], custom_objects: Optional[Dict[str, Callable]] = None,
+def load_model(path: Union[str, os.PathLike, bytes, Any],
+               custom_objects: Optional[Dict[str, Callable]] = None,
                keras_version: Optional[str] = None, compile: Any = None) -> Model:
-    """Load a full Keras model: a ``.keras`` archive or a legacy HDF5 file (by content).
+    """Load a full Keras model: a ``.keras`` archive or a legacy HDF5 file (by content), given
+    as a path, as bytes holding the file (``Model.to_bytes()``) or as a binary file object.
 
     ``keras_version`` overrides the version recorded in the file; it decides version-dependent
     maths such as ``hard_sigmoid``. ``compile`` is accepted for Keras compatibility and ignored
@@ -327,3 +371,13 @@ def model_from_json(json_text: Union[str, bytes],
     obj = limits.parse_json(json_text, ConfigError, "<json>", "the model JSON")
     version = keras_version or (obj.get("keras_version") if isinstance(obj, dict) else None)
     return _build(obj, "<json>", custom_objects, version, "json")
+
+
+def _unpickle(state: dict) -> Model:
+    model = load_model(state["bytes"], custom_objects=state["custom_objects"],
+                       keras_version=state["keras_version"])
+    model.format = state["format"]
+    layers = model._stateful_layers()
+    for k, arrays in state["states"].items():
+        model._states.states[id(layers[k])] = [np.array(a) for a in arrays]
+    return model

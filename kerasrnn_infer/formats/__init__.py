@@ -24,7 +24,7 @@ from ..errors import ModelFileError, WeightsError
 from . import keras3, legacy_h5
 from .hdf5 import h5py_module
 from .isolate import read_isolated
-from .safe_io import HDF5_MAGIC, ZIP_MAGIC, file_path, open_model, read_region
+from .safe_io import HDF5_MAGIC, ZIP_MAGIC, file_path, open_source, read_region
 from .source import Source
 
 __all__ = ["Source", "assign_weights", "file_path", "read_model_file"]
@@ -54,11 +54,11 @@ def _from_plain(d: dict) -> Source:
     return Source(d["path"], d["format"], config, d["keras_version"], cls(**d["weights"]))
 
 
-def read_model_file(path) -> Source:
-    """Read a model or weights file, in a child process (see isolate) so that a corrupt
-    file can neither hang nor crash the caller."""
-    path = file_path(path)
-    fd = open_model(path)
+def read_model_file(source) -> Source:
+    """Read a model or weights file (a path, bytes holding one, or a binary file object), in
+    a child process (see isolate) so that a corrupt file can neither hang nor crash the
+    caller."""
+    fd, path = open_source(source)
     try:
         head = os.pread(fd, 8, 0)
         reader = keras3.read_zip if head.startswith(ZIP_MAGIC) else \

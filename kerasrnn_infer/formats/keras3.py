@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
 
 from .. import limits
 from ..errors import ModelFileError, UnsafeModelError, WeightsError
@@ -148,18 +149,26 @@ def read_zip(fd: int, path: str, regions: bool = False) -> Source:
 
 
 # ----- assignment ------------------------------------------------------------------------------
-def _child_groups(store: Keras3Weights, base: str, attr: str, items: List[WeightNode]
-                  ) -> List[Tuple[Optional[str], str]]:
-    """(group or None, expected name) of each item of a list attribute (``layers``,
-    ``cells``): class names with a counter per class; a model's layers may also sit under
-    _layer_checkpoint_dependencies (tf-keras 2.13) or directly under the model's group."""
+def _item_names(items: List[WeightNode]) -> List[str]:
+    """Keras 3's names for the items of a list attribute: snake-case class names with a
+    counter per class, in order (``utils/naming.py``, ``saving_lib._get_unique_name``)."""
     seen: Dict[str, int] = {}
     out = []
     for node in items:
         snake = to_snake_case(node.class_name)
         n = seen.get(snake, -1) + 1
         seen[snake] = n
-        name = snake if n == 0 else f"{snake}_{n}"
+        out.append(snake if n == 0 else f"{snake}_{n}")
+    return out
+
+
+def _child_groups(store: Keras3Weights, base: str, attr: str, items: List[WeightNode]
+                  ) -> List[Tuple[Optional[str], str]]:
+    """(group or None, expected name) of each item of a list attribute (``layers``,
+    ``cells``): class names with a counter per class; a model's layers may also sit under
+    _layer_checkpoint_dependencies (tf-keras 2.13) or directly under the model's group."""
+    out = []
+    for name in _item_names(items):
         if attr == "layers":
             cands = [f"{base}layers/{name}", f"{base}_layer_checkpoint_dependencies/{name}",
                      f"{base}{name}"]
@@ -235,3 +244,74 @@ def _model_inside(node: WeightNode) -> Optional[WeightNode]:
         if isinstance(inner, WeightNode) and inner.layer is not None and inner.layer.is_model:
             return inner
     return None
+
+
+# ----- writing (Model.to_bytes) ----------------------------------------------------------------
+def tree_of(root) -> Dict[str, List[np.ndarray]]:
+    """The weights of a built model as the Keras 3 tree ``assign`` reads (its inverse):
+    ``{group path: [vars/0, vars/1, ...]}``."""
+    out: Dict[str, List[np.ndarray]] = {}
+    _tree_model(root.weight_node(), "", out)
+    return out
+
+
+def _tree_model(model: WeightNode, prefix: str, out: Dict[str, List[np.ndarray]]) -> None:
+    (_, items), = model.children
+    assert isinstance(items, list)
+    for node, name in zip(items, _item_names(items)):
+        layer = node.layer
+        assert layer is not None
+        group = f"{prefix}layers/{name}"
+        if layer.class_name == "InputLayer":
+            continue
+        inner = _model_inside(node)
+        if inner is not None:
+            _tree_model(inner, group + "/" if inner is node else group + "/layer/", out)
+            continue
+        arrays = layer.get_weights()
+        _tree_node(node, group, WeightList(arrays, getattr(arrays, "paths", None)), out)
+
+
+def _tree_node(node: WeightNode, group: str, arrays: list, out) -> None:
+    """Take this subtree's arrays from the front of ``arrays`` into ``out``."""
+    if node.slots is None:                      # a custom layer: back where they came from
+        paths = getattr(arrays, "paths", None) or [None] * len(arrays)
+        for a, p in zip(arrays, paths):
+            sub = p.rsplit("/vars/", 1)[0] if isinstance(p, str) and "/vars/" in p else None
+            if isinstance(p, str) and p.startswith("vars/"):
+                sub = ""
+            key = group if sub in (None, "") else f"{group}/{sub}"
+            out.setdefault(key, []).append(a)
+        del arrays[:]
+        return
+    if node.slots:
+        out[group] = [arrays.pop(0) for _ in node.slots]
+    for attr, child in node.children:
+        if isinstance(child, list):
+            for c, name in zip(child, _item_names(child)):
+                _tree_node(c, f"{group}/{attr}/{name}", arrays, out)
+        else:
+            _tree_node(child, f"{group}/{attr}", arrays, out)
+
+
+def write_zip(root, config: dict, keras_version: str) -> bytes:
+    """A ``.keras`` archive of a built model: its config as loaded, the writing Keras version
+    it was loaded as, and its weights in the Keras 3 tree; stored (not compressed), so that
+    loading reads the arrays in place. The same model always gives the same bytes (no
+    timestamps), so they can key caches."""
+    import json
+    h5py = h5py_module()
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", track_order=False) as f:
+        for group, arrays in tree_of(root).items():
+            g = f.require_group(group + "/vars")
+            for i, a in enumerate(arrays):
+                g.create_dataset(str(i), data=np.asarray(a), track_times=False)
+    members = {"metadata.json": json.dumps({"keras_version": keras_version,
+                                            "writer": "kerasrnn_infer"}).encode(),
+               "config.json": json.dumps(config).encode(), "model.weights.h5": buf.getvalue()}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()

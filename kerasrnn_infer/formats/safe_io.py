@@ -14,7 +14,7 @@ import os
 import stat
 import zipfile
 import zlib
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -36,6 +36,46 @@ def file_path(path) -> str:
     if "\0" in path:
         raise ModelFileError(f"{path!r}: a file path cannot contain a NUL character")
     return path
+
+
+def open_source(source) -> Tuple[int, str]:
+    """(descriptor, name for messages) of a model given as a path (str, bytes or PathLike),
+    as bytes holding a model (they start with a zip or HDF5 signature: ``Model.to_bytes()``,
+    a downloaded file) or as a binary file object. Bytes and file objects are copied into an
+    anonymous in-memory file, so they are read exactly as files are."""
+    if isinstance(source, (bytes, bytearray, memoryview)) and \
+            bytes(source[:8]).startswith((ZIP_MAGIC, HDF5_MAGIC)):
+        return memory_file(bytes(source)), "<bytes>"
+    if hasattr(source, "read") and not isinstance(source, (str, bytes, os.PathLike)):
+        label = f"<file object {getattr(source, 'name', '')}>".replace(" >", ">")
+        try:
+            data = source.read()
+        except (OSError, ValueError) as e:
+            raise ModelFileError(f"{label}: cannot be read: {e}") from None
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ModelFileError(f"{label}: read() gave {type(data).__name__}, expected bytes "
+                                 f"(open the file in binary mode)")
+        return memory_file(bytes(data)), label
+    path = file_path(source)
+    return open_model(path), path
+
+
+def memory_file(data: bytes) -> int:
+    """A read-only-use descriptor of an anonymous file holding ``data``."""
+    try:
+        fd = os.memfd_create("kerasrnn_infer-model", getattr(os, "MFD_CLOEXEC", 0))
+    except (AttributeError, OSError):
+        import tempfile
+        with tempfile.TemporaryFile() as f:
+            fd = os.dup(f.fileno())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def open_model(path: str) -> int:

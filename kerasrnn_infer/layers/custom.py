@@ -40,6 +40,7 @@ class CustomLayer(Layer):
     def set_weights(self, arrays):
         self._weights = [np.asarray(a) for a in arrays]
         paths = getattr(arrays, "paths", None)
+        self._paths = list(paths) if paths is not None else [None] * len(self._weights)
         try:
             self.fn = self.factory(dict(self.config), WeightList(self._weights, paths))
         except KerasRnnInferError:
@@ -50,6 +51,9 @@ class CustomLayer(Layer):
         if not callable(self.fn):
             raise ConfigError(f"{self.where}: the custom_objects factory returned "
                               f"{type(self.fn).__name__}, expected a callable layer")
+
+    def get_weights(self) -> "WeightList":
+        return WeightList([w.copy() for w in self._weights], getattr(self, "_paths", None))
 
     def call(self, inputs, mask=None, **kwargs):
         if self.fn is None:
