@@ -14,6 +14,7 @@ from ._locks import ForkSafeLock
 from .compat import Compat
 from .errors import ConfigError, InputError, KerasRnnInferError, ModelFileError, UnsupportedError
 from .formats import assign_weights, read_model_file
+from .kernels import jit_setting
 from .layers import build_layer
 from .layers.base import BuildContext, Layer
 from .layers.containers import Container, TensorSpec
@@ -155,7 +156,7 @@ class Model:
                       if i in index}
         state = {"bytes": self.to_bytes(), "custom_objects": dict(self._ctx.custom_objects),
                  "keras_version": self.keras_version, "format": self.format,
-                 "states": states}
+                 "states": states, "jit": self._ctx.jit}
         return _unpickle, (state,)
 
     def reset_states(self) -> None:
@@ -333,10 +334,11 @@ class Model:
 
 # ----- entry points -------------------------------------------------------------------------------
 def _build(obj: Any, source: str, custom_objects, keras_version: Optional[str],
-           fmt: str) -> Model:
+           fmt: str, jit: Optional[bool] = None) -> Model:
+    jit_setting(jit)                                   # a bad argument or variable: now
     cfg = _model_config(obj, source)
     ctx = BuildContext(source=source, compat=Compat.resolve(keras_version, cfg),
-                       custom_objects=dict(custom_objects or {}), build=build_layer)
+                       custom_objects=dict(custom_objects or {}), build=build_layer, jit=jit)
     root = build_layer(cfg, ctx)
     if not isinstance(root, Container):
         raise ConfigError(f"{source}: the top-level object is a {root.class_name}, not a model")
@@ -345,13 +347,17 @@ def _build(obj: Any, source: str, custom_objects, keras_version: Optional[str],
 
 def load_model(path: Union[str, os.PathLike, bytes, Any],
                custom_objects: Optional[Dict[str, Callable]] = None,
-               keras_version: Optional[str] = None, compile: Any = None) -> Model:
+               keras_version: Optional[str] = None, compile: Any = None,
+               jit: Optional[bool] = None) -> Model:
     """Load a full Keras model: a ``.keras`` archive or a legacy HDF5 file (by content), given
     as a path, as bytes holding the file (``Model.to_bytes()``) or as a binary file object.
 
     ``keras_version`` overrides the version recorded in the file; it decides version-dependent
     maths such as ``hard_sigmoid``. ``compile`` is accepted for Keras compatibility and ignored
-    (nothing here trains)."""
+    (nothing here trains). ``jit``: the compiled recurrent kernel (``pip install
+    kerasrnn-infer[jit]``): None follows ``KERASRNN_INFER_JIT`` (default ``auto``: used when
+    numba is installed), True requires it, False uses NumPy only. Its kernels are compiled (or
+    read from numba's disk cache) here, not in the first ``predict``."""
     src = read_model_file(path)
     if src.config is None:
         raise ModelFileError(f"{src.path}: holds weights only ({src.format}); build the model "
@@ -359,23 +365,24 @@ def load_model(path: Union[str, os.PathLike, bytes, Any],
     version = keras_version or src.keras_version
     if src.format == "keras-zip" and isinstance(src.config, dict):
         version = version or "3"
-    model = _build(src.config, src.path, custom_objects, version, src.format)
+    model = _build(src.config, src.path, custom_objects, version, src.format, jit)
     assign_weights(model._root, src)
     return model
 
 
 def model_from_json(json_text: Union[str, bytes],
                     custom_objects: Optional[Dict[str, Callable]] = None,
-                    keras_version: Optional[str] = None) -> Model:
-    """Build a model from ``model.to_json()`` text; then call ``load_weights``."""
+                    keras_version: Optional[str] = None, jit: Optional[bool] = None) -> Model:
+    """Build a model from ``model.to_json()`` text; then call ``load_weights``. ``jit`` as
+    for ``load_model``."""
     obj = limits.parse_json(json_text, ConfigError, "<json>", "the model JSON")
     version = keras_version or (obj.get("keras_version") if isinstance(obj, dict) else None)
-    return _build(obj, "<json>", custom_objects, version, "json")
+    return _build(obj, "<json>", custom_objects, version, "json", jit)
 
 
 def _unpickle(state: dict) -> Model:
     model = load_model(state["bytes"], custom_objects=state["custom_objects"],
-                       keras_version=state["keras_version"])
+                       keras_version=state["keras_version"], jit=state.get("jit"))
     model.format = state["format"]
     layers = model._stateful_layers()
     for k, arrays in state["states"].items():

@@ -24,8 +24,9 @@ def read_case(d):
     return spec, io
 
 
-def load(d, load_spec, custom_objects=None):
+def load(d, load_spec, custom_objects=None, jit=None):
     kw = {"custom_objects": custom_objects} if custom_objects else {}
+    kw["jit"] = jit
     if "path" in load_spec:
         return kri.load_model(os.path.join(d, load_spec["path"]), **kw)
     with open(os.path.join(d, load_spec["json"])) as f:

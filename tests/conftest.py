@@ -28,3 +28,16 @@ def have_tensorflow() -> bool:
 @pytest.fixture(scope="session")
 def fixtures_dir():
     return FIXTURES
+
+
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def each_kernel(request, monkeypatch):
+    """Run a test with each recurrent kernel: the NumPy one, and the compiled one (the jit
+    extra) where numba is installed; chosen through KERASRNN_INFER_JIT."""
+    if request.param == "compiled" and not HAVE_NUMBA:
+        pytest.skip("numba is not installed (the jit extra)")
+    monkeypatch.setenv("KERASRNN_INFER_JIT", "1" if request.param == "compiled" else "0")
+    return request.param

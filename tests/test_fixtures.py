@@ -1,6 +1,7 @@
 """Every fixture in fixtures/ (made by tools/make_fixtures.py with real Keras 3 and tf-keras),
 in every file format it was saved in, matches Keras's outputs and per-layer outputs."""
 
+import importlib.util
 import os
 
 import pytest
@@ -33,20 +34,29 @@ def test_fixtures_exist():
     assert len(PARAMS) >= 36, "fixtures/ is missing; run tools/make_fixtures.py"
 
 
-# The engine picks buffer layouts and product forms by batch size (kernels.LayoutPolicy);
-# fixtures hold small batches, so every form is forced in turn: rows (as chosen for these
-# batches), feature-major columns, and the batch-1 form (GRU's folded product) at every batch.
+# The NumPy kernel picks buffer layouts and product forms by batch size
+# (kernels.LayoutPolicy); fixtures hold small batches, so every form is forced in turn: rows
+# (as chosen for these batches), feature-major columns, and the batch-1 form (GRU's folded
+# product) at every batch. "compiled" is the numba kernel (the jit extra), where installed.
 LAYOUTS = {"rows": LayoutPolicy.forced(columns=False),
            "columns": LayoutPolicy.forced(columns=True),
-           "batch1-forms": LayoutPolicy.forced(columns=False, fold=True)}
+           "batch1-forms": LayoutPolicy.forced(columns=False, fold=True),
+           "compiled": None}
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("name,load_spec", PARAMS)
 def test_fixture_matches_keras(name, load_spec, layout):
+    if layout == "compiled" and not HAVE_NUMBA:
+        pytest.skip("numba is not installed (the jit extra)")
     d = os.path.join(FIXTURES, name)
     spec, io = read_case(d)
-    model = load(d, load_spec)
-    with layout_policy(LAYOUTS[layout]):
+    model = load(d, load_spec, jit=layout == "compiled")
+    policy = LAYOUTS[layout]
+    if policy is None:
         worst = check_model(model, spec, io)
+    else:
+        with layout_policy(policy):
+            worst = check_model(model, spec, io)
     assert worst <= spec.get("tol", 1e-5)

@@ -47,7 +47,7 @@ def test_kernel_matches_the_reference(policy, kind, reset_after, batch, dtype):
     rng = np.random.default_rng(hash((kind, reset_after, batch, dtype)) % 2 ** 32)
     spec = _spec(kind, reset_after, 5, dtype)
     w = _weights(spec, 4, rng)
-    kernel = recurrent_kernel([spec], [w])
+    kernel = recurrent_kernel([spec], [w], jit=False)
     x = rng.normal(0, 0.7, (batch, 6, 4)).astype(dtype)
     tol = 2e-6 if dtype == "float32" else 1e-12
     for masked, back, seqs, zero_out, init in itertools.product(
@@ -71,7 +71,7 @@ def test_stacked_cells_match_the_reference(policy):
     specs = [_spec("lstm", False, 4, "float32"), _spec("gru", True, 3, "float32"),
              _spec("simple_rnn", False, 5, "float32")]
     ws = [_weights(specs[0], 4, rng), _weights(specs[1], 4, rng), _weights(specs[2], 3, rng)]
-    kernel = recurrent_kernel(specs, ws)
+    kernel = recurrent_kernel(specs, ws, jit=False)
     x = rng.normal(0, 0.7, (3, 6, 4)).astype(np.float32)
     mask = _mask(rng, 3, 6)
     init = [rng.normal(0, 0.5, (3, n)).astype(np.float32) for n in (4, 4, 3, 5)]
@@ -95,7 +95,7 @@ def test_unfused_activations_match_the_reference(act, ract, kind, reset_after):
     want = cells.run([spec], [w], x, None, None, False, True, False)
     for policy in POLICIES.values():
         with layout_policy(policy):
-            got = recurrent_kernel([spec], [w]).run(x, [np.zeros((5, n)) for n in
+            got = recurrent_kernel([spec], [w], jit=False).run(x, [np.zeros((5, n)) for n in
                                                         spec.state_sizes], None, False, True,
                                                     False)
         np.testing.assert_allclose(got[1], want[1], atol=1e-12)
@@ -105,7 +105,7 @@ def test_the_policy_chooses_the_layout():
     """Forcing a policy really changes the frames the kernel builds (a test of the seam)."""
     rng = np.random.default_rng(0)
     spec = _spec("lstm", False, 3, "float32")
-    kernel = recurrent_kernel([spec], [_weights(spec, 2, rng)])
+    kernel = recurrent_kernel([spec], [_weights(spec, 2, rng)], jit=False)
     x = np.zeros((4, 2, 2), np.float32)
     seen = {}
     for name in ("rows", "columns"):

@@ -36,3 +36,19 @@ def test_loading_never_imports_tensorflow_or_keras():
                        text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.startswith("ok")
+
+
+def test_numba_is_imported_only_for_the_compiled_kernel():
+    """``import kerasrnn_infer`` never imports numba; with KERASRNN_INFER_JIT=0 loading and
+    running a recurrent model does not either (numba costs 0.3-1.5 s and ~100 MB)."""
+    code = ("import sys, glob, os, numpy as np, kerasrnn_infer as kri\n"
+            "assert 'numba' not in sys.modules\n"
+            "m = kri.load_model(os.path.join(sys.argv[1], 'rnn_basic__keras3', 'model.keras'))\n"
+            "m.predict(np.zeros((1, 7, 4), np.float32))\n"
+            "assert 'numba' not in sys.modules and 'llvmlite' not in sys.modules\n"
+            "print('ok')\n")
+    env = dict(os.environ, PYTHONPATH=ROOT, KERASRNN_INFER_JIT="0")
+    r = subprocess.run([sys.executable, "-c", code, FIXTURES], capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.startswith("ok")

@@ -10,6 +10,8 @@ import kerasrnn_infer as kri
 from _cases import load, read_case
 from conftest import FIXTURES
 
+pytestmark = pytest.mark.usefixtures("each_kernel")     # NumPy and compiled kernels
+
 
 @pytest.fixture(params=["stateful__keras3", "stateful__tf_keras"])
 def model_and_io(request):

@@ -9,6 +9,8 @@ import kerasrnn_infer as kri
 from _cases import as_list, inputs, load, read_case
 from conftest import FIXTURES, run_in_threads
 
+pytestmark = pytest.mark.usefixtures("each_kernel")     # NumPy and compiled kernels
+
 STREAMABLE = ["rnn_basic__keras3", "rnn_basic__tf_keras", "rnn_cells__keras3",
               "rnn_no_bias__tf_keras", "dropouts__keras3", "float64__keras3",
               "activations__tf_keras", "graph_multi_io__keras3", "graph_nested__tf_keras",

@@ -7,21 +7,63 @@ every layout it uses:
 
 - ``numpy_rnn``: SimpleRNN, LSTM and GRU cells (and stacks of them) in NumPy, one matrix
   product per step (``layout_policy`` chooses buffer layouts by batch size);
+- ``numba_rnn``: the same cells compiled by numba (the ``jit`` extra), used for the batch
+  sizes where it is faster, the NumPy kernel for the others (``jit_setting`` decides whether
+  it is used at all);
 - ``conv``: windows and padding for convolution and pooling layers.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import os
+from typing import Optional, Sequence
 
 from ..cells import CellSpec, CellWeights
+from ..errors import SettingError, UnsupportedError
 from .numpy_rnn import DEFAULT_POLICY, LayoutPolicy, NumpyRecurrent, layout_policy
 
-__all__ = ["DEFAULT_POLICY", "LayoutPolicy", "layout_policy", "recurrent_kernel"]
+__all__ = ["DEFAULT_POLICY", "JIT_VARIABLE", "LayoutPolicy", "jit_setting", "layout_policy",
+           "recurrent_kernel"]
+
+JIT_VARIABLE = "KERASRNN_INFER_JIT"
+_JIT_VALUES = {"auto": None, "1": True, "on": True, "true": True, "0": False, "off": False,
+               "false": False}
 
 
-def recurrent_kernel(specs: Sequence[CellSpec], weights: Sequence[CellWeights]):
+def jit_setting(jit: Optional[bool] = None) -> Optional[bool]:
+    """The compiled kernel's setting: ``jit`` if given (``load_model(..., jit=...)``), else
+    ``KERASRNN_INFER_JIT``: ``auto`` (the default: compiled when numba is installed), ``1``
+    (compiled, an error without numba) or ``0`` (NumPy only). Returns True, False or None
+    (auto)."""
+    if jit is not None:
+        if not isinstance(jit, bool):
+            raise UnsupportedError(f"jit must be True, False or None, not {jit!r}")
+        return jit
+    raw = os.environ.get(JIT_VARIABLE)
+    if raw is None:
+        return None
+    key = raw.strip().lower()
+    if key not in _JIT_VALUES:
+        raise SettingError(f"{JIT_VARIABLE}={raw!r}: expected one of auto, 1, 0 (also on/off, "
+                           f"true/false)")
+    return _JIT_VALUES[key]
+
+
+def recurrent_kernel(specs: Sequence[CellSpec], weights: Sequence[CellWeights],
+                     jit: Optional[bool] = None, where: str = "recurrent layer"):
     """The kernel that runs these cells: an object with ``run(x, initial_states, mask,
     go_backwards, return_sequences, zero_output_for_mask, prev_output)`` returning
-    ``(last output, sequence or None, final states)`` as ``cells.run`` does."""
+    ``(last output, sequence or None, final states)`` as ``cells.run`` does, and ``name``
+    (``"numba"`` or ``"numpy"``). ``jit`` as for ``jit_setting``; cells the compiled kernel
+    has no form for (other activations, dtypes) get the NumPy kernel in any case."""
+    choice = jit_setting(jit)
+    if choice is not False:
+        from . import numba_rnn
+        if not numba_rnn.available():
+            if choice:
+                raise UnsupportedError(
+                    f"{where}: the compiled kernel was asked for (jit=True or {JIT_VARIABLE}=1) "
+                    f"but numba is not installed; pip install 'kerasrnn-infer[jit]'")
+        elif numba_rnn.supports(specs):
+            return numba_rnn.NumbaRecurrent(specs, weights)
     return NumpyRecurrent(specs, weights)

@@ -564,6 +564,8 @@ class NumpyRecurrent:
     """The kernel of one recurrent layer: its cells' fast forms, made once from the specs and
     weights, and ``run`` over a sequence."""
 
+    name = "numpy"
+
     def __init__(self, specs: Sequence[CellSpec], weights: Sequence[CellWeights]):
         cells: List[Cell] = []
         for spec, w in zip(specs, weights):

@@ -34,6 +34,7 @@ class BuildContext:
     compat: Compat = field(default_factory=lambda: Compat.resolve("3"))
     custom_objects: Dict[str, Callable] = field(default_factory=dict)
     build: Optional[Callable[[Any, "BuildContext"], "Layer"]] = None
+    jit: Optional[bool] = None               # the compiled recurrent kernel: kernels.jit_setting
     layers: int = 0
     nodes: int = 0
     depth: int = 0

@@ -140,7 +140,7 @@ class RNN(Layer):
                 raise ConfigError(f"{self.where}: stacked cell kernel has {w.features} input "
                                   f"rows, the previous cell outputs {prev.units}")
         self.weights = weights
-        self.kernel = recurrent_kernel(self.specs, weights)
+        self.kernel = recurrent_kernel(self.specs, weights, self.ctx.jit, self.where)
 
     @property
     def input_features(self) -> int:

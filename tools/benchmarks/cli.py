@@ -36,6 +36,11 @@ def parser(doc):
                     help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the subprocesses")
     ap.add_argument("--no-process-costs", action="store_true",
                     help="skip import time / load time / peak memory (full mode)")
+    ap.add_argument("--jit", action="store_true",
+                    help="the compiled kernel's grid instead (batch 1/8/32/256; engine, "
+                         "engine+jit, onnxruntime fused op and tf2onnx, tf.function, "
+                         "keras.predict; first call, peak memory, crossover); with "
+                         "--write-docs writes docs/jit.md")
     ap.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md")
     ap.add_argument("--json", default=None, help="also dump all numbers to this JSON file")
     ap.add_argument("--worker-timeout", type=int, default=1500)
@@ -70,7 +75,13 @@ def main(doc):
     ap = parser(doc)
     args = ap.parse_args()
     if args._worker:
+        if args._worker[0] == "jit":
+            from . import jit
+            return jit.worker_main(args._worker[1])
         return worker_main(*args._worker)
+    if args.jit:
+        from . import jit
+        return jit.main(args)
 
     t_start = time.perf_counter()
     configs = select(args.quick, args.only, args.configs)

@@ -1,0 +1,277 @@
+"""The compiled recurrent kernel (kernels/numba_rnn.py, the ``jit`` extra): against the
+readable reference cells and the NumPy kernel on random weights (masks, go_backwards, initial
+and returned states, sequences, stacks, both dtypes, every compiled activation, both product
+forms), the settings that choose it, and models that use it: Keras fixtures, threads,
+streaming, stateful layers, pickles. Skipped without numba."""
+
+import itertools
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import kerasrnn_infer as kri
+from kerasrnn_infer import activations as A
+from kerasrnn_infer import cells
+from kerasrnn_infer.cells import CellSpec, CellWeights
+from kerasrnn_infer.kernels import NumpyRecurrent, jit_setting, recurrent_kernel
+
+from _cases import read_case
+from conftest import FIXTURES, ROOT, run_in_threads
+
+numba_rnn = pytest.importorskip("kerasrnn_infer.kernels.numba_rnn")
+pytest.importorskip("numba")
+
+KINDS = [("simple_rnn", False), ("lstm", False), ("gru", True), ("gru", False)]
+COMPILED_ACTS = [(A.relu, A.hard_sigmoid_keras3), (A.softsign, A.hard_sigmoid_keras2),
+                 (A.linear, A.sigmoid), (A.relu6, A.tanh)]
+
+
+def _spec(kind, reset_after, units, dtype, act=A.tanh, ract=A.sigmoid):
+    return CellSpec(kind, units, act, None if kind == "simple_rnn" else ract, True,
+                    reset_after, np.dtype(dtype))
+
+
+def _weights(spec, features, rng, scale=0.4):
+    shapes = spec.weight_shapes()
+    shapes[0] = (features, shapes[0][1])
+    return CellWeights.of(spec, [rng.normal(0, scale, s).astype(spec.dtype) for s in shapes])
+
+
+def _mask(rng, batch, steps):
+    m = rng.random((batch, steps)) > 0.3
+    m[0] = True
+    m[-1, :2] = False                      # leading masked steps
+    m[-1, -1] = False                      # and a trailing one
+    return m
+
+
+def _close(got, want, tol):
+    np.testing.assert_allclose(got[0], want[0], atol=tol, rtol=0)
+    if want[1] is not None:
+        np.testing.assert_allclose(got[1], want[1], atol=tol, rtol=0)
+    assert len(got[2]) == len(want[2])
+    for g, s in zip(got[2], want[2]):
+        np.testing.assert_allclose(g, s, atol=tol, rtol=0)
+
+
+@pytest.fixture(params=["blas", "own-product"])
+def product(request, monkeypatch):
+    """Both product forms of the compiled loop at every batch size: NumPy's BLAS (when found)
+    and the hand-written one."""
+    if request.param == "blas":
+        if not numba_rnn._compiled()["blas"]:
+            pytest.skip("NumPy's BLAS was not found: " + numba_rnn.blas_source())
+        monkeypatch.setattr(numba_rnn, "BLAS_FROM", 1)
+    else:
+        monkeypatch.setattr(numba_rnn, "BLAS_FROM", 10 ** 9)
+    return request.param
+
+
+@pytest.mark.parametrize("kind,reset_after", KINDS)
+@pytest.mark.parametrize("batch", [1, 3, 8])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_kernel_matches_the_reference(kind, reset_after, batch, dtype, product):
+    rng = np.random.default_rng(hash((kind, reset_after, batch, dtype)) % 2 ** 32)
+    spec = _spec(kind, reset_after, 5, dtype)
+    w = _weights(spec, 4, rng)
+    kernel = recurrent_kernel([spec], [w], jit=True)
+    assert kernel.name == "numba"
+    x = rng.normal(0, 0.7, (batch, 6, 4)).astype(dtype)
+    tol = 2e-6 if dtype == "float32" else 1e-12
+    for masked, back, seqs, zero_out, init, prev in itertools.product(
+            (False, True), (False, True), (False, True), (False, True), (False, True),
+            (False, True)):
+        mask = _mask(rng, batch, 6) if masked else None
+        states = [rng.normal(0, 0.5, (batch, n)).astype(dtype) for n in spec.state_sizes] \
+            if init else [np.zeros((batch, n), dtype) for n in spec.state_sizes]
+        prev_out = rng.normal(0, 0.5, (batch, 5)).astype(dtype) if prev else None
+        want = cells.run([spec], [w], x, states, mask, back, seqs, zero_out, prev_out)
+        got = kernel.run(x, states, mask, back, seqs, zero_out, prev_out)
+        _close(got, want, tol)
+        assert got[0].dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("act,ract", COMPILED_ACTS)
+@pytest.mark.parametrize("kind,reset_after", KINDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_compiled_activation_matches_the_reference(act, ract, kind, reset_after, dtype):
+    rng = np.random.default_rng(11)
+    spec = _spec(kind, reset_after, 6, dtype, act, ract)
+    w = _weights(spec, 3, rng)
+    kernel = recurrent_kernel([spec], [w], jit=True)
+    assert kernel.name == "numba"
+    x = rng.normal(0, 1.5, (2, 9, 3)).astype(dtype)     # past relu6's and hard_sigmoid's knees
+    mask = _mask(rng, 2, 9)
+    want = cells.run([spec], [w], x, None, mask, False, True, False)
+    got = kernel.run(x, [np.zeros((2, n), dtype) for n in spec.state_sizes], mask, False, True,
+                     False)
+    _close(got, want, 2e-6 if dtype == "float32" else 1e-12)
+
+
+def test_stacked_cells_match_the_reference(product):
+    rng = np.random.default_rng(7)
+    specs = [_spec("lstm", False, 4, "float32"), _spec("gru", True, 3, "float32"),
+             _spec("simple_rnn", False, 5, "float32")]
+    ws = [_weights(specs[0], 4, rng), _weights(specs[1], 4, rng), _weights(specs[2], 3, rng)]
+    kernel = recurrent_kernel(specs, ws, jit=True)
+    x = rng.normal(0, 0.7, (3, 6, 4)).astype(np.float32)
+    init = [rng.normal(0, 0.5, (3, n)).astype(np.float32) for n in (4, 4, 3, 5)]
+    for back, mask in itertools.product((False, True), (None, _mask(rng, 3, 6))):
+        want = cells.run(specs, ws, x, init, mask, back, True, False)
+        _close(kernel.run(x, init, mask, back, True, False), want, 2e-6)
+
+
+@pytest.mark.parametrize("kind,reset_after", KINDS)
+@pytest.mark.parametrize("batch", [1, 2, 8, 9, 40])
+def test_compiled_path_agrees_with_the_numpy_path_within_1e_6(kind, reset_after, batch):
+    """Long sequences, Keras-like weight scales, unsaturated gates: the two paths differ by
+    float rounding only; above FUSED_UP_TO samples the compiled kernel is the NumPy one."""
+    rng = np.random.default_rng(batch)
+    spec = _spec(kind, reset_after, 64, "float32")
+    shapes = spec.weight_shapes()
+    shapes[0] = (16, shapes[0][1])
+    arrays = [rng.normal(0, s[0] ** -0.5 if len(s) == 2 else 0.1, s).astype(np.float32)
+              for s in shapes]
+    w = CellWeights.of(spec, arrays)
+    x = rng.normal(0, 1, (batch, 120, 16)).astype(np.float32)
+    mask = _mask(rng, batch, 120)
+    init = [np.zeros((batch, 64), np.float32) for _ in spec.state_sizes]
+    jit, ref = recurrent_kernel([spec], [w], jit=True), NumpyRecurrent([spec], [w])
+    for m in (None, mask):
+        got = jit.run(x, init, m, False, True, False)
+        want = ref.run(x, init, m, False, True, False)
+        _close(got, want, 1e-6)
+        if batch > numba_rnn.FUSED_UP_TO:
+            np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_other_activations_and_dtypes_get_the_numpy_kernel():
+    rng = np.random.default_rng(0)
+    for spec in (_spec("lstm", False, 3, "float32", A.softmax),
+                 _spec("gru", True, 3, "float16")):
+        kernel = recurrent_kernel([spec], [_weights(spec, 2, rng)], jit=True)
+        assert kernel.name == "numpy", spec
+
+
+def test_the_setting_chooses_the_kernel(monkeypatch):
+    rng = np.random.default_rng(0)
+    spec = _spec("lstm", False, 3, "float32")
+    w = _weights(spec, 2, rng)
+    monkeypatch.delenv("KERASRNN_INFER_JIT", raising=False)
+    assert jit_setting() is None
+    assert recurrent_kernel([spec], [w]).name == "numba"            # auto, numba installed
+    assert recurrent_kernel([spec], [w], jit=False).name == "numpy"
+    for value, name in (("0", "numpy"), ("off", "numpy"), ("1", "numba"), ("auto", "numba")):
+        monkeypatch.setenv("KERASRNN_INFER_JIT", value)
+        assert recurrent_kernel([spec], [w]).name == name, value
+    assert recurrent_kernel([spec], [w], jit=False).name == "numpy"  # the argument wins
+    monkeypatch.setenv("KERASRNN_INFER_JIT", "fast")
+    with pytest.raises(kri.SettingError, match="KERASRNN_INFER_JIT='fast'.*auto, 1, 0"):
+        recurrent_kernel([spec], [w])
+    with pytest.raises(kri.SettingError, match="KERASRNN_INFER_JIT"):
+        kri.load_model(_fixture_file("rnn_basic__keras3"))
+    monkeypatch.delenv("KERASRNN_INFER_JIT")
+    with pytest.raises(kri.UnsupportedError, match="jit must be True, False or None"):
+        recurrent_kernel([spec], [w], jit="yes")
+
+
+def test_asking_for_the_compiled_kernel_without_numba_names_the_extra(monkeypatch):
+    rng = np.random.default_rng(0)
+    spec = _spec("gru", True, 3, "float32")
+    monkeypatch.setattr(numba_rnn, "available", lambda: False)
+    with pytest.raises(kri.UnsupportedError, match=r"LSTM_X.*numba is not installed.*\[jit\]"):
+        recurrent_kernel([spec], [_weights(spec, 2, rng)], jit=True, where="layer LSTM_X")
+    assert recurrent_kernel([spec], [_weights(spec, 2, rng)]).name == "numpy"   # auto
+
+
+def _fixture_file(name):
+    spec, _ = read_case(os.path.join(FIXTURES, name))
+    return os.path.join(FIXTURES, name, spec["load"]["path"])
+
+
+def _kernels(model):
+    out = []
+
+    def walk(layer):
+        k = getattr(layer, "kernel", None)
+        if k is not None and hasattr(k, "name"):
+            out.append(k.name)
+        for child in getattr(layer, "layers", None) or []:
+            walk(child)
+        for attr in ("forward", "backward", "layer"):
+            sub = getattr(layer, attr, None)
+            if sub is not None and sub is not layer and hasattr(sub, "where"):
+                walk(sub)
+    walk(model._root)
+    return out
+
+
+def test_predict_from_many_threads_is_bit_identical():
+    """A masked Bidirectional text model (Embedding mask_zero), batches of 1 to 8 padded
+    rows, 8 threads at once: every answer equals the single-threaded one bit for bit."""
+    model = kri.load_model(_fixture_file("bidirectional_masked__keras3"), jit=True)
+    assert "numba" in _kernels(model)
+    rng = np.random.default_rng(3)
+    xs = []
+    for k in range(8):
+        ids = rng.integers(1, 20, (1 + k, 7)).astype(np.int32)
+        for row, n in zip(ids, rng.integers(2, 8, 1 + k)):
+            row[n:] = 0                                     # right padding: masked steps
+        xs.append(ids)
+    want = [model.predict(x) for x in xs]
+    errors = []
+
+    def worker(seed):
+        try:
+            for _ in range(20):
+                got = model.predict(xs[seed])
+                for g, w in zip(got if isinstance(got, list) else [got],
+                                want[seed] if isinstance(want[seed], list) else [want[seed]]):
+                    assert np.array_equal(g, w)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    run_in_threads(worker, 8)
+    assert not errors, errors[0]
+
+
+def test_a_pickled_model_keeps_its_kernel_choice():
+    model = kri.load_model(_fixture_file("rnn_basic__keras3"), jit=False)
+    again = pickle.loads(pickle.dumps(model))
+    assert set(_kernels(again)) == {"numpy"}
+    assert set(_kernels(pickle.loads(pickle.dumps(kri.load_model(
+        _fixture_file("rnn_basic__keras3")))))) == {"numba"}
+
+
+def test_cached_kernels_load_in_a_fresh_process_and_agree(tmp_path):
+    """A second process loads the compiled code from numba's disk cache (no compile) and
+    computes the same bits as this one; with KERASRNN_INFER_JIT_BLAS=0 it uses the kernel's
+    own product and still agrees within 1e-6."""
+    path = _fixture_file("rnn_basic__keras3")
+    model = kri.load_model(path, jit=True)
+    x = np.random.default_rng(5).normal(0, 1, (4, 7, model.inputs[0].shape[-1])).astype("f4")
+    want = model.predict(x)
+    want = want if isinstance(want, list) else [want]
+    code = ("import sys, numpy as np, kerasrnn_infer as kri\n"
+            "m = kri.load_model(sys.argv[1], jit=True)\n"
+            "y = m.predict(np.load(sys.argv[2])); y = y if isinstance(y, list) else [y]\n"
+            "np.savez(sys.argv[3], *y)\n")
+    tmp = str(tmp_path)
+    np.save(os.path.join(tmp, "x.npy"), x)
+    for blas, exact in (("1", True), ("0", False)):
+        out = os.path.join(tmp, f"y{blas}.npz")
+        env = dict(os.environ, KERASRNN_INFER_JIT_BLAS=blas, PYTHONPATH=ROOT)
+        r = subprocess.run([sys.executable, "-c", code, path, os.path.join(tmp, "x.npy"), out],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        with np.load(out) as z:
+            got = [z[f"arr_{k}"] for k in range(len(z.files))]
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            if exact and numba_rnn._compiled()["blas"]:
+                np.testing.assert_array_equal(g, w)
+            else:
+                np.testing.assert_allclose(g, w, atol=1e-6, rtol=0)
