@@ -29,6 +29,9 @@ class Compat:
     #: and multi-backend Keras 2.0-2.2, ``sigmoid`` from Keras 2.3, tf.keras and Keras 3
     #: (keras 2.3.0 release notes; ``layers/recurrent.py`` defaults).
     default_recurrent_activation: str
+    #: What ConvLSTM1D/2D/3D use when a config has no ``recurrent_activation``: ``hard_sigmoid``
+    #: in Keras 2 and tf-keras (``layers/rnn/conv_lstm2d.py``), ``sigmoid`` in Keras 3.
+    conv_lstm_recurrent_activation: str
     #: ``hard_silu`` / ``hard_swish`` exist from Keras 3 only (``activations/__init__.py``).
     has_hard_silu: bool
     #: How ``Concatenate`` merges the masks of its inputs into one per timestep: Keras 3 keeps a
@@ -56,6 +59,7 @@ class Compat:
         return cls(version=version, major=major,
                    hard_sigmoid="keras3" if major >= 3 else "keras2",
                    default_recurrent_activation="hard_sigmoid" if old_default else "sigmoid",
+                   conv_lstm_recurrent_activation="sigmoid" if major >= 3 else "hard_sigmoid",
                    has_hard_silu=major >= 3,
                    concat_mask="any" if major >= 3 else "all",
                    stateful_initial_state="always" if major >= 3 else "while_zero",

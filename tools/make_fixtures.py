@@ -927,6 +927,108 @@ def channels_first(K, rng):
     return K.Model([x, s, v], outs), inputs
 
 
+@case("""ConvLSTM2D forecaster (4 frames of 6x6x1): ConvLSTM2D(4, 3, same, seq) ->
+      BatchNormalization -> ConvLSTM2D(4, 3, same, seq) -> BatchNormalization -> Conv3D(1, 3,
+      same, sigmoid), the next frames. Default activations (Keras 3: recurrent sigmoid;
+      tf-keras: hard_sigmoid, its own formula).""", extra_formats=("h5",))
+def convlstm2d_forecaster(K, rng):
+    L = K.layers
+    x = K.Input((4, 6, 6, 1), name="frames")
+    h = L.ConvLSTM2D(4, 3, padding="same", return_sequences=True, name="convlstm_1")(x)
+    h = L.BatchNormalization(name="bn_1")(h)
+    h = L.ConvLSTM2D(4, 3, padding="same", return_sequences=True, name="convlstm_2")(h)
+    h = L.BatchNormalization(name="bn_2")(h)
+    y = L.Conv3D(1, 3, padding="same", activation="sigmoid", name="next_frames")(h)
+    return K.Model(x, y), [floats(rng, BATCH, 4, 6, 6, 1)]
+
+
+@case("""ConvLSTM options: ConvLSTM1D (valid, strides 2, return_state, go_backwards with
+      sequences), ConvLSTM1D(dilation 2, same, use_bias=False, relu / hard_sigmoid);
+      ConvLSTM2D (kernel (3, 2), strides (2, 1), same, initial_state [h0, c0] from Inputs,
+      softsign / sigmoid), ConvLSTM2D(go_backwards, return_state); ConvLSTM3D (2x2x2 kernel,
+      valid, seq). Input order: s (5 steps of 9x2), v (4 frames of 5x6x2), h0, c0, c (3 clips
+      of 3x4x4x1).""")
+def convlstm_options(K, rng):
+    L = K.layers
+    s = K.Input((5, 9, 2), name="s")
+    v = K.Input((4, 5, 6, 2), name="v")
+    h0 = K.Input((3, 6, 3), name="h0")
+    c0 = K.Input((3, 6, 3), name="c0")
+    c = K.Input((3, 3, 4, 4, 1), name="c")
+    outs = L.ConvLSTM1D(3, 3, strides=2, return_state=True, go_backwards=True,
+                        return_sequences=True, name="cl1d_state")(s)
+    outs = list(outs)
+    outs.append(L.ConvLSTM1D(2, 3, dilation_rate=2, padding="same", use_bias=False,
+                             activation="relu", recurrent_activation="hard_sigmoid",
+                             name="cl1d_dilated")(s))
+    outs.append(L.ConvLSTM2D(3, (3, 2), strides=(2, 1), padding="same", activation="softsign",
+                             recurrent_activation="sigmoid", return_sequences=True,
+                             name="cl2d_init")(v, initial_state=[h0, c0]))
+    outs += list(L.ConvLSTM2D(2, 3, go_backwards=True, return_state=True,
+                              name="cl2d_back")(v))
+    outs.append(L.ConvLSTM3D(2, 2, return_sequences=True, name="cl3d")(c))
+    inputs = [floats(rng, BATCH, 5, 9, 2), floats(rng, BATCH, 4, 5, 6, 2),
+              floats(rng, BATCH, 3, 6, 3), floats(rng, BATCH, 3, 6, 3),
+              floats(rng, BATCH, 3, 3, 4, 4, 1)]
+    return K.Model([s, v, h0, c0, c], outs), inputs
+
+
+@case("""ConvLSTM masks per pixel: Masking on (batch, 6 steps, 4x5, 2) frames whose whole
+      steps are zero in padded rows (post-, pre-, mid-padded, fully padded, unpadded) and
+      whose single pixels are zero in places (masked per pixel: those pixels keep their
+      states while the others update) -> ConvLSTM2D(same, seq) -> ConvLSTM2D(same) last
+      output.""")
+def convlstm_masked(K, rng):
+    L = K.layers
+    x = K.Input((STEPS - 1, 4, 5, 2), name="frames")
+    m = L.Masking(0.0)(x)
+    h = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, name="cl_seq")(m)
+    y = L.ConvLSTM2D(2, 3, padding="same", name="cl_last")(h)
+    frames = floats(rng, MASK_BATCH, STEPS - 1, 4, 5, 2)
+    frames[0, -2:] = 0
+    frames[1, :3] = 0
+    frames[2, 2:4] = 0
+    frames[3] = 0
+    frames[4, 1, 2, 3] = 0
+    frames[4, 3, 0, :2] = 0
+    frames[0, 0, 1, 1] = 0
+    return K.Model(x, [h, y]), [frames]
+
+
+@case("""channels_first ConvLSTM2D (recorded through XLA): (batch, 4 frames, 2 channels, 5x6),
+      return_sequences and return_state, and a channels_first ConvLSTM1D with
+      initial_state.""", jit=True)
+def convlstm_channels_first(K, rng):
+    L = K.layers
+    cf = {"data_format": "channels_first"}
+    v = K.Input((4, 2, 5, 6), name="v")
+    s = K.Input((5, 2, 7), name="s")
+    h0 = K.Input((3, 7), name="h0")
+    c0 = K.Input((3, 7), name="c0")
+    outs = list(L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, return_state=True,
+                             name="cl2d", **cf)(v))
+    outs.append(L.ConvLSTM1D(3, 3, padding="same", name="cl1d", **cf)(s, initial_state=[h0, c0]))
+    inputs = [floats(rng, BATCH, 4, 2, 5, 6), floats(rng, BATCH, 5, 2, 7),
+              floats(rng, BATCH, 3, 7), floats(rng, BATCH, 3, 7)]
+    return K.Model([v, s, h0, c0], outs), inputs
+
+
+@case("""Stateful ConvLSTM2D (fixed batch 2, frames 4x4x1) -> Flatten -> Dense. Calls:
+      predict, predict (states carried over), reset, predict.""")
+def convlstm_stateful(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input(batch_shape=(2, None, 4, 4, 1)),
+        L.ConvLSTM2D(2, 3, padding="same", stateful=True),
+        L.Flatten(),
+        L.Dense(2),
+    ])
+    x1, x2 = floats(rng, 2, 3, 4, 4, 1), floats(rng, 2, 2, 4, 4, 1)
+    calls = Calls([("predict", None, 2), ("predict", [x2], 2), ("reset",),
+                   ("predict", None, 2)])
+    return model, [x1], calls
+
+
 # --------------------------------------------------------------------------
 # Saving
 # --------------------------------------------------------------------------

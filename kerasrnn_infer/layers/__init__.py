@@ -14,6 +14,7 @@ from .advanced_activations import ELU, LeakyReLU, ReLU, Softmax
 from .base import BuildContext, Layer, to_snake_case
 from .bidirectional import Bidirectional
 from .containers import Functional, Sequential
+from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                             Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
                             SeparableConv2D)
@@ -38,6 +39,7 @@ REGISTRY: Dict[str, type] = {
     "InputLayer": InputLayer,
     # recurrent
     "SimpleRNN": RNN, "LSTM": RNN, "GRU": RNN, "RNN": RNN, "Bidirectional": Bidirectional,
+    "ConvLSTM1D": ConvLSTM1D, "ConvLSTM2D": ConvLSTM2D, "ConvLSTM3D": ConvLSTM3D,
     # core
     "Dense": Dense, "Embedding": Embedding, "Activation": Activation, "Masking": Masking,
     "TimeDistributed": TimeDistributed,
