@@ -42,6 +42,10 @@ class Compat:
     #: (``layers/rnn/rnn.py``), tf-keras and Keras 2 only while the stored states are all zero
     #: (``layers/rnn/base_rnn.py`` ``_process_inputs``).
     stateful_initial_state: str
+    #: The mask TimeDistributed outputs: Keras 3 passes its input mask on (``Layer.compute_mask``);
+    #: tf-keras and Keras 2 take the wrapped layer's own mask, reshaped to (batch, time, ...),
+    #: else the input mask reduced to (batch, time) (``layers/rnn/time_distributed.py``).
+    time_distributed_mask: str
     #: Keras 3 call nodes (``{"args", "kwargs"}``): a call receives its inputs' masks only when
     #: it has exactly one tensor argument (``Layer.__call__``, "Populate mask argument(s)"), and
     #: configs record the masks they passed; Keras 1/2 always pass them (``base_layer.py``).
@@ -63,6 +67,7 @@ class Compat:
                    has_hard_silu=major >= 3,
                    concat_mask="any" if major >= 3 else "all",
                    stateful_initial_state="always" if major >= 3 else "while_zero",
+                   time_distributed_mask="input" if major >= 3 else "inner",
                    explicit_masks=_has_keras3_nodes(config))
 
 

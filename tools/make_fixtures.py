@@ -762,7 +762,7 @@ def stateful_initial_state(K, rng):
       BatchNormalization -> MaxPooling2D(2) -> Conv2D(same) -> BatchNormalization -> ReLU ->
       MaxPooling2D((2, 1)) -> Permute((2, 1, 3)) (width becomes time) -> Reshape((6, 12)) ->
       Dense(relu) -> Dropout -> Bidirectional(LSTM, seq) -> Bidirectional(GRU, seq) ->
-      Dense(softmax over 5 classes, the last one CTC's blank).""", extra_formats=("h5",))
+      Dense(softmax over 5 classes, the last one CTC's blank).""")
 def crnn_captcha(K, rng):
     L = K.layers
     x = K.Input((8, 12, 1), name="image")
@@ -861,7 +861,8 @@ def pool2d_reshape(K, rng):
 
 
 @case("""3-D convolutions and pooling over short clips (5 frames of 6x6x2; the strided map read
-      by an LSTM over frames): Conv3D(same, relu), Conv3D((2, 3, 3), strides (1, 2, 2)), Conv3DTranspose(strides (1, 2, 2), same), MaxPooling3D((1, 2, 2)),
+      by an LSTM over frames): Conv3D(same, relu), Conv3D((2, 3, 3), strides (1, 2, 2)),
+      Conv3DTranspose(strides (1, 2, 2), same), MaxPooling3D((1, 2, 2)),
       AveragePooling3D(2, same), ZeroPadding3D(1), Cropping3D(((0, 1), (1, 1), (2, 0))),
       UpSampling3D((1, 2, 1)), SpatialDropout3D, GlobalMaxPooling3D, GlobalAveragePooling3D
       (keepdims).""")
@@ -1027,6 +1028,68 @@ def convlstm_stateful(K, rng):
     calls = Calls([("predict", None, 2), ("predict", [x2], 2), ("reset",),
                    ("predict", None, 2)])
     return model, [x1], calls
+
+
+@case("""LRCN video classifier (4 frames of 6x6x1): TimeDistributed(Conv2D(relu)) ->
+      TimeDistributed(MaxPooling2D) -> TimeDistributed(Flatten) -> LSTM, and
+      TimeDistributed(nested Sequential CNN: Conv2D(same) -> BatchNormalization -> ReLU ->
+      GlobalAveragePooling2D) -> GRU; both summaries concatenated -> Dense(softmax).""",
+      extra_formats=("h5",))
+def lrcn_video(K, rng):
+    L = K.layers
+    TD = L.TimeDistributed
+    x = K.Input((4, 6, 6, 1), name="clip")
+    t = TD(L.Conv2D(4, 3, activation="relu"), name="td_conv")(x)
+    t = TD(L.Flatten(), name="td_flatten")(TD(L.MaxPooling2D(2), name="td_pool")(t))
+    a = L.LSTM(5, name="lstm")(t)
+    cnn = K.Sequential([K.Input((6, 6, 1)), L.Conv2D(3, 3, padding="same"),
+                        L.BatchNormalization(), L.ReLU(), L.GlobalAveragePooling2D()],
+                       name="frame_cnn")
+    b = L.GRU(4, name="gru")(TD(cnn, name="td_cnn")(x))
+    y = L.Dense(3, activation="softmax", name="classes")(L.Concatenate()([a, b]))
+    return K.Model(x, y), [floats(rng, BATCH, 4, 6, 6, 1)]
+
+
+@case("""TimeDistributed over every kind of layer: Conv1D, SeparableConv1D, Conv2DTranspose,
+      DepthwiseConv2D, AveragePooling2D, UpSampling2D, Cropping2D, BatchNormalization,
+      GlobalMaxPooling1D, LSTM and Bidirectional(GRU) over the inner axis, Dense(3-D inner),
+      each per timestep of (batch, 3 steps, ...) inputs; a hierarchical text encoder
+      TimeDistributed(Embedding(mask_zero)) -> TimeDistributed(LSTM) -> LSTM (tf-keras hands
+      the words' mask to the inner LSTM and a (batch, sentences) mask on; Keras 3 drops the
+      inner mask), and Masking -> TimeDistributed(Dense) -> GRU (the mask passes through).
+      Input order: w (3 steps of 5x2), img (3 steps of 4x5x2), ids (3 sentences of 4 words),
+      f (7 steps of 3).""")
+def td_layers(K, rng):
+    L = K.layers
+    TD = L.TimeDistributed
+    w = K.Input((3, 5, 2), name="w")
+    img = K.Input((3, 4, 5, 2), name="img")
+    ids = K.Input((3, 4), dtype="int32", name="ids")
+    f = K.Input((STEPS, 3), name="f")
+    outs = [TD(L.Conv1D(3, 2), name="td_conv1d")(w),
+            TD(L.SeparableConv1D(2, 2, padding="same"), name="td_sep1d")(w),
+            TD(L.GlobalMaxPooling1D(), name="td_gmp")(w),
+            TD(L.LSTM(3), name="td_lstm")(w),
+            TD(L.Bidirectional(L.GRU(2, return_sequences=True)), name="td_bigru")(w),
+            TD(L.Dense(2), name="td_dense")(w),
+            TD(L.Conv2DTranspose(2, 2, strides=2), name="td_tconv")(img),
+            TD(L.DepthwiseConv2D(2), name="td_depthwise")(img),
+            TD(L.AveragePooling2D(2, padding="same"), name="td_avgpool")(img),
+            TD(L.UpSampling2D(2, interpolation="bilinear"), name="td_up")(img),
+            TD(L.Cropping2D((1, 1)), name="td_crop")(img),
+            TD(L.BatchNormalization(), name="td_bn")(img)]
+    words = TD(L.Embedding(10, 3, mask_zero=True), name="td_embed")(ids)
+    sentences = TD(L.LSTM(3), name="td_words")(words)
+    outs.append(L.LSTM(2, return_sequences=True, name="doc_lstm")(sentences))
+    outs.append(L.GRU(3, return_sequences=True, name="gru_masked")(
+        TD(L.Dense(2), name="td_dense_masked")(L.Masking(0.0)(f))))
+    tok = tokens(rng, 10, MASK_BATCH, 3, 4)
+    tok[0, :, 2:] = 0
+    tok[1, 1, :] = 0
+    tok[2, 2, :1] = 0
+    inputs = [floats(rng, MASK_BATCH, 3, 5, 2), floats(rng, MASK_BATCH, 3, 4, 5, 2), tok,
+              padded_floats(rng, 3)]
+    return K.Model([w, img, ids, f], outs), inputs
 
 
 # --------------------------------------------------------------------------

@@ -196,10 +196,11 @@ class Frame:
 _CACHED_FRAME_VALUES = 1 << 14     # frames of about this many values (states, inputs) are kept
 
 
-def _frame_for(cell, batch: int, shape: Tuple[int, ...]) -> Frame:
+def _frame_for(cell, batch: int, shape: Optional[Tuple[int, ...]] = None) -> Frame:
     """The cell's frame for ``batch`` samples of per-step input ``shape``: small ones are kept
     per thread and reused (making one costs about as much as a step), since every buffer is
     overwritten before it is read."""
+    shape = (cell.features,) if shape is None else shape
     local = cell._frames
     fr = getattr(local, "frame", None)
     weights = cell.weights_generation
