@@ -124,6 +124,30 @@ _MERGE_MODES = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave":
 _CUDNN = {"CuDNNLSTM": "LSTM", "CuDNNGRU": "GRU"}
 
 
+# Keras 1 convolution classes with a Keras 2 name of their own (``legacy/layers.py``)
+_KERAS1_CLASSES = {"AtrousConvolution1D": "Conv1D", "AtrousConvolution2D": "Conv2D"}
+_DIM_ORDERING = {"th": "channels_first", "tf": "channels_last"}
+
+
+def _keras1_spatial(out: dict, where: str) -> None:
+    """Keras 1 spellings of convolution and pooling options (``legacy/interfaces.py``):
+    ``dim_ordering`` th/tf, ``nb_row``/``nb_col`` and ``kernel_dim1..3`` kernel sizes,
+    ``subsample`` strides, ``atrous_rate`` dilation."""
+    if "dim_ordering" in out and "data_format" not in out:
+        v = out.pop("dim_ordering")
+        if v not in _DIM_ORDERING:
+            raise UnsupportedError(f"{where}: layer {out.get('name')!r} has dim_ordering="
+                                   f"{v!r:.50}; supported: th, tf")
+        out["data_format"] = _DIM_ORDERING[v]
+    if "nb_row" in out and "kernel_size" not in out:
+        out["kernel_size"] = [out.pop("nb_row"), out.pop("nb_col", None)]
+    if "kernel_dim1" in out and "kernel_size" not in out:
+        out["kernel_size"] = [out.pop(f"kernel_dim{i}", None) for i in (1, 2, 3)]
+    for old, new in (("subsample", "strides"), ("atrous_rate", "dilation_rate")):
+        if old in out and new not in out:
+            out[new] = out.pop(old)
+
+
 def normalize(cls: str, cfg: dict, where: str) -> tuple:
     """``(class name, config)`` in today's spelling: Keras 1 keys and classes renamed, CuDNN
     layers as LSTM/GRU. Returns a new dict; the input is not changed."""
@@ -152,6 +176,8 @@ def normalize(cls: str, cfg: dict, where: str) -> tuple:
             out[new] = out.pop(old)
     if cls in ("Embedding", "Bidirectional"):     # their output_dim is not Keras 1's units
         return cls, out
+    cls = _KERAS1_CLASSES.get(cls, cls)
+    _keras1_spatial(out, where)
     for old, new in _KERAS1_KEYS.items():
         if old in out and new not in out:
             out[new] = out.pop(old)

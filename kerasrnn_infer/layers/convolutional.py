@@ -71,6 +71,7 @@ class _Conv(_Spatial):
     def __init__(self, *a):
         super().__init__(*a)
         r = self.rank
+        self.require("kernel_size")
         self.kernel_size = self.ints_opt("kernel_size", None, r)
         self.strides = self.ints_opt("strides", 1, r)
         self.dilation = self.ints_opt("dilation_rate", 1, r)
@@ -80,7 +81,6 @@ class _Conv(_Spatial):
         self.use_bias = self.bool_opt("use_bias", True)
         self.act = activations.get(self.opt("activation"), self.ctx.compat,
                                    f"{self.where} activation")
-        self.require("kernel_size")
 
     def finish(self, y: np.ndarray) -> np.ndarray:
         y = y.astype(self.dtype, copy=False)
