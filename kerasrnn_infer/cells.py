@@ -173,7 +173,7 @@ def convolve(x: np.ndarray, kernel: np.ndarray, strides: Sequence[int], padding:
     for offset in np.ndindex(*ks):
         window = tuple(slice(o * d, o * d + (m - 1) * s + 1, s)
                        for o, d, m, s in zip(offset, dilation, out, strides))
-        y += xp[(slice(None), *window)] @ kernel[offset]
+        y += xp[(slice(None),) + window] @ kernel[offset]
     return y
 
 

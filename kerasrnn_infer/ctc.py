@@ -208,7 +208,8 @@ class _Leaves:
     had when it was kept; totals do not change while kept within a step)."""
 
     def __init__(self, width: int):
-        self.width, self.heap, self.count = width, [], itertools.count()
+        self.width, self.count = width, itertools.count()
+        self.heap: List[Tuple[float, int, _Beam]] = []
 
     def push(self, beam: _Beam) -> None:
         item = (beam.total, next(self.count), beam)

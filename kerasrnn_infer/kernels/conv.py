@@ -191,6 +191,7 @@ def pool(x: np.ndarray, size: Sequence[int], strides: Sequence[int], padding: st
     total = np.sum(win, axis=axes)
     if not any(lo or hi for lo, hi in p):
         return total / x.dtype.type(int(np.prod(size)))
-    inside = np.ones((1, *x.shape[1:1 + nd], 1), x.dtype)       # windows' real elements
-    count = np.sum(windows(pad(inside, p), size, strides, ones), axis=axes)
-    return total / count
+    inside = windows(pad(np.ones((1, *x.shape[1:1 + nd], 1), x.dtype), p), size, strides, ones)
+    if inside is None:
+        return None
+    return total / np.sum(inside, axis=axes)                     # real elements per window

@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import activations as A
 from .._locks import ForkSafeLock
-from ..cells import CellSpec, CellWeights
+from ..cells import CellSpec, CellWeights, ConvSpec
 from . import conv as conv_k
 
 # Activations that act elementwise can be applied to several gates in one call.
@@ -586,7 +586,7 @@ class ConvLSTMCell(Cell):
         super().__init__(spec)
         if spec.conv is None:
             raise ValueError("a conv_lstm cell needs its ConvSpec")
-        self.conv = spec.conv
+        self.conv: ConvSpec = spec.conv
 
     @property
     def state_sizes(self) -> List[int]:
@@ -618,10 +618,15 @@ class ConvLSTMCell(Cell):
         L = Layout(batch, False)
         lo = [(n - 1) // 2 for n in k]
         hp = np.zeros((batch, *(s + n - 1 for s, n in zip(spatial, k)), u), self.dtype)
-        h = hp[(slice(None), *(slice(a, a + s) for a, s in zip(lo, spatial)))]
+        h = hp[(slice(None),) + tuple(slice(a, a + s) for a, s in zip(lo, spatial))]
         c = np.zeros((batch, *spatial, u), self.dtype)
         ones = (1,) * len(k)
         win = conv_k.windows(hp, k, ones, ones)               # (batch, *spatial, u, *k) view
+        if win is None:                                       # "same" borders: never short
+            raise ValueError(f"no windows for states of shape {spatial}")
+        act, ract = self.act, self.ract
+        if ract is None:
+            raise ValueError("a conv_lstm cell needs a recurrent_activation")
         cols_ = np.empty(win.shape, self.dtype)
         z = np.empty((batch, *spatial, 4 * u), self.dtype)
         x = np.empty((batch, *spatial, 4 * u), self.dtype)
@@ -630,8 +635,8 @@ class ConvLSTMCell(Cell):
                      z=z, z2=z.reshape(-1, 4 * u), ifo=z[..., :3 * u], i=z[..., :u],
                      f=z[..., u:2 * u], o=z[..., 2 * u:3 * u], g=z[..., 3 * u:],
                      t=np.empty(c.shape, self.dtype),
-                     act=lambda src, dst: self.act(src, out=dst),
-                     ract=lambda src, dst: self.ract(src, out=dst))
+                     act=lambda src, dst: act(src, out=dst),
+                     ract=lambda src, dst: ract(src, out=dst))
         return fr
 
     def step(self, fr):
@@ -664,7 +669,7 @@ class ConvLSTMRecurrent:
         if weights.bias is not None:
             arrays.append(weights.bias)
         self.cell.set(arrays)
-        self.conv = spec.conv
+        self.conv: ConvSpec = self.cell.conv
         self.W = conv_k.kernel_matrices(self.cell.W)
 
     @property

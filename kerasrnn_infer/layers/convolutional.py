@@ -67,6 +67,7 @@ class _Conv(_Spatial):
     activation, use_bias."""
 
     transposed = False
+    bias: Optional[np.ndarray] = None
 
     def __init__(self, *a):
         super().__init__(*a)
