@@ -72,12 +72,19 @@ def windows(x: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
     return v[index]
 
 
+def windows_last(x: np.ndarray, kernel: Sequence[int], strides: Sequence[int],
+                 dilation: Sequence[int]) -> Optional[np.ndarray]:
+    """``windows`` as (batch, *out, *kernel, channels): each window's channels stay the
+    contiguous innermost run of a channels-last input, so gathering the windows into one
+    matrix (im2col) copies runs, not single elements."""
+    win = windows(x, kernel, strides, dilation)
+    return None if win is None else np.moveaxis(win, 1 + len(kernel), -1)
+
+
 def kernel_matrices(kernel: np.ndarray, groups: int = 1) -> List[np.ndarray]:
-    """A Keras kernel (*k, cin/groups, filters) as one contiguous (cin/groups * prod(k),
-    filters/groups) matrix per group, rows in the (channel, *k) order of ``windows``."""
-    nd = kernel.ndim - 2
-    m = np.moveaxis(kernel, nd, 0)                                 # (cin_g, *k, filters)
-    m = m.reshape(-1, kernel.shape[-1])
+    """A Keras kernel (*k, cin/groups, filters) as one contiguous (prod(k) * cin/groups,
+    filters/groups) matrix per group, rows in the (*k, channel) order of ``windows_last``."""
+    m = kernel.reshape(-1, kernel.shape[-1])
     fg = kernel.shape[-1] // groups
     return [np.ascontiguousarray(m[:, g * fg:(g + 1) * fg]) for g in range(groups)]
 
@@ -86,7 +93,7 @@ def conv(x: np.ndarray, matrices: Sequence[np.ndarray], kernel: Sequence[int],
          strides: Sequence[int], dilation: Sequence[int]) -> Optional[np.ndarray]:
     """Cross-correlation of padded ``x`` (batch, *spatial, cin) with ``kernel_matrices``
     (one per group): (batch, *out, filters); None if the input is shorter than the kernel."""
-    win = windows(x, kernel, strides, dilation)
+    win = windows_last(x, kernel, strides, dilation)
     if win is None:
         return None
     nd = len(kernel)
@@ -98,8 +105,7 @@ def conv(x: np.ndarray, matrices: Sequence[np.ndarray], kernel: Sequence[int],
     cg = x.shape[-1] // groups
     outs = []
     for g, m in enumerate(matrices):                              # a product per group
-        part = (Ellipsis, slice(g * cg, (g + 1) * cg)) + (slice(None),) * nd
-        cols = win[part].reshape(-1, m.shape[0])
+        cols = win[..., g * cg:(g + 1) * cg].reshape(-1, m.shape[0])
         outs.append((cols @ m).reshape(lead + (m.shape[1],)))
     return np.concatenate(outs, axis=-1)
 

@@ -621,7 +621,7 @@ class ConvLSTMCell(Cell):
         h = hp[(slice(None),) + tuple(slice(a, a + s) for a, s in zip(lo, spatial))]
         c = np.zeros((batch, *spatial, u), self.dtype)
         ones = (1,) * len(k)
-        win = conv_k.windows(hp, k, ones, ones)               # (batch, *spatial, u, *k) view
+        win = conv_k.windows_last(hp, k, ones, ones)          # (batch, *spatial, *k, u) view
         if win is None:                                       # "same" borders: never short
             raise ValueError(f"no windows for states of shape {spatial}")
         act, ract = self.act, self.ract
