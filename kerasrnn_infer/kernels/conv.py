@@ -12,7 +12,7 @@ Padding follows TensorFlow (``tf.nn.convolution``): "same" puts the extra elemen
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -89,25 +89,57 @@ def kernel_matrices(kernel: np.ndarray, groups: int = 1) -> List[np.ndarray]:
     return [np.ascontiguousarray(m[:, g * fg:(g + 1) * fg]) for g in range(groups)]
 
 
+#: bytes of gathered windows per product: larger gathers are made a few samples at a time, so
+#: that the matrix the product reads is still in cache (measured: a 32-image batch of 100x25x32
+#: maps with 3x3 kernels takes 38 ms sample by sample, 85 ms gathered at once)
+TILE_BYTES = 3 << 20
+
+
 def conv(x: np.ndarray, matrices: Sequence[np.ndarray], kernel: Sequence[int],
-         strides: Sequence[int], dilation: Sequence[int]) -> Optional[np.ndarray]:
+         strides: Sequence[int], dilation: Sequence[int],
+         post: Optional[Callable[[np.ndarray], object]] = None) -> Optional[np.ndarray]:
     """Cross-correlation of padded ``x`` (batch, *spatial, cin) with ``kernel_matrices``
-    (one per group): (batch, *out, filters); None if the input is shorter than the kernel."""
+    (one per group): (batch, *out, filters); None if the input is shorter than the kernel.
+    Each group is one product over all windows (gathered ``TILE_BYTES`` at a time);
+    ``post(y)`` (bias, activation: in place) runs on each part of the output as it is made,
+    while it is in cache."""
     win = windows_last(x, kernel, strides, dilation)
     if win is None:
         return None
     nd = len(kernel)
     lead = win.shape[:1 + nd]
     groups = len(matrices)
+    dtype = np.result_type(x.dtype, matrices[0].dtype)
     if groups == 1:
-        cols = win.reshape(-1, matrices[0].shape[0])              # the one copy (im2col)
-        return (cols @ matrices[0]).reshape(lead + (matrices[0].shape[1],))
+        return _product(win, matrices[0], lead, dtype, post)
     cg = x.shape[-1] // groups
-    outs = []
-    for g, m in enumerate(matrices):                              # a product per group
-        cols = win[..., g * cg:(g + 1) * cg].reshape(-1, m.shape[0])
-        outs.append((cols @ m).reshape(lead + (m.shape[1],)))
-    return np.concatenate(outs, axis=-1)
+    y = np.concatenate([_product(win[..., g * cg:(g + 1) * cg], m, lead, dtype)
+                        for g, m in enumerate(matrices)], axis=-1)   # a product per group
+    if post is not None:
+        post(y)
+    return y
+
+
+def _product(win: np.ndarray, m: np.ndarray, lead: Tuple[int, ...], dtype,
+             post: Optional[Callable[[np.ndarray], object]] = None) -> np.ndarray:
+    """``windows @ m`` for a (batch, *out, *k, c) window view: (batch, *out, filters)."""
+    batch, k = lead[0], m.shape[0]
+    per_sample = int(np.prod(lead[1:], dtype=np.int64)) * k * np.dtype(dtype).itemsize
+    step = max(1, TILE_BYTES // max(per_sample, 1))
+    if step >= batch:
+        y = (win.reshape(-1, k) @ m).reshape(lead + (m.shape[1],))   # one gather (im2col)
+        if post is not None:
+            post(y)
+        return y
+    out = np.empty(lead + (m.shape[1],), dtype)
+    cols = np.empty((step,) + win.shape[1:], dtype)
+    for s in range(0, batch, step):                               # a few samples at a time
+        e = min(batch, s + step)
+        np.copyto(cols[:e - s], win[s:e])
+        np.matmul(cols[:e - s].reshape(-1, k), m, out=out[s:e].reshape(-1, m.shape[1]))
+        if post is not None:
+            post(out[s:e])
+    return out
 
 
 def depthwise_matrices(kernel: np.ndarray) -> np.ndarray:
@@ -186,15 +218,21 @@ def pool(x: np.ndarray, size: Sequence[int], strides: Sequence[int], padding: st
     nd = len(size)
     ones = (1,) * nd
     p = pads(x.shape[1:1 + nd], size, strides, ones, padding)
-    axes = tuple(range(2 + nd, 2 + 2 * nd))
-    if kind == "max":
-        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        win = windows(pad(x, p, fill), size, strides, ones)
-        return None if win is None else np.max(win, axis=axes)
-    win = windows(pad(x, p), size, strides, ones)
+    fill = (-np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min) if kind == "max" else 0
+    win = windows(pad(x, p, fill), size, strides, ones)
     if win is None:
         return None
-    total = np.sum(win, axis=axes)
+    # window axes first: each reduction combines whole (batch, *out, C) slabs elementwise,
+    # much faster than reducing the short innermost window axes
+    win = np.moveaxis(win, tuple(range(2 + nd, 2 + 2 * nd)), tuple(range(nd)))
+    reduce = np.maximum.reduce if kind == "max" else np.add.reduce
+    y = win
+    for _ in range(nd):
+        y = reduce(y, axis=0)
+    if kind == "max":
+        return y
+    total = y
+    axes = tuple(range(2 + nd, 2 + 2 * nd))
     if not any(lo or hi for lo, hi in p):
         return total / x.dtype.type(int(np.prod(size)))
     inside = windows(pad(np.ones((1, *x.shape[1:1 + nd], 1), x.dtype), p), size, strides, ones)

@@ -83,11 +83,20 @@ class _Conv(_Spatial):
         self.act = activations.get(self.opt("activation"), self.ctx.compat,
                                    f"{self.where} activation")
 
-    def finish(self, y: np.ndarray) -> np.ndarray:
-        y = y.astype(self.dtype, copy=False)
+    def post(self, y: np.ndarray) -> None:
+        """Bias and activation, in place on (part of) a channels-last output."""
         if self.bias is not None:
             y += self.bias
-        return self.from_last(self.act(y, out=y))
+        self.act(y, out=y)
+
+    def finish(self, y: np.ndarray, done: bool = False) -> np.ndarray:
+        """The layer's output from channels-last ``y`` (``done``: bias and activation were
+        applied by the kernel)."""
+        if y.dtype != self.dtype:
+            y = y.astype(self.dtype)
+        if not done:
+            self.post(y)
+        return self.from_last(y)
 
     def padded(self, x: np.ndarray) -> np.ndarray:
         nd = self.rank
@@ -131,10 +140,12 @@ class Conv(_Conv):
     def call(self, inputs, mask=None, training=None):
         x = self.to_last(self.cast_input(single(inputs, self.where)))
         self.check_channels(x, self.kernel.shape[-2] * self.groups)
-        y = K.conv(self.padded(x), self.matrices, self.kernel_size, self.strides, self.dilation)
+        fused = self.post if self.dtype == np.result_type(x.dtype, self.kernel.dtype) else None
+        y = K.conv(self.padded(x), self.matrices, self.kernel_size, self.strides, self.dilation,
+                   fused)
         if y is None:
             raise self.short(x, self.spans())
-        return self.finish(y)
+        return self.finish(y, done=fused is not None)
 
 
 def _rank_class(base, rank: int, name: str):
