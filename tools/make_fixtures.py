@@ -138,7 +138,7 @@ def tokens(rng, vocab, *shape):
 CASES = {}
 
 
-def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False):
+def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False):
     """Register `fn(K, rng) -> (model, inputs)` as a case named fn.__name__.
 
     The committed fixtures hold each writer's native format and the format
@@ -146,12 +146,16 @@ def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False):
     `jit=True` records the outputs with `compile(jit_compile=True)`: TensorFlow
     runs channels_first convolutions and pooling on CPU only through XLA
     (KERAS_FACTS_WIDE "Writers, CPU limits"); the maths is the same.
+    `live_only=True`: no committed fixture (tests/test_live_keras.py still runs
+    it with every writer and format), for coverage the fixtures' size budget
+    cannot hold.
     """
     def register(fn):
         fn.note = " ".join(note.split())
         fn.writers = tuple(writers)
         fn.extra_formats = tuple(extra_formats)
         fn.jit = jit
+        fn.live_only = live_only
         CASES[fn.__name__] = fn
         return fn
     return register
@@ -1092,6 +1096,43 @@ def td_layers(K, rng):
     return K.Model([w, img, ids, f], outs), inputs
 
 
+@case("""Live-only (no committed fixture; the fixtures' size budget): the remaining convolution
+      options, channels_first where it exists (through XLA): Conv3D(dilation 2, groups 2),
+      SeparableConv2D(dilation 2), DepthwiseConv1D(same, dilation 2), SeparableConv1D,
+      DepthwiseConv1D, Conv1DTranspose(dilation 2: no CPU kernel without XLA),
+      Conv3DTranspose, MaxPooling3D, AveragePooling1D/3D, GlobalMaxPooling3D, ZeroPadding3D,
+      Cropping3D, UpSampling3D and ConvLSTM3D, all channels_first but the first three; an
+      LSTM reads the 1-D maps.""", jit=True, live_only=True)
+def conv_more_options(K, rng):
+    L = K.layers
+    cf = {"data_format": "channels_first"}
+    v = K.Input((4, 4, 5, 2), name="v")                  # channels_last clip
+    i = K.Input((6, 7, 2), name="i")
+    s = K.Input((2, 9), name="s")                        # channels_first sequence
+    w = K.Input((2, 3, 4, 5), name="w")                  # channels_first volume
+    c = K.Input((3, 2, 3, 4, 4), name="c")               # (time, channels, 3-D frame)
+    outs = [L.Conv3D(4, 2, dilation_rate=2, groups=2, padding="same", name="conv3d")(v),
+            L.SeparableConv2D(3, 2, dilation_rate=2, name="sep2d_dilated")(i),
+            L.DepthwiseConv1D(3, padding="same", dilation_rate=2, name="dw1d_dilated")(
+                L.Permute((2, 1))(s)),
+            L.SeparableConv1D(3, 2, name="sep1d", **cf)(s),
+            L.DepthwiseConv1D(2, depth_multiplier=2, name="dw1d", **cf)(s),
+            L.Conv1DTranspose(2, 3, dilation_rate=2, name="tconv1d", **cf)(s),
+            L.Conv3DTranspose(2, 2, strides=(1, 2, 1), name="tconv3d", **cf)(w),
+            L.MaxPooling3D((1, 2, 2), name="max3d", **cf)(w),
+            L.AveragePooling1D(2, padding="same", name="avg1d", **cf)(s),
+            L.AveragePooling3D(2, padding="same", name="avg3d", **cf)(w),
+            L.GlobalMaxPooling3D(name="gmp3d", **cf)(w),
+            L.ZeroPadding3D(((0, 1), (1, 0), (2, 1)), name="zpad3d", **cf)(w),
+            L.Cropping3D(((1, 1), (0, 1), (1, 2)), name="crop3d", **cf)(w),
+            L.UpSampling3D((2, 1, 2), name="up3d", **cf)(w),
+            L.ConvLSTM3D(2, 2, padding="same", return_sequences=True, name="cl3d", **cf)(c)]
+    outs.append(L.LSTM(3, name="lstm")(L.Permute((2, 1))(outs[3])))
+    inputs = [floats(rng, 2, 4, 4, 5, 2), floats(rng, 2, 6, 7, 2), floats(rng, 2, 2, 9),
+              floats(rng, 2, 2, 3, 4, 5), floats(rng, 2, 3, 2, 3, 4, 4)]
+    return K.Model([v, i, s, w, c], outs), inputs
+
+
 # --------------------------------------------------------------------------
 # Saving
 # --------------------------------------------------------------------------
@@ -1326,17 +1367,18 @@ def main(argv=None):
                         help="write every format for every case (about 5.5 MB)")
     args = parser.parse_args(argv)
 
-    names = args.only.split(",") if args.only else list(CASES)
-    unknown = [n for n in names if n not in CASES]
+    committed = [n for n in CASES if not CASES[n].live_only]
+    names = args.only.split(",") if args.only else committed
+    unknown = [n for n in names if n not in committed]
     if unknown:
-        parser.error(f"unknown case(s) {unknown}; known: {', '.join(CASES)}")
+        parser.error(f"unknown or live-only case(s) {unknown}; known: {', '.join(committed)}")
 
     warnings.filterwarnings("ignore")
     for logger in ("absl", "tensorflow"):  # legacy-HDF5 and retracing notices
         logging.getLogger(logger).setLevel(logging.ERROR)
     out = Path(args.out)
     if not args.only:  # drop folders of cases that no longer exist
-        current = {f"{n}__{w}" for n in CASES for w in CASES[n].writers}
+        current = {f"{n}__{w}" for n in committed for w in CASES[n].writers}
         for folder in out.glob("*__*"):
             if folder.is_dir() and folder.name not in current:
                 shutil.rmtree(folder)

@@ -131,28 +131,31 @@ def run_conv_worker(spec):
                                                           providers=["CPUExecutionProvider"])
                 except Exception as e:
                     results["errors"].setdefault("onnxruntime", {})[c["id"]] = err(e)
-        km, engine = models[name], engines[name]
         x = inputs(c)
-        want = np.asarray(km(x, training=False))
-        outputs[f"keras/{c['id']}"] = want
-        funcs = {"engine": lambda: engine.predict(x)}
-        if "keras.predict" in peers:
-            funcs["keras.predict"] = lambda: km.predict(x, verbose=0, batch_size=len(x))
-        if "keras.call" in peers:
-            funcs["keras.call"] = lambda: km(x, training=False).numpy()
-        if "tf.function" in peers:
-            tfn = tf.function(lambda t: km(t, training=False),
-                              input_signature=(tf.TensorSpec(x.shape, tf.float32),))
-            funcs["tf.function"] = lambda: tfn(x).numpy()
-        if name in sessions:
-            sess = sessions[name]
-            iname = sess.get_inputs()[0].name
-            funcs["onnxruntime"] = lambda: sess.run(None, {iname: x})[0]
+        outputs[f"keras/{c['id']}"] = np.asarray(models[name](x, training=False))
+        funcs = _peer_funcs(tf, models[name], engines[name], sessions.get(name), x, peers)
         log(f"  [{threads} thread{'s' if threads != '1' else ''}] {c['id']}")
         times = time_round_robin(funcs, spec, c["id"], results, outputs)
         log("      " + "  ".join(f"{p} {statistics.median(t) * 1e3:.2f} ms"
                                  for p, t in times.items()))
     return results, outputs
+
+
+def _peer_funcs(tf, km, engine, sess, x, peers):
+    """{peer: callable} on inputs ``x``."""
+    funcs = {"engine": lambda: engine.predict(x)}
+    if "keras.predict" in peers:
+        funcs["keras.predict"] = lambda: km.predict(x, verbose=0, batch_size=len(x))
+    if "keras.call" in peers:
+        funcs["keras.call"] = lambda: km(x, training=False).numpy()
+    if "tf.function" in peers:
+        tfn = tf.function(lambda t: km(t, training=False),
+                          input_signature=(tf.TensorSpec(x.shape, tf.float32),))
+        funcs["tf.function"] = lambda: tfn(x).numpy()
+    if sess is not None:
+        iname = sess.get_inputs()[0].name
+        funcs["onnxruntime"] = lambda: sess.run(None, {iname: x})[0]
+    return funcs
 
 
 def report(configs, results, outputs, threads):
@@ -168,18 +171,21 @@ def report(configs, results, outputs, threads):
         want = outputs.get(f"keras/{cid}")
         e = float(np.max(np.abs(eng - want))) if eng is not None and want is not None else None
         ok = ok and e is not None and e <= 1e-5
-
-        def cell(p):
-            if p not in t:
-                why = results["unavailable"].get(p) or results["errors"].get(p, {}).get(cid)
-                return "n/a" if why else "-"
-            ms = t[p] * 1e3
-            txt = f"{ms:.3g} ms" if ms < 1000 else f"{ms / 1e3:.3g} s"
-            if p != "engine" and "engine" in t:
-                txt += f" ({t[p] / t['engine']:.2g}x)"
-            return txt
-        lines.append("| " + " | ".join([c["label"]] + [cell(p) for p in PEERS] +
+        lines.append("| " + " | ".join([c["label"]] + [_cell(p, t, results, cid)
+                                                       for p in PEERS] +
                                         ["-" if e is None else f"{e:.1e}"]) + " |")
     note = (f"{threads} BLAS/TF/onnxruntime thread(s); median of round-robin repeats; "
             f"(Nx) = peer time / engine time, so >1x means the engine is faster.")
     return "\n".join(lines) + "\n\n" + note, ok
+
+
+def _cell(p, t, results, cid):
+    """A peer's median time, and its ratio to the engine's."""
+    if p not in t:
+        why = results["unavailable"].get(p) or results["errors"].get(p, {}).get(cid)
+        return "n/a" if why else "-"
+    ms = t[p] * 1e3
+    txt = f"{ms:.3g} ms" if ms < 1000 else f"{ms / 1e3:.3g} s"
+    if p != "engine" and "engine" in t:
+        txt += f" ({t[p] / t['engine']:.2g}x)"
+    return txt
