@@ -58,10 +58,6 @@ class _Spatial(Layer):
                           f"the window span {tuple(span)}")
 
 
-# kept for the 1-D layers' old name
-_ChannelsLast1D = _Spatial
-
-
 class _Conv(_Spatial):
     """What every convolution reads: filters, kernel_size, strides, dilation_rate, padding,
     activation, use_bias."""
