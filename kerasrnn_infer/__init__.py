@@ -6,6 +6,7 @@ NumPy, without TensorFlow, giving Keras's numbers.
     y = model.predict(x)
 """
 
+from .ctc import ctc_decode, ctc_decode_keras3
 from .errors import (ConfigError, InputError, InternalError, KerasRnnInferError, ModelFileError,
                      ReferenceUnavailable, SettingError, UnsafeModelError, UnsupportedError,
                      UsageError, WeightsError)
@@ -30,6 +31,8 @@ __all__ = [
     "UsageError",
     "WeightsError",
     "__version__",
+    "ctc_decode",
+    "ctc_decode_keras3",
     "load_model",
     "model_from_json",
     "supported_layers",

@@ -16,8 +16,12 @@ Formulas (Keras ``layers/rnn/{simple_rnn,lstm,gru}.py``; gate order i, f, c, o a
                              hh = act(x W_h + b_h + (r h) U_h)
                h = z h + (1 - z) hh
 
+    ConvLSTM   the LSTM with products replaced by convolutions (``layers/rnn/conv_lstm.py``):
+               z = conv(x, W; strides, padding, dilation) + b + conv(h, U; stride 1, "same")
+
 Masks (``backend/tensorflow/rnn.py``): a masked step keeps every state; its output is the
-previous output (zeros before the first step), or zeros with ``zero_output_for_mask``.
+previous output (zeros before the first step), or zeros with ``zero_output_for_mask``. A
+ConvLSTM mask may be per pixel (batch, time, *spatial): each pixel keeps its own states.
 """
 
 from __future__ import annotations
@@ -31,24 +35,55 @@ Activation = Callable[..., np.ndarray]
 
 
 @dataclass(frozen=True)
+class ConvSpec:
+    """The input convolution of a ConvLSTM cell (channels-last, ``rank`` spatial axes); its
+    recurrent convolution always has stride 1, "same" padding and no dilation."""
+
+    kernel_size: Tuple[int, ...]
+    strides: Tuple[int, ...]
+    padding: str                                # "valid" or "same"
+    dilation: Tuple[int, ...]
+
+    @property
+    def rank(self) -> int:
+        return len(self.kernel_size)
+
+    def out_shape(self, spatial: Sequence[int]) -> Tuple[int, ...]:
+        """The spatial shape of the states for input frames of ``spatial`` shape."""
+        out = []
+        for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation):
+            eff = (k - 1) * d + 1
+            out.append(-(-n // s) if self.padding == "same" else (n - eff) // s + 1)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
 class CellSpec:
     """What defines a cell's maths, apart from its weights."""
 
-    kind: str                                   # "simple_rnn", "lstm" or "gru"
-    units: int
+    kind: str                                   # "simple_rnn", "lstm", "gru" or "conv_lstm"
+    units: int                                  # ConvLSTM: filters
     activation: Activation
     recurrent_activation: Optional[Activation]  # None for SimpleRNN
     use_bias: bool = True
     reset_after: bool = False                   # GRU only
     dtype: np.dtype = np.dtype(np.float32)
+    conv: Optional[ConvSpec] = None             # ConvLSTM only
 
     @property
     def gates(self) -> int:
-        return {"simple_rnn": 1, "lstm": 4, "gru": 3}[self.kind]
+        return {"simple_rnn": 1, "lstm": 4, "gru": 3, "conv_lstm": 4}[self.kind]
 
     @property
     def state_sizes(self) -> List[int]:
-        return [self.units, self.units] if self.kind == "lstm" else [self.units]
+        """Features of each state (ConvLSTM: channels of each (*spatial, filters) state)."""
+        return [self.units, self.units] if self.kind in ("lstm", "conv_lstm") else [self.units]
+
+    def state_shapes(self, frame: Sequence[int]) -> List[Tuple[int, ...]]:
+        """Per-sample shape of each state for input frames of shape ``frame``."""
+        if self.conv is None:
+            return [(n,) for n in self.state_sizes]
+        return [self.conv.out_shape(frame[:-1]) + (n,) for n in self.state_sizes]
 
     def bias_shape(self) -> Tuple[int, ...]:
         g = self.gates * self.units
@@ -57,6 +92,9 @@ class CellSpec:
     def weight_shapes(self) -> List[Tuple[Optional[int], ...]]:
         """kernel (features, g), recurrent_kernel (units, g) and bias, as Keras stores them."""
         g = self.gates * self.units
+        if self.conv is not None:     # (*k, channels in, 4 filters), (*k, filters, 4 filters)
+            k = self.conv.kernel_size
+            return [(*k, None, g), (*k, self.units, g)] + ([(g,)] if self.use_bias else [])
         shapes: List[Tuple[Optional[int], ...]] = [(None, g), (self.units, g)]
         if self.use_bias:
             shapes.append(self.bias_shape())
@@ -76,7 +114,8 @@ class CellWeights:
 
     @property
     def features(self) -> int:
-        return int(self.kernel.shape[0])
+        """Input features (ConvLSTM: input channels)."""
+        return int(self.kernel.shape[-2] if self.kernel.ndim > 2 else self.kernel.shape[0])
 
 
 def _ract(spec: CellSpec) -> Activation:
@@ -104,12 +143,52 @@ def lstm_step(spec: CellSpec, w: CellWeights, x: np.ndarray, states):
     z = x @ w.kernel + h @ w.recurrent_kernel
     if w.bias is not None:
         z = z + w.bias
+    return _lstm_gates(spec, z, c)
+
+
+def _lstm_gates(spec: CellSpec, z: np.ndarray, c: np.ndarray):
     zi, zf, zc, zo = _gates(z, 4)
     ract = _ract(spec)
     i, f, o = ract(zi), ract(zf), ract(zo)
     c = f * c + i * spec.activation(zc)
     h = o * spec.activation(c)
     return h, [h, c]
+
+
+def convolve(x: np.ndarray, kernel: np.ndarray, strides: Sequence[int], padding: str,
+             dilation: Sequence[int]) -> np.ndarray:
+    """Cross-correlation of ``x`` (batch, *spatial, cin) with ``kernel`` (*k, cin, out), as
+    ``tf.nn.convolution`` computes it ("same": the extra padding after): a sum over kernel
+    offsets of shifted, strided slices times that offset's (cin, out) matrix."""
+    ks = kernel.shape[:-2]
+    pads = [(0, 0)]
+    for n, k, s, d in zip(x.shape[1:-1], ks, strides, dilation):
+        eff = (k - 1) * d + 1
+        total = max((-(-n // s) - 1) * s + eff - n, 0) if padding == "same" else 0
+        pads.append((total // 2, total - total // 2))
+    xp = np.pad(x, pads + [(0, 0)])
+    out = [(n - (k - 1) * d - 1) // s + 1
+           for n, k, s, d in zip(xp.shape[1:-1], ks, strides, dilation)]
+    y = np.zeros((x.shape[0], *out, kernel.shape[-1]), np.result_type(x, kernel))
+    for offset in np.ndindex(*ks):
+        window = tuple(slice(o * d, o * d + (m - 1) * s + 1, s)
+                       for o, d, m, s in zip(offset, dilation, out, strides))
+        y += xp[(slice(None),) + window] @ kernel[offset]
+    return y
+
+
+def conv_lstm_step(spec: CellSpec, w: CellWeights, x: np.ndarray, states):
+    """``x`` (batch, *spatial, channels); states (batch, *out spatial, filters)."""
+    cs = spec.conv
+    if cs is None:
+        raise ValueError("a conv_lstm cell needs its ConvSpec")
+    h, c = states
+    ones = (1,) * cs.rank
+    z = convolve(x, w.kernel, cs.strides, cs.padding, cs.dilation) + \
+        convolve(h, w.recurrent_kernel, ones, "same", ones)
+    if w.bias is not None:
+        z = z + w.bias
+    return _lstm_gates(spec, z, c)
 
 
 def gru_step(spec: CellSpec, w: CellWeights, x: np.ndarray, states):
@@ -142,7 +221,8 @@ def gru_step(spec: CellSpec, w: CellWeights, x: np.ndarray, states):
     return h, [h]
 
 
-STEPS = {"simple_rnn": simple_rnn_step, "lstm": lstm_step, "gru": gru_step}
+STEPS = {"simple_rnn": simple_rnn_step, "lstm": lstm_step, "gru": gru_step,
+         "conv_lstm": conv_lstm_step}
 
 
 def step(specs: Sequence[CellSpec], weights: Sequence[CellWeights], x: np.ndarray, states):
@@ -162,16 +242,20 @@ def run(specs: Sequence[CellSpec], weights: Sequence[CellWeights], x: np.ndarray
         go_backwards: bool = False, return_sequences: bool = False,
         zero_output_for_mask: bool = False, prev_output: Optional[np.ndarray] = None
         ) -> Tuple[np.ndarray, Optional[np.ndarray], List[np.ndarray]]:
-    """Run the cell(s) over ``x`` (batch, time, features): (last output, output sequence in
-    processing order or None, final states), as ``kernels.numpy_rnn.run`` returns them."""
+    """Run the cell(s) over ``x`` (batch, time, *features): (last output, output sequence in
+    processing order or None, final states), as ``kernels.numpy_rnn.run`` returns them.
+    ``mask`` is (batch, time), or (batch, time, *spatial) per pixel for a ConvLSTM."""
     dtype = specs[0].dtype
     x = np.asarray(x, dtype)
     batch, steps = x.shape[:2]
-    sizes = [s for spec in specs for s in spec.state_sizes]
-    states = [np.zeros((batch, n), dtype) for n in sizes] if initial_states is None else \
+    shapes, frame = [], x.shape[2:]
+    for spec in specs:
+        shapes += spec.state_shapes(frame)
+        frame = shapes[-1]
+    states = [np.zeros((batch, *n), dtype) for n in shapes] if initial_states is None else \
         [np.asarray(s, dtype) for s in initial_states]
-    out_size = specs[-1].units
-    last = np.zeros((batch, out_size), dtype) if prev_output is None else \
+    out_shape = shapes[-1]
+    last = np.zeros((batch, *out_shape), dtype) if prev_output is None else \
         np.asarray(prev_output, dtype)
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
     seq = []
@@ -181,11 +265,12 @@ def run(specs: Sequence[CellSpec], weights: Sequence[CellWeights], x: np.ndarray
         if mask is None:
             states, last = [np.asarray(s, dtype) for s in new], out
         else:
-            keep = np.asarray(mask, bool)[:, t][:, None]
+            keep = np.asarray(mask, bool)[:, t]
+            keep = keep.reshape(keep.shape + (1,) * (last.ndim - keep.ndim))
             states = [np.where(keep, n, s).astype(dtype) for n, s in zip(new, states)]
             base = np.zeros_like(last) if zero_output_for_mask else last
             last = np.where(keep, out, base).astype(dtype)
         seq.append(last)
     sequence = np.stack(seq, axis=1) if return_sequences and seq else \
-        (np.zeros((batch, 0, out_size), dtype) if return_sequences else None)
+        (np.zeros((batch, 0, *out_shape), dtype) if return_sequences else None)
     return last, sequence, states

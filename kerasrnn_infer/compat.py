@@ -29,6 +29,9 @@ class Compat:
     #: and multi-backend Keras 2.0-2.2, ``sigmoid`` from Keras 2.3, tf.keras and Keras 3
     #: (keras 2.3.0 release notes; ``layers/recurrent.py`` defaults).
     default_recurrent_activation: str
+    #: What ConvLSTM1D/2D/3D use when a config has no ``recurrent_activation``: ``hard_sigmoid``
+    #: in Keras 2 and tf-keras (``layers/rnn/conv_lstm2d.py``), ``sigmoid`` in Keras 3.
+    conv_lstm_recurrent_activation: str
     #: ``hard_silu`` / ``hard_swish`` exist from Keras 3 only (``activations/__init__.py``).
     has_hard_silu: bool
     #: How ``Concatenate`` merges the masks of its inputs into one per timestep: Keras 3 keeps a
@@ -39,6 +42,10 @@ class Compat:
     #: (``layers/rnn/rnn.py``), tf-keras and Keras 2 only while the stored states are all zero
     #: (``layers/rnn/base_rnn.py`` ``_process_inputs``).
     stateful_initial_state: str
+    #: The mask TimeDistributed outputs: Keras 3 passes its input mask on (``Layer.compute_mask``);
+    #: tf-keras and Keras 2 take the wrapped layer's own mask, reshaped to (batch, time, ...),
+    #: else the input mask reduced to (batch, time) (``layers/rnn/time_distributed.py``).
+    time_distributed_mask: str
     #: Keras 3 call nodes (``{"args", "kwargs"}``): a call receives its inputs' masks only when
     #: it has exactly one tensor argument (``Layer.__call__``, "Populate mask argument(s)"), and
     #: configs record the masks they passed; Keras 1/2 always pass them (``base_layer.py``).
@@ -56,9 +63,11 @@ class Compat:
         return cls(version=version, major=major,
                    hard_sigmoid="keras3" if major >= 3 else "keras2",
                    default_recurrent_activation="hard_sigmoid" if old_default else "sigmoid",
+                   conv_lstm_recurrent_activation="sigmoid" if major >= 3 else "hard_sigmoid",
                    has_hard_silu=major >= 3,
                    concat_mask="any" if major >= 3 else "all",
                    stateful_initial_state="always" if major >= 3 else "while_zero",
+                   time_distributed_mask="input" if major >= 3 else "inner",
                    explicit_masks=_has_keras3_nodes(config))
 
 
@@ -115,6 +124,30 @@ _MERGE_MODES = {"concat": "Concatenate", "sum": "Add", "mul": "Multiply", "ave":
 _CUDNN = {"CuDNNLSTM": "LSTM", "CuDNNGRU": "GRU"}
 
 
+# Keras 1 convolution classes with a Keras 2 name of their own (``legacy/layers.py``)
+_KERAS1_CLASSES = {"AtrousConvolution1D": "Conv1D", "AtrousConvolution2D": "Conv2D"}
+_DIM_ORDERING = {"th": "channels_first", "tf": "channels_last"}
+
+
+def _keras1_spatial(out: dict, where: str) -> None:
+    """Keras 1 spellings of convolution and pooling options (``legacy/interfaces.py``):
+    ``dim_ordering`` th/tf, ``nb_row``/``nb_col`` and ``kernel_dim1..3`` kernel sizes,
+    ``subsample`` strides, ``atrous_rate`` dilation."""
+    if "dim_ordering" in out and "data_format" not in out:
+        v = out.pop("dim_ordering")
+        if v not in _DIM_ORDERING:
+            raise UnsupportedError(f"{where}: layer {out.get('name')!r} has dim_ordering="
+                                   f"{v!r:.50}; supported: th, tf")
+        out["data_format"] = _DIM_ORDERING[v]
+    if "nb_row" in out and "kernel_size" not in out:
+        out["kernel_size"] = [out.pop("nb_row"), out.pop("nb_col", None)]
+    if "kernel_dim1" in out and "kernel_size" not in out:
+        out["kernel_size"] = [out.pop(f"kernel_dim{i}", None) for i in (1, 2, 3)]
+    for old, new in (("subsample", "strides"), ("atrous_rate", "dilation_rate")):
+        if old in out and new not in out:
+            out[new] = out.pop(old)
+
+
 def normalize(cls: str, cfg: dict, where: str) -> tuple:
     """``(class name, config)`` in today's spelling: Keras 1 keys and classes renamed, CuDNN
     layers as LSTM/GRU. Returns a new dict; the input is not changed."""
@@ -143,6 +176,8 @@ def normalize(cls: str, cfg: dict, where: str) -> tuple:
             out[new] = out.pop(old)
     if cls in ("Embedding", "Bidirectional"):     # their output_dim is not Keras 1's units
         return cls, out
+    cls = _KERAS1_CLASSES.get(cls, cls)
+    _keras1_spatial(out, where)
     for old, new in _KERAS1_KEYS.items():
         if old in out and new not in out:
             out[new] = out.pop(old)

@@ -73,3 +73,19 @@ def test_report_keeps_the_docs_layout():
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), encoding="utf-8") as f:
         committed = [heading(ln) for ln in f.read().splitlines() if ln.startswith("#")]
     assert [heading(ln) for ln in out["docs"].splitlines() if ln.startswith("#")] == committed
+
+
+def test_conv_report_rows_and_self_check():
+    """bench.py --conv's table: one row per config, ratios to the engine, and a failed
+    self-check when the engine's output is off by more than 1e-5."""
+    from benchmarks import conv
+    configs = conv.CONFIGS[:2]
+    results = {"times": {"engine": {c["id"]: [0.01] * 3 for c in configs},
+                         "tf.function": {c["id"]: [0.02] * 3 for c in configs}},
+               "errors": {}, "unavailable": {"onnxruntime": "not installed"}}
+    y = np.zeros((1, 3), np.float32)
+    outputs = {f"{p}/{c['id']}": y for c in configs for p in ("engine", "keras")}
+    table, ok = conv.report(configs, results, outputs, "1")
+    assert ok and table.count("\n| CRNN") == 2 and "20 ms (2x)" in table and "n/a" in table
+    outputs[f"engine/{configs[1]['id']}"] = y + 1e-4
+    assert not conv.report(configs, results, outputs, "1")[1]

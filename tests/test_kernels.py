@@ -113,3 +113,87 @@ def test_the_policy_chooses_the_layout():
             kernel.run(x, [np.zeros((4, 3), np.float32)] * 2, None, False, False, False)
             seen[name] = numpy_rnn._frame_for(kernel.cell, 4).cols
     assert seen == {"rows": False, "columns": True}
+
+
+# ----- ConvLSTM: the fast kernel (input convolution hoisted, im2col recurrent product) against
+# cells.conv_lstm_step (plain sums over kernel offsets) -----------------------------------------
+CONV_CASES = [  # kernel, strides, padding, dilation, frame (*spatial, channels)
+    ((3,), (1,), "same", (1,), (7, 2)),
+    ((3,), (2,), "valid", (1,), (9, 3)),
+    ((2,), (1,), "same", (2,), (6, 2)),
+    ((3, 2), (1, 1), "same", (1, 1), (4, 5, 2)),
+    ((3, 3), (2, 1), "valid", (1, 1), (7, 5, 1)),
+    ((2, 2), (1, 1), "same", (2, 2), (5, 4, 2)),
+    ((2, 2, 2), (1, 1, 1), "same", (1, 1, 1), (3, 4, 3, 1)),
+]
+
+
+def _conv_spec(conv, dtype, act=A.tanh, ract=A.sigmoid, use_bias=True, filters=3):
+    k, s, p, d, _ = conv
+    return CellSpec("conv_lstm", filters, act, ract, use_bias, False, np.dtype(dtype),
+                    cells.ConvSpec(k, s, p, d))
+
+
+def _conv_weights(spec, channels, rng):
+    shapes = spec.weight_shapes()
+    shapes[0] = shapes[0][:-2] + (channels, shapes[0][-1])
+    return CellWeights.of(spec, [rng.normal(0, 0.3, s).astype(spec.dtype) for s in shapes])
+
+
+@pytest.mark.parametrize("conv", CONV_CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[3]}"
+                                                   for c in CONV_CASES])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv_lstm_kernel_matches_the_reference(conv, dtype):
+    rng = np.random.default_rng(sum(map(ord, repr(conv))) + len(dtype))
+    spec = _conv_spec(conv, dtype)
+    frame = conv[4]
+    w = _conv_weights(spec, frame[-1], rng)
+    kernel = recurrent_kernel([spec], [w])
+    batch, steps = 3, 4
+    x = rng.normal(0, 0.7, (batch, steps, *frame)).astype(dtype)
+    shapes = spec.state_shapes(frame)
+    tol = 3e-6 if dtype == "float32" else 1e-12
+    pixel = shapes[0][:-1] == frame[:-1]          # per-pixel masks need unchanged spatial axes
+    for masked, back, seqs, init in itertools.product(
+            (False, "steps", "pixels") if pixel else (False, "steps"), (False, True),
+            (False, True), (False, True)):
+        mask = None
+        if masked:
+            mask = _mask(rng, batch, steps)
+            if masked == "pixels":
+                mask = mask.reshape(batch, steps, *([1] * len(frame[:-1]))) & \
+                    (rng.random((batch, steps, *frame[:-1])) > 0.3)
+        states = [rng.normal(0, 0.5, (batch, *s)).astype(dtype) if init else
+                  np.zeros((batch, *s), dtype) for s in shapes]
+        want = cells.run([spec], [w], x, states, mask, back, seqs, False)
+        got = kernel.run(x, states, mask, back, seqs, False)
+        np.testing.assert_allclose(got[0], want[0], atol=tol, rtol=0)
+        if seqs:
+            np.testing.assert_allclose(got[1], want[1], atol=tol, rtol=0)
+        for g, s in zip(got[2], want[2]):
+            np.testing.assert_allclose(g, s, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("act,ract,use_bias", [(A.relu, A.hard_sigmoid_keras3, True),
+                                               (A.softsign, A.softmax, False),
+                                               (A.linear, A.hard_sigmoid_keras2, True)])
+def test_conv_lstm_unfused_activations_match_the_reference(act, ract, use_bias):
+    rng = np.random.default_rng(11)
+    conv = CONV_CASES[3]
+    spec = _conv_spec(conv, "float64", act, ract, use_bias)
+    w = _conv_weights(spec, 2, rng)
+    x = rng.normal(0, 0.5, (2, 5, *conv[4]))
+    zeros = [np.zeros((2, *s)) for s in spec.state_shapes(conv[4])]
+    want = cells.run([spec], [w], x, zeros, None, False, True, False)
+    got = recurrent_kernel([spec], [w]).run(x, zeros, None, False, True, False)
+    np.testing.assert_allclose(got[1], want[1], atol=1e-12)
+
+
+def test_reference_convolution_is_tensorflows():
+    """cells.convolve against a hand-computed case: "same" with stride 2 on an even length
+    pads one element after (TensorFlow's rule), none before."""
+    x = np.arange(1.0, 7.0).reshape(1, 6, 1)             # 1..6
+    k = np.array([1.0, 10.0, 100.0]).reshape(3, 1, 1)
+    y = cells.convolve(x, k, (2,), "same", (1,))[0, :, 0]
+    # windows [1 2 3], [3 4 5], [5 6 0]
+    np.testing.assert_array_equal(y, [321.0, 543.0, 65.0])

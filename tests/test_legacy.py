@@ -181,3 +181,111 @@ def test_keras1_merge_of_sequential_branches_is_refused():
             {"class_name": "Sequential", "config": []}]}}]}
     with pytest.raises(kri.UnsupportedError, match="'merge_1' is a Keras 1 Merge of Sequential"):
         kri.model_from_json(json.dumps(cfg))
+
+
+# ----- convolution kernels of older writers ---------------------------------------------------
+def _flip(k):
+    """Theano's kernel of a TensorFlow one: every spatial axis reversed (Keras
+    conv_utils.convert_kernel)."""
+    return k[(slice(None, None, -1),) * (k.ndim - 2)]
+
+
+@pytest.mark.parametrize("case,flipped", [
+    ("crnn_captcha__tf_keras", {"conv1": 1, "conv2": 1}),
+    ("convlstm2d_forecaster__tf_keras", {"convlstm_1": 2, "convlstm_2": 2, "next_frames": 1}),
+])
+def test_theano_kernels_are_flipped_back(tmp_path, case, flipped):
+    """A real tf-keras file rewritten as a Theano-backend Keras 2 file (kernels flipped, and
+    ConvLSTM2D's recurrent kernels too): it must still give tf-keras's outputs."""
+    src = os.path.join(FIXTURES, case)
+    spec, io = read_case(src)
+    path = tmp_path / "theano.h5"
+    shutil.copy(os.path.join(src, "model.h5"), path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["backend"] = "theano"
+        mw = f["model_weights"]
+        mw.attrs["backend"] = "theano"
+        for layer, n in flipped.items():
+            g = mw[layer]
+            names = [x.decode() if isinstance(x, bytes) else x for x in g.attrs["weight_names"]]
+            for name in names[:n]:
+                k = g[name][()]
+                del g[name]
+                g.create_dataset(name, data=_flip(k))
+    check_model(kri.load_model(path), spec, io)
+    plain = kri.load_model(os.path.join(src, "model.h5")).predict(io["in/0"])
+    assert np.abs(kri.load_model(path).predict(io["in/0"]) - plain).max() < 1e-6
+
+
+def _write_keras1(path, layers, weights, backend):
+    """A Keras 1.2 Sequential (bare-list config, keras_version on the file root only)."""
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"1.2.2"
+        f.attrs["backend"] = backend.encode()
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential",
+                                              "config": layers}).encode()
+        mw = f.create_group("model_weights")
+        mw.attrs["layer_names"] = np.array([l["config"]["name"].encode() for l in layers])
+        for l in layers:
+            name = l["config"]["name"]
+            g = mw.create_group(name)
+            arrays = weights.get(name, [])
+            names = [f"{name}_{i}" for i in range(len(arrays))]
+            for n, a in zip(names, arrays):
+                g.create_dataset(n, data=a)
+            g.attrs["weight_names"] = np.array([n.encode() for n in names])
+
+
+def test_keras1_theano_convolution2d_th_ordering(tmp_path):
+    """Keras 1 Convolution2D(dim_ordering="th", nb_row/nb_col, subsample, border_mode) with
+    its kernel stored (filters, channels, rows, cols) and flipped by Theano, then
+    MaxPooling2D(th) and Flatten: the cross-correlation of today's kernel."""
+    from kerasrnn_infer.cells import convolve
+    rng = np.random.default_rng(3)
+    kernel = rng.normal(0, 0.5, (3, 2, 2, 4)).astype("float32")      # today: (r, c, in, f)
+    bias = rng.normal(0, 0.5, 4).astype("float32")
+    stored = _flip(kernel).transpose(3, 2, 0, 1)                    # th layout, flipped
+    layers = [
+        {"class_name": "Convolution2D", "config": {
+            "name": "conv", "nb_filter": 4, "nb_row": 3, "nb_col": 2, "dim_ordering": "th",
+            "border_mode": "same", "subsample": [2, 1], "activation": "linear", "bias": True,
+            "batch_input_shape": [None, 2, 5, 6], "input_dtype": "float32",
+            "trainable": True}},
+        {"class_name": "MaxPooling2D", "config": {
+            "name": "pool", "pool_size": [1, 2], "strides": [1, 2], "border_mode": "valid",
+            "dim_ordering": "th", "trainable": True}},
+        {"class_name": "Flatten", "config": {"name": "flat", "trainable": True}}]
+    _write_keras1(tmp_path / "k1.h5", layers, {"conv": [stored, bias]}, "theano")
+    model = kri.load_model(tmp_path / "k1.h5")
+    x = rng.normal(0, 1, (2, 2, 5, 6)).astype("float32")
+    y = convolve(x.transpose(0, 2, 3, 1).astype(np.float64), kernel, (2, 1), "same", (1, 1)) \
+        + bias                                                       # (2, 3, 6, 4)
+    y = y.reshape(2, 3, 3, 2, 4).max(axis=3).transpose(0, 3, 1, 2)  # th pool, (2, 4, 3, 3)
+    np.testing.assert_allclose(model.predict(x), y.reshape(2, -1), atol=2e-6)
+
+
+def test_keras1_convlstm2d_per_gate_weights(tmp_path):
+    """Keras 1 ConvLSTM2D: W, U, b per gate in the order i, c, f, o, Keras 1 option names
+    (nb_filter, nb_row, nb_col, inner_activation, dim_ordering="tf")."""
+    from kerasrnn_infer import activations as A
+    from kerasrnn_infer import cells
+    rng = np.random.default_rng(4)
+    f, cin = 2, 3
+    gates = {g: [rng.normal(0, 0.4, (3, 3, cin, f)), rng.normal(0, 0.4, (3, 3, f, f)),
+                 rng.normal(0, 0.4, (f,))] for g in "icfo"}
+    stored = [a.astype("float32") for g in "icfo" for a in gates[g]]
+    layers = [{"class_name": "ConvLSTM2D", "config": {
+        "name": "clstm", "nb_filter": f, "nb_row": 3, "nb_col": 3, "dim_ordering": "tf",
+        "border_mode": "same", "subsample": [1, 1], "activation": "tanh",
+        "inner_activation": "hard_sigmoid", "return_sequences": True, "go_backwards": False,
+        "stateful": False, "batch_input_shape": [None, None, 4, 5, cin],
+        "input_dtype": "float32", "trainable": True}}]
+    _write_keras1(tmp_path / "k1.h5", layers, {"clstm": stored}, "tensorflow")
+    model = kri.load_model(tmp_path / "k1.h5")
+    x = rng.normal(0, 1, (2, 3, 4, 5, cin)).astype("float32")
+    spec = cells.CellSpec("conv_lstm", f, A.tanh, A.hard_sigmoid_keras2, True, False,
+                          np.dtype(np.float64), cells.ConvSpec((3, 3), (1, 1), "same", (1, 1)))
+    w = cells.CellWeights(*[np.concatenate([gates[g][j] for g in "ifco"], -1)
+                            for j in range(3)])
+    want = cells.run([spec], [w], x.astype(np.float64), None, None, False, True)[1]
+    np.testing.assert_allclose(model.predict(x), want, atol=2e-6)

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.usefixtures("each_kernel")     # NumPy and compiled ker
 STREAMABLE = ["rnn_basic__keras3", "rnn_basic__tf_keras", "rnn_cells__keras3",
               "rnn_no_bias__tf_keras", "dropouts__keras3", "float64__keras3",
               "activations__tf_keras", "graph_multi_io__keras3", "graph_nested__tf_keras",
-              "stream_masked__keras3", "stream_masked__tf_keras"]
+              "stream_masked__keras3", "stream_masked__tf_keras",
+              # ConvLSTM (per-pixel masks) and an LRCN (TimeDistributed CNN -> LSTM)
+              "convlstm_masked__keras3", "convlstm_masked__tf_keras",
+              "lrcn_video__keras3", "lrcn_video__tf_keras"]
 
 
 def _chunks(rng, total):
@@ -34,7 +37,7 @@ def _stream(model, xs, bounds, seq_len):
 
 def _compare(model, xs, outs, whole, seq_len):
     for j, w in enumerate(whole):
-        if w.ndim == 3 and w.shape[1] == seq_len:
+        if w.ndim >= 3 and w.shape[1] == seq_len:      # sequences, of any frame rank
             got = np.concatenate([o[j] for o in outs], axis=1)
         else:
             got = outs[-1][j]

@@ -12,6 +12,10 @@ How to run (from the repository root)::
                                                   # Keras-NumPy-backend peer (needs scipy + jax)
     python tools/bench.py --unset-openblas-env    # drop OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in
                                                   # the measuring subprocesses
+    python tools/bench.py --conv --write-docs     # the convolutional rows instead (CRNN, LRCN,
+                                                  # ConvLSTM2D written by Keras 3; needs
+                                                  # TensorFlow, onnxruntime + tf2onnx for that
+                                                  # peer): docs/benchmarks_conv.md
 
 The Keras NumPy backend imports scipy and jax. If the interpreter lacks them, that peer is
 reported unavailable with the missing packages. One way to measure it without touching the main

@@ -100,8 +100,10 @@ def _random_weight(kind, shape, rng):
     if kind == "kernel":
         fan_in = int(np.prod(shape[:-1]))
         return rng.normal(0.0, 0.6 / np.sqrt(fan_in), shape)
-    if kind == "recurrent_kernel":
-        return rng.normal(0.0, 0.6 / np.sqrt(shape[0]), shape)
+    if kind in ("depthwise_kernel", "pointwise_kernel"):
+        return rng.normal(0.0, 0.8 / np.sqrt(np.prod(shape[:-1])), shape)
+    if kind == "recurrent_kernel":       # (units, g), or ConvLSTM's (*k, filters, 4 filters)
+        return rng.normal(0.0, 0.6 / np.sqrt(np.prod(shape[:-1])), shape)
     if kind in ("bias", "beta", "moving_mean"):
         return rng.uniform(-0.5, 0.5, shape)
     if kind == "gamma":
@@ -136,16 +138,24 @@ def tokens(rng, vocab, *shape):
 CASES = {}
 
 
-def case(note, writers=ALL_WRITERS, extra_formats=()):
+def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False):
     """Register `fn(K, rng) -> (model, inputs)` as a case named fn.__name__.
 
     The committed fixtures hold each writer's native format and the format
     kinds ("keras", "h5", "json") named in extra_formats (see case_formats).
+    `jit=True` records the outputs with `compile(jit_compile=True)`: TensorFlow
+    runs channels_first convolutions and pooling on CPU only through XLA
+    (KERAS_FACTS_WIDE "Writers, CPU limits"); the maths is the same.
+    `live_only=True`: no committed fixture (tests/test_live_keras.py still runs
+    it with every writer and format), for coverage the fixtures' size budget
+    cannot hold.
     """
     def register(fn):
         fn.note = " ".join(note.split())
         fn.writers = tuple(writers)
         fn.extra_formats = tuple(extra_formats)
+        fn.jit = jit
+        fn.live_only = live_only
         CASES[fn.__name__] = fn
         return fn
     return register
@@ -165,7 +175,9 @@ def build(name, writer, seed=SEED):
     rng = np.random.default_rng(seed)
     model, inputs, *calls = builder(K, rng)
     randomize_weights(model, rng)
-    return {"name": name, "writer": writer, "note": builder.note,
+    if builder.jit:
+        model.compile(jit_compile=True)
+    return {"name": name, "writer": writer, "note": builder.note, "jit": builder.jit,
             "model": model, "inputs": inputs, "calls": calls[0] if calls else None}
 
 
@@ -746,6 +758,382 @@ def stateful_initial_state(K, rng):
 
 
 # --------------------------------------------------------------------------
+# Convolutions, pooling and reshaping around RNNs (CRNN), TimeDistributed
+# CNNs (LRCN), ConvLSTM
+# --------------------------------------------------------------------------
+
+@case("""CRNN captcha reader (8x12x1 images, height x width): Conv2D(same, relu) ->
+      BatchNormalization -> MaxPooling2D(2) -> Conv2D(same) -> BatchNormalization -> ReLU ->
+      MaxPooling2D((2, 1)) -> Permute((2, 1, 3)) (width becomes time) -> Reshape((6, 12)) ->
+      Dense(relu) -> Dropout -> Bidirectional(LSTM, seq) -> Bidirectional(GRU, seq) ->
+      Dense(softmax over 5 classes, the last one CTC's blank).""")
+def crnn_captcha(K, rng):
+    L = K.layers
+    x = K.Input((8, 12, 1), name="image")
+    c = L.Conv2D(4, 3, padding="same", activation="relu", name="conv1")(x)
+    c = L.MaxPooling2D(2, name="pool1")(L.BatchNormalization(name="bn1")(c))
+    c = L.Conv2D(6, (3, 3), padding="same", name="conv2")(c)
+    c = L.ReLU(name="relu2")(L.BatchNormalization(name="bn2")(c))
+    c = L.MaxPooling2D((2, 1), name="pool2")(c)                      # (2, 6, 6)
+    c = L.Reshape((6, 12), name="to_seq")(L.Permute((2, 1, 3), name="width_first")(c))
+    c = L.Dropout(0.2)(L.Dense(8, activation="relu", name="dense1")(c))
+    s = L.Bidirectional(L.LSTM(6, return_sequences=True), name="bi_lstm")(c)
+    s = L.Bidirectional(L.GRU(5, return_sequences=True), name="bi_gru")(s)
+    y = L.Dense(5, activation="softmax", name="ctc_softmax")(s)
+    return K.Model(x, y), [floats(rng, BATCH, 8, 12, 1)]
+
+
+@case("""Conv2D options around a GRU (7x9x3 input): strides 2 with same padding (odd sizes),
+      dilation_rate 2, groups 3 (valid), use_bias=False with tanh; SeparableConv2D
+      (depth_multiplier 2, strides 2, same); DepthwiseConv2D (depth_multiplier 2, dilation 2);
+      Conv2DTranspose (strides 2, same), Conv2DTranspose (strides (2, 3), valid,
+      output_padding (1, 2)), Conv2DTranspose (dilation 2); the strided map's rows read
+      by a GRU.""")
+def conv2d_options(K, rng):
+    L = K.layers
+    x = K.Input((7, 9, 3), name="x")
+    branches = [
+        L.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="strided")(x),
+        L.Conv2D(4, (3, 2), dilation_rate=2, padding="same", name="dilated")(x),
+        L.Conv2D(6, 3, groups=3, name="grouped")(x),
+        L.Conv2D(3, 2, use_bias=False, activation="tanh", name="no_bias")(x),
+        L.SeparableConv2D(5, 3, depth_multiplier=2, strides=2, padding="same",
+                          name="separable")(x),
+        L.DepthwiseConv2D(3, depth_multiplier=2, dilation_rate=2, name="depthwise")(x),
+        L.Conv2DTranspose(3, 3, strides=2, padding="same", name="tconv_same")(x),
+        L.Conv2DTranspose(2, (3, 2), strides=(2, 3), output_padding=(1, 2),
+                          name="tconv_valid")(x),
+        L.Conv2DTranspose(2, 3, dilation_rate=2, padding="same", name="tconv_dilated")(x),
+    ]
+    h, w, c = branches[0].shape[1:]
+    gru = L.GRU(3, name="gru")(L.Reshape((h, w * c))(branches[0]))
+    return K.Model(x, branches + [gru]), [floats(rng, BATCH, 7, 9, 3)]
+
+
+@case("""1-D convolutions around LSTMs (11 steps, 4 features): SeparableConv1D (causal in
+      tf-keras, same in Keras 3; depth_multiplier 2), DepthwiseConv1D (strides 2), Conv1D
+      groups 2, Conv1DTranspose (strides 2, same) and (strides 3, valid, output_padding 1),
+      ZeroPadding1D((1, 2)), Cropping1D((2, 1)), UpSampling1D(2); the separable and grouped
+      sequences concatenated into an LSTM.""")
+def conv1d_options(K, rng):
+    L = K.layers
+    x = K.Input((11, 4), name="x")
+    sep_pad = "same" if is_keras3(K) else "causal"
+    seqs = [
+        L.SeparableConv1D(5, 3, depth_multiplier=2, padding=sep_pad, name="separable")(x),
+        L.DepthwiseConv1D(3, strides=2, depth_multiplier=1, name="depthwise")(x),
+        L.Conv1D(4, 3, groups=2, padding="same", name="grouped")(x),
+        L.Conv1DTranspose(3, 3, strides=2, padding="same", name="tconv_same")(x),
+        L.Conv1DTranspose(3, 2, strides=3, output_padding=1, name="tconv_valid")(x),
+        L.ZeroPadding1D((1, 2), name="zpad")(x),
+        L.Cropping1D((2, 1), name="crop")(x),
+        L.UpSampling1D(2, name="upsample")(x),
+    ]
+    lstm = L.LSTM(3, name="lstm")(L.Concatenate()([seqs[0], seqs[2]]))
+    return K.Model(x, seqs + [lstm]), [floats(rng, BATCH, 11, 4)]
+
+
+@case("""2-D pooling and reshaping (7x8x3 input; the "same" average pool read by a SimpleRNN, the
+      keepdims global average by a GRU): MaxPooling2D(2, same),
+      MaxPooling2D((3, 2), strides 1, valid), AveragePooling2D(3, strides 2, same; edge
+      windows average the real cells only), AveragePooling2D((2, 2), valid), ZeroPadding2D(((1,
+      0), (2, 1))), Cropping2D(((1, 2), (0, 1))), UpSampling2D((2, 1)) nearest and (2, 3)
+      bilinear, SpatialDropout2D, BatchNormalization(axis=2), GlobalMaxPooling2D and
+      GlobalAveragePooling2D (keepdims=True and False).""")
+def pool2d_reshape(K, rng):
+    L = K.layers
+    x = K.Input((7, 8, 3), name="x")
+    maps = [
+        L.MaxPooling2D(2, padding="same", name="max_same")(x),
+        L.MaxPooling2D((3, 2), strides=1, name="max_valid")(x),
+        L.AveragePooling2D(3, strides=2, padding="same", name="avg_same")(x),
+        L.AveragePooling2D((2, 2), name="avg_valid")(x),
+        L.ZeroPadding2D(((1, 0), (2, 1)), name="zpad")(x),
+        L.Cropping2D(((1, 2), (0, 1)), name="crop")(x),
+        L.UpSampling2D((2, 1), name="up_nearest")(x),
+        L.UpSampling2D((2, 3), interpolation="bilinear", name="up_bilinear")(x),
+        L.BatchNormalization(axis=2, name="bn_axis2")(L.SpatialDropout2D(0.3)(x)),
+    ]
+    h, w, c = maps[2].shape[1:]
+    outs = maps + [L.SimpleRNN(3, name="rnn")(L.Reshape((h, w * c))(maps[2]))]
+    g = L.GlobalAveragePooling2D(keepdims=True, name="gap_keep")(x)
+    outs.append(L.GRU(2, name="gru_gap")(L.Reshape((1, 3))(g)))
+    outs.append(L.GlobalMaxPooling2D(name="gmp")(x))
+    outs.append(L.GlobalAveragePooling2D(name="gap")(x))
+    outs.append(L.GlobalMaxPooling2D(keepdims=True, name="gmp_keep")(x))
+    return K.Model(x, outs), [floats(rng, 2, 7, 8, 3)]
+
+
+@case("""3-D convolutions and pooling over short clips (5 frames of 6x6x2; the strided map read
+      by an LSTM over frames): Conv3D(same, relu), Conv3D((2, 3, 3), strides (1, 2, 2)),
+      Conv3DTranspose(strides (1, 2, 2), same), MaxPooling3D((1, 2, 2)),
+      AveragePooling3D(2, same), ZeroPadding3D(1), Cropping3D(((0, 1), (1, 1), (2, 0))),
+      UpSampling3D((1, 2, 1)), SpatialDropout3D, GlobalMaxPooling3D, GlobalAveragePooling3D
+      (keepdims).""")
+def conv3d_video(K, rng):
+    L = K.layers
+    x = K.Input((5, 6, 6, 2), name="clip")
+    maps = [
+        L.Conv3D(3, 3, padding="same", activation="relu", name="conv")(x),
+        L.Conv3D(2, (2, 3, 3), strides=(1, 2, 2), name="strided")(x),
+        L.Conv3DTranspose(2, (1, 3, 3), strides=(1, 2, 2), padding="same", name="tconv")(x),
+        L.MaxPooling3D((1, 2, 2), name="max")(x),
+        L.AveragePooling3D(2, padding="same", name="avg")(x),
+        L.ZeroPadding3D(1, name="zpad")(x),
+        L.Cropping3D(((0, 1), (1, 1), (2, 0)), name="crop")(x),
+        L.UpSampling3D((1, 2, 1), name="up")(L.SpatialDropout3D(0.2)(x)),
+    ]
+    t, h, w, c = maps[1].shape[1:]
+    outs = maps + [L.LSTM(3, name="lstm")(L.Reshape((t, h * w * c))(maps[1]))]
+    outs.append(L.GlobalMaxPooling3D(name="gmp")(x))
+    outs.append(L.GlobalAveragePooling3D(keepdims=True, name="gap_keep")(x))
+    return K.Model(x, outs), [floats(rng, 2, 5, 6, 6, 2)]
+
+
+@case("""channels_first everywhere it exists (recorded through XLA: TensorFlow has no CPU
+      kernels for them), 6x7 maps with 2 channels: Conv2D(strides 2, same), Conv2D(groups 2),
+      SeparableConv2D, DepthwiseConv2D, Conv2DTranspose(strides 2), MaxPooling2D(same),
+      AveragePooling2D, ZeroPadding2D, Cropping2D, UpSampling2D (nearest, bilinear),
+      GlobalAveragePooling2D(keepdims), BatchNormalization(axis=1), Flatten; Conv1D, pooling 1-D
+      and Conv3D on channels_first inputs; the strided map read by a GRU, the 1-D and 3-D maps
+      by LSTMs. No map has as many columns as filters: Keras 3's TensorFlow ops.add then adds
+      a channels_first bias along the last axis instead (its bias_add shortcut).""", jit=True)
+def channels_first(K, rng):
+    L = K.layers
+    cf = {"data_format": "channels_first"}
+    x = K.Input((2, 6, 7), name="x")
+    maps = [
+        L.Conv2D(5, 3, strides=2, padding="same", name="conv", **cf)(x),
+        L.Conv2D(4, 3, groups=2, name="grouped", **cf)(x),
+        L.SeparableConv2D(3, 3, depth_multiplier=2, padding="same", name="separable", **cf)(x),
+        L.DepthwiseConv2D(2, depth_multiplier=2, name="depthwise", **cf)(x),
+        L.Conv2DTranspose(3, 3, strides=2, name="tconv", **cf)(x),
+        L.MaxPooling2D(2, padding="same", name="max", **cf)(x),
+        L.AveragePooling2D(2, strides=1, name="avg", **cf)(x),
+        L.ZeroPadding2D((1, 2), name="zpad", **cf)(x),
+        L.Cropping2D(((1, 0), (1, 2)), name="crop", **cf)(x),
+        L.UpSampling2D(2, name="up", **cf)(x),
+        L.UpSampling2D(2, interpolation="bilinear", name="up_bilinear", **cf)(x),
+        L.GlobalAveragePooling2D(keepdims=True, name="gap_keep", **cf)(x),
+        L.BatchNormalization(axis=1, name="bn_axis1")(x),
+    ]
+    c, h, w = maps[0].shape[1:]
+    outs = maps + [L.GRU(3, name="gru")(L.Reshape((h, w * c))(L.Permute((2, 3, 1))(maps[0])))]
+    outs.append(L.Flatten(name="flatten", **cf)(maps[0]))
+    s = K.Input((3, 9), name="s")                                    # (channels, steps)
+    c1 = L.Conv1D(4, 3, padding="same", name="conv1d", **cf)(s)
+    p1 = L.MaxPooling1D(2, name="pool1d", **cf)(c1)
+    outs.append(L.LSTM(3, name="lstm_1d")(L.Permute((2, 1))(p1)))
+    outs.append(L.GlobalAveragePooling1D(name="gap1d", **cf)(c1))
+    v = K.Input((2, 3, 4, 4), name="v")
+    c3 = L.Conv3D(2, 2, padding="same", name="conv3d", **cf)(v)
+    outs.append(L.LSTM(3, name="lstm_3d")(L.Reshape((3, 32))(L.Permute((2, 3, 4, 1))(c3))))
+    inputs = [floats(rng, 2, 2, 6, 7), floats(rng, 2, 3, 9), floats(rng, 2, 2, 3, 4, 4)]
+    return K.Model([x, s, v], outs), inputs
+
+
+@case("""ConvLSTM2D forecaster (4 frames of 6x6x1): ConvLSTM2D(4, 3, same, seq) ->
+      BatchNormalization -> ConvLSTM2D(4, 3, same, seq) -> BatchNormalization -> Conv3D(1, 3,
+      same, sigmoid), the next frames. Default activations (Keras 3: recurrent sigmoid;
+      tf-keras: hard_sigmoid, its own formula).""", extra_formats=("h5",))
+def convlstm2d_forecaster(K, rng):
+    L = K.layers
+    x = K.Input((4, 6, 6, 1), name="frames")
+    h = L.ConvLSTM2D(4, 3, padding="same", return_sequences=True, name="convlstm_1")(x)
+    h = L.BatchNormalization(name="bn_1")(h)
+    h = L.ConvLSTM2D(4, 3, padding="same", return_sequences=True, name="convlstm_2")(h)
+    h = L.BatchNormalization(name="bn_2")(h)
+    y = L.Conv3D(1, 3, padding="same", activation="sigmoid", name="next_frames")(h)
+    return K.Model(x, y), [floats(rng, BATCH, 4, 6, 6, 1)]
+
+
+@case("""ConvLSTM options: ConvLSTM1D (valid, strides 2, return_state, go_backwards with
+      sequences), ConvLSTM1D(dilation 2, same, use_bias=False, relu / hard_sigmoid);
+      ConvLSTM2D (kernel (3, 2), strides (2, 1), same, initial_state [h0, c0] from Inputs,
+      softsign / sigmoid), ConvLSTM2D(go_backwards, return_state); ConvLSTM3D (2x2x2 kernel,
+      valid, seq). Input order: s (5 steps of 9x2), v (4 frames of 5x6x2), h0, c0, c (3 clips
+      of 3x4x4x1).""")
+def convlstm_options(K, rng):
+    L = K.layers
+    s = K.Input((5, 9, 2), name="s")
+    v = K.Input((4, 5, 6, 2), name="v")
+    h0 = K.Input((3, 6, 3), name="h0")
+    c0 = K.Input((3, 6, 3), name="c0")
+    c = K.Input((3, 3, 4, 4, 1), name="c")
+    outs = L.ConvLSTM1D(3, 3, strides=2, return_state=True, go_backwards=True,
+                        return_sequences=True, name="cl1d_state")(s)
+    outs = list(outs)
+    outs.append(L.ConvLSTM1D(2, 3, dilation_rate=2, padding="same", use_bias=False,
+                             activation="relu", recurrent_activation="hard_sigmoid",
+                             name="cl1d_dilated")(s))
+    outs.append(L.ConvLSTM2D(3, (3, 2), strides=(2, 1), padding="same", activation="softsign",
+                             recurrent_activation="sigmoid", return_sequences=True,
+                             name="cl2d_init")(v, initial_state=[h0, c0]))
+    outs += list(L.ConvLSTM2D(2, 3, go_backwards=True, return_state=True,
+                              name="cl2d_back")(v))
+    outs.append(L.ConvLSTM3D(2, 2, return_sequences=True, name="cl3d")(c))
+    inputs = [floats(rng, BATCH, 5, 9, 2), floats(rng, BATCH, 4, 5, 6, 2),
+              floats(rng, BATCH, 3, 6, 3), floats(rng, BATCH, 3, 6, 3),
+              floats(rng, BATCH, 3, 3, 4, 4, 1)]
+    return K.Model([s, v, h0, c0, c], outs), inputs
+
+
+@case("""ConvLSTM masks per pixel: Masking on (batch, 6 steps, 4x5, 2) frames whose whole
+      steps are zero in padded rows (post-, pre-, mid-padded, fully padded, unpadded) and
+      whose single pixels are zero in places (masked per pixel: those pixels keep their
+      states while the others update) -> ConvLSTM2D(same, seq) -> ConvLSTM2D(same) last
+      output.""")
+def convlstm_masked(K, rng):
+    L = K.layers
+    x = K.Input((STEPS - 1, 4, 5, 2), name="frames")
+    m = L.Masking(0.0)(x)
+    h = L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, name="cl_seq")(m)
+    y = L.ConvLSTM2D(2, 3, padding="same", name="cl_last")(h)
+    frames = floats(rng, MASK_BATCH, STEPS - 1, 4, 5, 2)
+    frames[0, -2:] = 0
+    frames[1, :3] = 0
+    frames[2, 2:4] = 0
+    frames[3] = 0
+    frames[4, 1, 2, 3] = 0
+    frames[4, 3, 0, :2] = 0
+    frames[0, 0, 1, 1] = 0
+    return K.Model(x, [h, y]), [frames]
+
+
+@case("""channels_first ConvLSTM2D (recorded through XLA): (batch, 4 frames, 2 channels, 5x6),
+      return_sequences and return_state, and a channels_first ConvLSTM1D with
+      initial_state.""", jit=True)
+def convlstm_channels_first(K, rng):
+    L = K.layers
+    cf = {"data_format": "channels_first"}
+    v = K.Input((4, 2, 5, 6), name="v")
+    s = K.Input((5, 2, 7), name="s")
+    h0 = K.Input((3, 7), name="h0")
+    c0 = K.Input((3, 7), name="c0")
+    outs = list(L.ConvLSTM2D(3, 3, padding="same", return_sequences=True, return_state=True,
+                             name="cl2d", **cf)(v))
+    outs.append(L.ConvLSTM1D(3, 3, padding="same", name="cl1d", **cf)(s, initial_state=[h0, c0]))
+    inputs = [floats(rng, BATCH, 4, 2, 5, 6), floats(rng, BATCH, 5, 2, 7),
+              floats(rng, BATCH, 3, 7), floats(rng, BATCH, 3, 7)]
+    return K.Model([v, s, h0, c0], outs), inputs
+
+
+@case("""Stateful ConvLSTM2D (fixed batch 2, frames 4x4x1) -> Flatten -> Dense. Calls:
+      predict, predict (states carried over), reset, predict.""")
+def convlstm_stateful(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input(batch_shape=(2, None, 4, 4, 1)),
+        L.ConvLSTM2D(2, 3, padding="same", stateful=True),
+        L.Flatten(),
+        L.Dense(2),
+    ])
+    x1, x2 = floats(rng, 2, 3, 4, 4, 1), floats(rng, 2, 2, 4, 4, 1)
+    calls = Calls([("predict", None, 2), ("predict", [x2], 2), ("reset",),
+                   ("predict", None, 2)])
+    return model, [x1], calls
+
+
+@case("""LRCN video classifier (4 frames of 6x6x1): TimeDistributed(Conv2D(relu)) ->
+      TimeDistributed(MaxPooling2D) -> TimeDistributed(Flatten) -> LSTM, and
+      TimeDistributed(nested Sequential CNN: Conv2D(same) -> BatchNormalization -> ReLU ->
+      GlobalAveragePooling2D) -> GRU; both summaries concatenated -> Dense(softmax).""",
+      extra_formats=("h5",))
+def lrcn_video(K, rng):
+    L = K.layers
+    TD = L.TimeDistributed
+    x = K.Input((4, 6, 6, 1), name="clip")
+    t = TD(L.Conv2D(4, 3, activation="relu"), name="td_conv")(x)
+    t = TD(L.Flatten(), name="td_flatten")(TD(L.MaxPooling2D(2), name="td_pool")(t))
+    a = L.LSTM(5, name="lstm")(t)
+    cnn = K.Sequential([K.Input((6, 6, 1)), L.Conv2D(3, 3, padding="same"),
+                        L.BatchNormalization(), L.ReLU(), L.GlobalAveragePooling2D()],
+                       name="frame_cnn")
+    b = L.GRU(4, name="gru")(TD(cnn, name="td_cnn")(x))
+    y = L.Dense(3, activation="softmax", name="classes")(L.Concatenate()([a, b]))
+    return K.Model(x, y), [floats(rng, BATCH, 4, 6, 6, 1)]
+
+
+@case("""TimeDistributed over every kind of layer: Conv1D, SeparableConv1D, Conv2DTranspose,
+      DepthwiseConv2D, AveragePooling2D, UpSampling2D, Cropping2D, BatchNormalization,
+      GlobalMaxPooling1D, LSTM and Bidirectional(GRU) over the inner axis, Dense(3-D inner),
+      each per timestep of (batch, 3 steps, ...) inputs; a hierarchical text encoder
+      TimeDistributed(Embedding(mask_zero)) -> TimeDistributed(LSTM) -> LSTM (tf-keras hands
+      the words' mask to the inner LSTM and a (batch, sentences) mask on; Keras 3 drops the
+      inner mask), and Masking -> TimeDistributed(Dense) -> GRU (the mask passes through).
+      Input order: w (3 steps of 5x2), img (3 steps of 4x5x2), ids (3 sentences of 4 words),
+      f (7 steps of 3).""")
+def td_layers(K, rng):
+    L = K.layers
+    TD = L.TimeDistributed
+    w = K.Input((3, 5, 2), name="w")
+    img = K.Input((3, 4, 5, 2), name="img")
+    ids = K.Input((3, 4), dtype="int32", name="ids")
+    f = K.Input((STEPS, 3), name="f")
+    outs = [TD(L.Conv1D(3, 2), name="td_conv1d")(w),
+            TD(L.SeparableConv1D(2, 2, padding="same"), name="td_sep1d")(w),
+            TD(L.GlobalMaxPooling1D(), name="td_gmp")(w),
+            TD(L.LSTM(3), name="td_lstm")(w),
+            TD(L.Bidirectional(L.GRU(2, return_sequences=True)), name="td_bigru")(w),
+            TD(L.Dense(2), name="td_dense")(w),
+            TD(L.Conv2DTranspose(2, 2, strides=2), name="td_tconv")(img),
+            TD(L.DepthwiseConv2D(2), name="td_depthwise")(img),
+            TD(L.AveragePooling2D(2, padding="same"), name="td_avgpool")(img),
+            TD(L.UpSampling2D(2, interpolation="bilinear"), name="td_up")(img),
+            TD(L.Cropping2D((1, 1)), name="td_crop")(img),
+            TD(L.BatchNormalization(), name="td_bn")(img)]
+    words = TD(L.Embedding(10, 3, mask_zero=True), name="td_embed")(ids)
+    sentences = TD(L.LSTM(3), name="td_words")(words)
+    outs.append(L.LSTM(2, return_sequences=True, name="doc_lstm")(sentences))
+    outs.append(L.GRU(3, return_sequences=True, name="gru_masked")(
+        TD(L.Dense(2), name="td_dense_masked")(L.Masking(0.0)(f))))
+    tok = tokens(rng, 10, MASK_BATCH, 3, 4)
+    tok[0, :, 2:] = 0
+    tok[1, 1, :] = 0
+    tok[2, 2, :1] = 0
+    inputs = [floats(rng, MASK_BATCH, 3, 5, 2), floats(rng, MASK_BATCH, 3, 4, 5, 2), tok,
+              padded_floats(rng, 3)]
+    return K.Model([w, img, ids, f], outs), inputs
+
+
+@case("""Live-only (no committed fixture; the fixtures' size budget): the remaining convolution
+      options, channels_first where it exists (through XLA): Conv3D(dilation 2, groups 2),
+      SeparableConv2D(dilation 2), DepthwiseConv1D(same, dilation 2), SeparableConv1D,
+      DepthwiseConv1D, Conv1DTranspose(dilation 2: no CPU kernel without XLA),
+      Conv3DTranspose, MaxPooling3D, AveragePooling1D/3D, GlobalMaxPooling3D, ZeroPadding3D,
+      Cropping3D, UpSampling3D and ConvLSTM3D, all channels_first but the first three; an
+      LSTM reads the 1-D maps.""", jit=True, live_only=True)
+def conv_more_options(K, rng):
+    L = K.layers
+    cf = {"data_format": "channels_first"}
+    v = K.Input((4, 4, 5, 2), name="v")                  # channels_last clip
+    i = K.Input((6, 7, 2), name="i")
+    s = K.Input((2, 9), name="s")                        # channels_first sequence
+    w = K.Input((2, 3, 4, 5), name="w")                  # channels_first volume
+    c = K.Input((3, 2, 3, 4, 4), name="c")               # (time, channels, 3-D frame)
+    outs = [L.Conv3D(4, 2, dilation_rate=2, groups=2, padding="same", name="conv3d")(v),
+            L.SeparableConv2D(3, 2, dilation_rate=2, name="sep2d_dilated")(i),
+            L.DepthwiseConv1D(3, padding="same", dilation_rate=2, name="dw1d_dilated")(
+                L.Permute((2, 1))(s)),
+            L.SeparableConv1D(3, 2, name="sep1d", **cf)(s),
+            L.DepthwiseConv1D(2, depth_multiplier=2, name="dw1d", **cf)(s),
+            L.Conv1DTranspose(2, 3, dilation_rate=2, name="tconv1d", **cf)(s),
+            L.Conv3DTranspose(2, 2, strides=(1, 2, 1), name="tconv3d", **cf)(w),
+            L.MaxPooling3D((1, 2, 2), name="max3d", **cf)(w),
+            L.AveragePooling1D(2, padding="same", name="avg1d", **cf)(s),
+            L.AveragePooling3D(2, padding="same", name="avg3d", **cf)(w),
+            L.GlobalMaxPooling3D(name="gmp3d", **cf)(w),
+            L.ZeroPadding3D(((0, 1), (1, 0), (2, 1)), name="zpad3d", **cf)(w),
+            L.Cropping3D(((1, 1), (0, 1), (1, 2)), name="crop3d", **cf)(w),
+            L.UpSampling3D((2, 1, 2), name="up3d", **cf)(w),
+            L.ConvLSTM3D(2, 2, padding="same", return_sequences=True, name="cl3d", **cf)(c)]
+    outs.append(L.LSTM(3, name="lstm")(L.Permute((2, 1))(outs[3])))
+    inputs = [floats(rng, 2, 4, 4, 5, 2), floats(rng, 2, 6, 7, 2), floats(rng, 2, 2, 9),
+              floats(rng, 2, 2, 3, 4, 5), floats(rng, 2, 3, 2, 3, 4, 4)]
+    return K.Model([v, i, s, w, c], outs), inputs
+
+
+# --------------------------------------------------------------------------
 # Saving
 # --------------------------------------------------------------------------
 
@@ -821,18 +1209,19 @@ def _error_text(exc):
     return f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
 
 
-def layer_outputs(K, model, inputs):
+def layer_outputs(K, model, inputs, jit=False):
     """Per-layer outputs of `model` on `inputs` as {"layer/<name>/<j>": array}.
 
     Returns (arrays, skipped) where skipped names the layers that are called
     more than once in the model (shared layers).
     """
-    per_layer, skipped = probe_layers(K, model, inputs)
+    per_layer, skipped = probe_layers(K, model, inputs, jit_compile=jit)
     return {f"layer/{name}/{j}": y for name, ys in per_layer.items()
             for j, y in enumerate(ys)}, skipped
 
 
-def _try_formats(K, model, inputs, outputs, formats, folder, reload=True, batch_size=None):
+def _try_formats(K, model, inputs, outputs, formats, folder, reload=True, batch_size=None,
+                 jit=False):
     """Save `model` in each format and (if `reload`) reload each file with the same Keras."""
     specs, skipped, reload_failed = [], {}, {}
     for fmt in formats:
@@ -846,7 +1235,10 @@ def _try_formats(K, model, inputs, outputs, formats, folder, reload=True, batch_
         if not reload:
             continue
         try:
-            reloaded = _predict(fmt.load(K, folder), inputs, batch_size)
+            again = fmt.load(K, folder)
+            if jit:
+                again.compile(jit_compile=True)
+            reloaded = _predict(again, inputs, batch_size)
         except Exception as exc:  # a known loader limitation; keep the file
             reload_failed[fmt.name] = _error_text(exc)
             print(f"  WARNING: {K.__name__} cannot reload {fmt.name}: "
@@ -899,12 +1291,13 @@ def save_case(info, writer, out_dir, formats=None, reload=True):
     reset_states(model)
     layers_skipped = []
     if len(calls) == 1:
-        per_layer, layers_skipped = layer_outputs(K, model, inputs)
+        per_layer, layers_skipped = layer_outputs(K, model, inputs, info.get("jit", False))
         arrays.update(per_layer)
     first_inputs = calls[0][1] if calls[0][1] is not None else inputs
 
     specs, skipped_formats, reload_failed = _try_formats(
-        K, model, first_inputs, outputs, formats, folder, reload, calls[0][2])
+        K, model, first_inputs, outputs, formats, folder, reload, calls[0][2],
+        info.get("jit", False))
     if not specs:
         raise RuntimeError(f"{info['name']}: {writer} could not save any format")
     np.savez_compressed(folder / "io.npz", **arrays)
@@ -974,17 +1367,18 @@ def main(argv=None):
                         help="write every format for every case (about 5.5 MB)")
     args = parser.parse_args(argv)
 
-    names = args.only.split(",") if args.only else list(CASES)
-    unknown = [n for n in names if n not in CASES]
+    committed = [n for n in CASES if not CASES[n].live_only]
+    names = args.only.split(",") if args.only else committed
+    unknown = [n for n in names if n not in committed]
     if unknown:
-        parser.error(f"unknown case(s) {unknown}; known: {', '.join(CASES)}")
+        parser.error(f"unknown or live-only case(s) {unknown}; known: {', '.join(committed)}")
 
     warnings.filterwarnings("ignore")
     for logger in ("absl", "tensorflow"):  # legacy-HDF5 and retracing notices
         logging.getLogger(logger).setLevel(logging.ERROR)
     out = Path(args.out)
     if not args.only:  # drop folders of cases that no longer exist
-        current = {f"{n}__{w}" for n in CASES for w in CASES[n].writers}
+        current = {f"{n}__{w}" for n in committed for w in CASES[n].writers}
         for folder in out.glob("*__*"):
             if folder.is_dir() and folder.name not in current:
                 shutil.rmtree(folder)

@@ -61,7 +61,8 @@ class LegacyWeights:
             pairs = list(zip(mine, theirs))
         for layer, name in pairs:
             arrays = WeightList(self.weights[name], self.names.get(name))
-            layer.set_weights(_in_keras_order(layer, arrays, self.backend, path))
+            layer.set_weights(_in_keras_order(layer, arrays, self.backend, path,
+                                              self.keras_version))
 
 
 def read_legacy_weights(group, path, budget: Budget) -> LegacyWeights:
@@ -126,13 +127,13 @@ def read_h5(fd: int, path: str, regions: bool = False) -> Source:
 
 # ----- weights in Keras's order -----------------------------------------------------------------
 def _in_keras_order(layer, arrays: List[np.ndarray], backend: Optional[str],
-                    path: str) -> List[np.ndarray]:
+                    path: str, version: Optional[str] = None) -> List[np.ndarray]:
     """A layer's arrays as stored, converted to today's layouts and put in get_weights order
     (custom layers take them as they are)."""
     slots = layer.weight_node().flat_slots()
     if slots is None:                         # custom layers take them as they are
         return arrays
-    arrays = convert(layer, arrays, backend)
+    arrays = convert(layer, arrays, backend, version)
     train = [i for i, s in enumerate(slots) if s.trainable]
     order = train + [i for i in range(len(slots)) if i not in train]
     if len(arrays) != len(order):
@@ -144,20 +145,29 @@ def _in_keras_order(layer, arrays: List[np.ndarray], backend: Optional[str],
     return out
 
 
-def convert(layer, arrays: List[np.ndarray], backend: Optional[str]) -> List[np.ndarray]:
+# the layers whose kernels Keras 2 flipped for Theano files (multi-backend Keras 2
+# ``engine/saving.py`` ``preprocess_weights_for_loading``: conv_layers)
+_FLIPPED = {"Conv1D", "Convolution1D", "Conv2D", "Convolution2D", "Conv3D", "Convolution3D",
+            "Conv2DTranspose", "Convolution2DTranspose", "ConvLSTM2D"}
+
+
+def convert(layer, arrays: List[np.ndarray], backend: Optional[str],
+            version: Optional[str] = None) -> List[np.ndarray]:
     """Weights as an older writer stored them, in today's layout for ``layer``."""
     cls = layer.class_name
     if cls == "Bidirectional":
         half = len(arrays) // 2
-        return (convert(layer.forward, arrays[:half], backend) +
-                convert(layer.backward, arrays[half:], backend))
+        return (convert(layer.forward, arrays[:half], backend, version) +
+                convert(layer.backward, arrays[half:], backend, version))
     if cls == "TimeDistributed":
-        return convert(layer.inner, arrays, backend)
+        return convert(layer.inner, arrays, backend, version)
     if cls in ("LSTM", "GRU"):
         spec = layer.specs[0]
         return rnn_weights(cls, spec.units, spec.reset_after, arrays, layer.where)
     if cls in ("Conv1D", "Convolution1D"):
         return conv1d_weights(layer.filters, arrays, backend)
+    if cls in _FLIPPED:
+        return conv_weights(layer, arrays, backend, version)
     return arrays
 
 
@@ -211,3 +221,32 @@ def conv1d_weights(filters: int, arrays: List[np.ndarray], backend: Optional[str
     if backend == "theano":
         k = k[::-1]
     return [k] + list(arrays[1:])
+
+
+def conv_weights(layer, arrays: List[np.ndarray], backend: Optional[str],
+                 version: Optional[str]) -> List[np.ndarray]:
+    """Conv2D/3D, Conv2DTranspose and ConvLSTM2D kernels as Keras 1 and Theano stored them
+    (tf-keras and multi-backend Keras 2 ``preprocess_weights_for_loading``): Keras 1 wrote
+    ConvLSTM2D per gate (W, U, b for i, c, f, o) and ``dim_ordering="th"`` kernels as
+    (filters, channels, *k); Theano convolves where TensorFlow correlates, so every spatial
+    axis of a Theano kernel is flipped (``conv_utils.convert_kernel``)."""
+    arrays = [np.asarray(a) for a in arrays]
+    if not arrays:
+        return arrays
+    cls = layer.class_name
+    lstm = cls == "ConvLSTM2D"
+    if lstm and len(arrays) == 12:       # Keras 1: [W_i,U_i,b_i, W_c,U_c,b_c, W_f,U_f,b_f, ...]
+        order = (0, 6, 3, 9)
+        arrays = [np.concatenate([arrays[k + j] for k in order], -1) for j in range(3)]
+    keras1 = str(version or "").startswith("1")
+    if keras1 and getattr(layer, "channels_first", False) and "Transpose" not in cls:
+        nd = arrays[0].ndim                      # (filters, channels, *k) -> (*k, channels, f)
+        perm = tuple(range(2, nd)) + (1, 0)
+        kernels = 2 if lstm else 1
+        arrays = [np.transpose(a, perm) if i < kernels and a.ndim == nd else a
+                  for i, a in enumerate(arrays)]
+    if backend == "theano":
+        kernels = 2 if lstm else 1
+        arrays = [np.ascontiguousarray(a[(slice(None, None, -1),) * (a.ndim - 2)])
+                  if i < kernels else a for i, a in enumerate(arrays)]
+    return arrays

@@ -6,10 +6,11 @@ module, tested against the readable reference (``kerasrnn_infer.cells``) on rand
 every layout it uses:
 
 - ``numpy_rnn``: SimpleRNN, LSTM and GRU cells (and stacks of them) in NumPy, one matrix
-  product per step (``layout_policy`` chooses buffer layouts by batch size);
-- ``numba_rnn``: the same cells compiled by numba (the ``jit`` extra), used for the batch
-  sizes where it is faster, the NumPy kernel for the others (``jit_setting`` decides whether
-  it is used at all);
+  product per step (``layout_policy`` chooses buffer layouts by batch size); ConvLSTM cells
+  (the input convolution of all steps at once, one product over windows per step);
+- ``numba_rnn``: SimpleRNN, LSTM and GRU cells compiled by numba (the ``jit`` extra), used
+  for the batch sizes where it is faster, the NumPy kernel for the others (``jit_setting``
+  decides whether it is used at all);
 - ``conv``: windows and padding for convolution and pooling layers.
 """
 
@@ -20,7 +21,8 @@ from typing import Optional, Sequence
 
 from ..cells import CellSpec, CellWeights
 from ..errors import SettingError, UnsupportedError
-from .numpy_rnn import DEFAULT_POLICY, LayoutPolicy, NumpyRecurrent, layout_policy
+from .numpy_rnn import (DEFAULT_POLICY, ConvLSTMRecurrent, LayoutPolicy, NumpyRecurrent,
+                        layout_policy)
 
 __all__ = ["DEFAULT_POLICY", "JIT_VARIABLE", "LayoutPolicy", "jit_setting", "layout_policy",
            "recurrent_kernel"]
@@ -55,8 +57,12 @@ def recurrent_kernel(specs: Sequence[CellSpec], weights: Sequence[CellWeights],
     go_backwards, return_sequences, zero_output_for_mask, prev_output)`` returning
     ``(last output, sequence or None, final states)`` as ``cells.run`` does, and ``name``
     (``"numba"`` or ``"numpy"``). ``jit`` as for ``jit_setting``; cells the compiled kernel
-    has no form for (other activations, dtypes) get the NumPy kernel in any case."""
+    has no form for (other activations, dtypes, ConvLSTM) get the NumPy kernel in any case."""
     choice = jit_setting(jit)
+    if specs[0].kind == "conv_lstm":
+        if len(specs) != 1:
+            raise UnsupportedError(f"{where}: ConvLSTM cells are not stacked")
+        return ConvLSTMRecurrent(specs[0], weights[0])        # NumPy only (no compiled form)
     if choice is not False:
         from . import numba_rnn
         if not numba_rnn.available():

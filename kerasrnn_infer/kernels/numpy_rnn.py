@@ -37,7 +37,8 @@ import numpy as np
 
 from .. import activations as A
 from .._locks import ForkSafeLock
-from ..cells import CellSpec, CellWeights
+from ..cells import CellSpec, CellWeights, ConvSpec
+from . import conv as conv_k
 
 # Activations that act elementwise can be applied to several gates in one call.
 _AXIS_WISE = {A.softmax, A.log_softmax, A.sparsemax}
@@ -173,13 +174,15 @@ class Frame:
     places (a step updates them in place); ``out_bs`` and ``states_bs`` are the same views as
     (batch, features)."""
 
-    __slots__ = ("L", "X", "x", "out", "states", "ws", "batch", "cols", "weights", "policy")
+    __slots__ = ("L", "X", "x", "out", "states", "ws", "batch", "cols", "weights", "policy",
+                 "shape")
 
     def __init__(self, L: Layout, X, x, out, states, ws, policy: LayoutPolicy = DEFAULT_POLICY):
         self.L, self.X, self.x, self.out, self.states, self.ws = L, X, x, out, states, ws
         self.batch, self.cols = L.batch, L.cols
         self.weights = None           # the weights generation the frame was made for
         self.policy = policy          # the layout policy it was made under
+        self.shape = None             # the per-sample input shape it was made for
 
     @property
     def out_bs(self):
@@ -193,17 +196,21 @@ class Frame:
 _CACHED_FRAME_VALUES = 1 << 14     # frames of about this many values (states, inputs) are kept
 
 
-def _frame_for(cell, batch: int) -> Frame:
-    """The cell's frame for ``batch``: small ones are kept per thread and reused (making one
-    costs about as much as a step), since every buffer is overwritten before it is read."""
+def _frame_for(cell, batch: int, shape: Optional[Tuple[int, ...]] = None) -> Frame:
+    """The cell's frame for ``batch`` samples of per-step input ``shape``: small ones are kept
+    per thread and reused (making one costs about as much as a step), since every buffer is
+    overwritten before it is read."""
+    shape = (cell.features,) if shape is None else shape
     local = cell._frames
     fr = getattr(local, "frame", None)
     weights = cell.weights_generation
     policy = _POLICY.get()
-    if fr is None or fr.batch != batch or fr.weights != weights or fr.policy is not policy:
-        fr = cell.frame(batch, policy=policy)
-        fr.weights = weights
-        if batch * (sum(cell.state_sizes) + cell.features) <= _CACHED_FRAME_VALUES:
+    if fr is None or fr.batch != batch or fr.weights != weights or fr.policy is not policy \
+            or fr.shape != shape:
+        fr = cell.frame(batch, policy=policy, shape=shape)
+        fr.weights, fr.shape = weights, shape
+        pixels = int(np.prod(shape[:-1], dtype=np.int64))
+        if batch * pixels * (sum(cell.state_sizes) + cell.features) <= _CACHED_FRAME_VALUES:
             local.frame = fr
     return fr
 
@@ -272,7 +279,7 @@ class Cell:
         return policy.columns(self.kind, batch)
 
     def frame(self, batch: int, cols: Optional[bool] = None,
-              policy: LayoutPolicy = DEFAULT_POLICY) -> Frame:
+              policy: LayoutPolicy = DEFAULT_POLICY, shape=None) -> Frame:
         u, f = self.units, self.features
         one = int(self.use_bias)
         L = Layout(batch, self.columns(batch, policy) if cols is None else cols)
@@ -483,7 +490,7 @@ class StackedCell:
     def output_size(self) -> int:
         return self.cells[-1].output_size
 
-    def frame(self, batch, policy: LayoutPolicy = DEFAULT_POLICY):
+    def frame(self, batch, policy: LayoutPolicy = DEFAULT_POLICY, shape=None):
         cols = any(c.columns(batch, policy) for c in self.cells)   # one layout for all cells
         frames = [c.frame(batch, cols, policy) for c in self.cells]
         return Frame(frames[0].L, None, frames[0].x, frames[-1].out,
@@ -501,10 +508,11 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
         go_backwards: bool, return_sequences: bool, zero_output_for_mask: bool,
         prev_output: Optional[np.ndarray] = None
         ) -> Tuple[np.ndarray, Optional[np.ndarray], List[np.ndarray]]:
-    """Run ``cell`` over ``x`` (batch, time, *features): any cell whose ``frame(batch)``
-    gives an input slot ``x``, an output ``out_bs`` and states ``states_bs`` as
+    """Run ``cell`` over ``x`` (batch, time, *features): any cell whose ``frame(batch,
+    shape=...)`` gives an input slot ``x``, an output ``out_bs`` and states ``states_bs`` as
     (batch, *shape) views of one rank (feature-major frames: 1-D features only), and whose
-    ``step(frame)`` advances them one timestep.
+    ``step(frame)`` advances them one timestep. ``mask`` is (batch, time), or (batch, time,
+    *spatial) for cells whose outputs have spatial axes (ConvLSTM: per-pixel masks).
 
     Returns (last output, output sequence (batch, time, *out) in processing order or None,
     final states). A masked step keeps every state; its output is the previous output
@@ -513,7 +521,7 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     """
     batch, steps = x.shape[0], x.shape[1]
     dtype = cell.dtype
-    fr = _frame_for(cell, batch)
+    fr = _frame_for(cell, batch, tuple(x.shape[2:]))
     states = fr.states_bs                            # (batch, ...) views, either layout
     for view, s in zip(states, initial_states):
         np.copyto(view, s, casting="unsafe")
@@ -533,9 +541,10 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
                 np.copyto(seq_t[k], out)
         last = out.copy() if steps else np.zeros(out.shape, dtype)
     else:
-        # (time, batch, 1, ...): broadcasts over each sample's output and states
-        m_tb = np.ascontiguousarray(np.asarray(mask, bool).T)
-        m_tb = m_tb.reshape(m_tb.shape + (1,) * (out.ndim - 1))
+        # (time, batch, [*spatial,] 1, ...): broadcasts over each sample's (or pixel's)
+        # output and states
+        m_tb = np.ascontiguousarray(np.asarray(mask, bool).swapaxes(0, 1))
+        m_tb = m_tb.reshape(m_tb.shape + (1,) * (out.ndim + 1 - m_tb.ndim))
         if go_backwards:
             m_tb = m_tb[::-1]
         keep = ~m_tb
@@ -555,6 +564,139 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
             if seq_t is not None:
                 np.copyto(seq_t[k], last)
     return last, seq, [s.copy() for s in states]
+
+
+class ConvLSTMCell(Cell):
+    """The recurrent half of a ConvLSTM step. The input slot holds the step's input
+    projection ``conv(x_t, W) + b``, made for all timesteps at once by ``ConvLSTMRecurrent``;
+    a step adds ``conv(h, U)`` ("same", stride 1: one product over the windows of ``h``) and
+    applies the gates.
+
+    ``h`` lives inside a zero-bordered buffer, so its "same" padding costs nothing and its
+    windows are one fixed view; a step copies them into one contiguous matrix (im2col) and
+    multiplies once. Gates are reordered at load to ``i, f, o | c`` (sigmoid gates
+    contiguous, pre-halved for the one-``tanh`` form when the activations are the usual ones),
+    as in ``LSTMCell``."""
+
+    kind = "conv_lstm"
+    gates = 4
+    _ORDER = (0, 1, 3, 2)
+
+    def __init__(self, spec: CellSpec):
+        super().__init__(spec)
+        if spec.conv is None:
+            raise ValueError("a conv_lstm cell needs its ConvSpec")
+        self.conv: ConvSpec = spec.conv
+
+    @property
+    def state_sizes(self) -> List[int]:
+        return [self.units, self.units]
+
+    def columns(self, batch: int, policy: LayoutPolicy) -> bool:
+        return False
+
+    def set(self, arrays: List[np.ndarray]) -> None:
+        kernel, recurrent, bias = self._arrays(arrays)
+        self.features = kernel.shape[-2]
+        self.fused = self.ract is A.sigmoid and self.act is A.tanh
+        halve = 3 * self.units if self.fused else 0
+        self.W = self._reorder(kernel, halve)                # (*k, cin, 4f), i f o | c
+        self.b = None if bias is None else self._reorder(bias, halve)
+        self.U = conv_k.kernel_matrices(self._reorder(recurrent, halve))[0]
+
+    def _reorder(self, m: np.ndarray, halve: int) -> np.ndarray:
+        blocks = _gates(m, self.units)
+        out = np.concatenate([blocks[k] for k in self._ORDER], axis=-1).astype(self.dtype)
+        out[..., :halve] *= out.dtype.type(0.5)
+        return out
+
+    def frame(self, batch: int, cols: Optional[bool] = None,
+              policy: LayoutPolicy = DEFAULT_POLICY, shape=None) -> Frame:
+        """``shape``: the per-step input, (*out spatial, 4 filters)."""
+        u, k = self.units, self.conv.kernel_size
+        spatial = tuple(shape[:-1])
+        L = Layout(batch, False)
+        lo = [(n - 1) // 2 for n in k]
+        hp = np.zeros((batch, *(s + n - 1 for s, n in zip(spatial, k)), u), self.dtype)
+        h = hp[(slice(None),) + tuple(slice(a, a + s) for a, s in zip(lo, spatial))]
+        c = np.zeros((batch, *spatial, u), self.dtype)
+        ones = (1,) * len(k)
+        win = conv_k.windows_last(hp, k, ones, ones)          # (batch, *spatial, *k, u) view
+        if win is None:                                       # "same" borders: never short
+            raise ValueError(f"no windows for states of shape {spatial}")
+        act, ract = self.act, self.ract
+        if ract is None:
+            raise ValueError("a conv_lstm cell needs a recurrent_activation")
+        cols_ = np.empty(win.shape, self.dtype)
+        z = np.empty((batch, *spatial, 4 * u), self.dtype)
+        x = np.empty((batch, *spatial, 4 * u), self.dtype)
+        fr = Frame(L, None, x, h, [h, c], {}, policy)
+        fr.ws.update(win=win, cols=cols_, cols2=cols_.reshape(-1, self.U.shape[0]),
+                     z=z, z2=z.reshape(-1, 4 * u), ifo=z[..., :3 * u], i=z[..., :u],
+                     f=z[..., u:2 * u], o=z[..., 2 * u:3 * u], g=z[..., 3 * u:],
+                     t=np.empty(c.shape, self.dtype),
+                     act=lambda src, dst: act(src, out=dst),
+                     ract=lambda src, dst: ract(src, out=dst))
+        return fr
+
+    def step(self, fr):
+        ws = fr.ws
+        z, c, t, g = ws["z"], fr.states[1], ws["t"], ws["g"]
+        np.copyto(ws["cols"], ws["win"])                     # im2col of h's windows
+        np.matmul(ws["cols2"], self.U, ws["z2"])
+        np.add(z, fr.x, z)
+        if self.fused:
+            _tanh_then_sigmoid(z, ws["ifo"], _HALF[self.dtype])
+        else:                                                # per gate: softmax & co.
+            for gate in (ws["i"], ws["f"], ws["o"]):
+                ws["ract"](gate, gate)
+            ws["act"](g, g)
+        np.multiply(ws["f"], c, c)                           # c = f c + i g
+        np.multiply(ws["i"], g, t)
+        np.add(c, t, c)
+        ws["act"](c, t)
+        np.multiply(ws["o"], t, fr.out)                      # h = o act(c), into its border
+
+
+class ConvLSTMRecurrent:
+    """The kernel of a ConvLSTM layer: the input convolution of every timestep as one
+    product over all frames' windows, then the one time loop (``run``) over the recurrent
+    half (``ConvLSTMCell``)."""
+
+    name = "numpy"
+
+    def __init__(self, spec: CellSpec, weights: CellWeights):
+        self.cell = ConvLSTMCell(spec)
+        arrays = [weights.kernel, weights.recurrent_kernel]
+        if weights.bias is not None:
+            arrays.append(weights.bias)
+        self.cell.set(arrays)
+        self.conv: ConvSpec = self.cell.conv
+        self.W = conv_k.kernel_matrices(self.cell.W)
+
+    @property
+    def dtype(self):
+        return self.cell.dtype
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """``conv(x_t, W) + b`` for every frame of ``x`` (batch, time, *spatial, cin)."""
+        b, t = x.shape[:2]
+        cs = self.conv
+        frames = x.reshape((b * t,) + x.shape[2:])
+        frames = conv_k.pad(frames, conv_k.pads(frames.shape[1:-1], cs.kernel_size,
+                                                cs.strides, cs.dilation, cs.padding))
+        y = conv_k.conv(frames, self.W, cs.kernel_size, cs.strides, cs.dilation)
+        if y is None:
+            raise ValueError(f"frames of shape {x.shape[2:]} are smaller than the kernel")
+        y = y.astype(self.dtype, copy=False)
+        if self.cell.b is not None:
+            y += self.cell.b
+        return y.reshape((b, t) + y.shape[1:])
+
+    def run(self, x, initial_states, mask, go_backwards, return_sequences,
+            zero_output_for_mask, prev_output=None):
+        return run(self.cell, self.project(x), initial_states, mask, go_backwards,
+                   return_sequences, zero_output_for_mask, prev_output)
 
 
 _CELLS = {"simple_rnn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}

@@ -14,16 +14,23 @@ from .advanced_activations import ELU, LeakyReLU, ReLU, Softmax
 from .base import BuildContext, Layer, to_snake_case
 from .bidirectional import Bidirectional
 from .containers import Functional, Sequential
-from .convolutional import Conv1D
+from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
+                            Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                            SeparableConv2D)
 from .core import Activation, Dense, Embedding, Identity, InputLayer, Masking
 from .custom import CustomLayer
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
 from .ops import OPS, Op, is_op
-from .pooling import (AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D,
-                      MaxPooling1D)
+from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+                      GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
+                      GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
+                      MaxPooling2D, MaxPooling3D)
 from .recurrent import RNN
-from .reshaping import Flatten, Permute, RepeatVector, Reshape
+from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Flatten, Permute, RepeatVector,
+                        Reshape, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
+                        ZeroPadding2D, ZeroPadding3D)
 from .wrappers import TimeDistributed
 
 REGISTRY: Dict[str, type] = {
@@ -32,26 +39,49 @@ REGISTRY: Dict[str, type] = {
     "InputLayer": InputLayer,
     # recurrent
     "SimpleRNN": RNN, "LSTM": RNN, "GRU": RNN, "RNN": RNN, "Bidirectional": Bidirectional,
+    "ConvLSTM1D": ConvLSTM1D, "ConvLSTM2D": ConvLSTM2D, "ConvLSTM3D": ConvLSTM3D,
     # core
     "Dense": Dense, "Embedding": Embedding, "Activation": Activation, "Masking": Masking,
     "TimeDistributed": TimeDistributed,
     # reshaping
     "Flatten": Flatten, "Reshape": Reshape, "Permute": Permute, "RepeatVector": RepeatVector,
+    "ZeroPadding1D": ZeroPadding1D, "ZeroPadding2D": ZeroPadding2D,
+    "ZeroPadding3D": ZeroPadding3D,
+    "Cropping1D": Cropping1D, "Cropping2D": Cropping2D, "Cropping3D": Cropping3D,
+    "UpSampling1D": UpSampling1D, "UpSampling2D": UpSampling2D, "UpSampling3D": UpSampling3D,
     # merging
     "Concatenate": Concatenate, "Add": Add, "Subtract": Subtract, "Multiply": Multiply,
     "Average": Average, "Maximum": Maximum, "Minimum": Minimum,
-    # convolution and pooling
-    "Conv1D": Conv1D, "Convolution1D": Conv1D,
+    # convolution (Keras 1 names: compat.normalize) and pooling
+    "Conv1D": Conv1D, "Convolution1D": Conv1D, "Conv2D": Conv2D, "Convolution2D": Conv2D,
+    "Conv3D": Conv3D, "Convolution3D": Conv3D,
+    "SeparableConv1D": SeparableConv1D, "SeparableConvolution1D": SeparableConv1D,
+    "SeparableConv2D": SeparableConv2D, "SeparableConvolution2D": SeparableConv2D,
+    "DepthwiseConv1D": DepthwiseConv1D, "DepthwiseConv2D": DepthwiseConv2D,
+    "Conv1DTranspose": Conv1DTranspose, "Convolution1DTranspose": Conv1DTranspose,
+    "Conv2DTranspose": Conv2DTranspose, "Convolution2DTranspose": Conv2DTranspose,
+    "Conv3DTranspose": Conv3DTranspose, "Convolution3DTranspose": Conv3DTranspose,
     "MaxPooling1D": MaxPooling1D, "MaxPool1D": MaxPooling1D,
+    "MaxPooling2D": MaxPooling2D, "MaxPool2D": MaxPooling2D,
+    "MaxPooling3D": MaxPooling3D, "MaxPool3D": MaxPooling3D,
     "AveragePooling1D": AveragePooling1D, "AvgPool1D": AveragePooling1D,
+    "AveragePooling2D": AveragePooling2D, "AvgPool2D": AveragePooling2D,
+    "AveragePooling3D": AveragePooling3D, "AvgPool3D": AveragePooling3D,
     "GlobalMaxPooling1D": GlobalMaxPooling1D, "GlobalMaxPool1D": GlobalMaxPooling1D,
+    "GlobalMaxPooling2D": GlobalMaxPooling2D, "GlobalMaxPool2D": GlobalMaxPooling2D,
+    "GlobalMaxPooling3D": GlobalMaxPooling3D, "GlobalMaxPool3D": GlobalMaxPooling3D,
     "GlobalAveragePooling1D": GlobalAveragePooling1D,
     "GlobalAvgPool1D": GlobalAveragePooling1D,
+    "GlobalAveragePooling2D": GlobalAveragePooling2D,
+    "GlobalAvgPool2D": GlobalAveragePooling2D,
+    "GlobalAveragePooling3D": GlobalAveragePooling3D,
+    "GlobalAvgPool3D": GlobalAveragePooling3D,
     # normalization and activations
     "BatchNormalization": BatchNormalization, "LayerNormalization": LayerNormalization,
     "ReLU": ReLU, "LeakyReLU": LeakyReLU, "ELU": ELU, "Softmax": Softmax,
     # identity at inference
-    "Dropout": Identity, "SpatialDropout1D": Identity, "GaussianNoise": Identity,
+    "Dropout": Identity, "SpatialDropout1D": Identity, "SpatialDropout2D": Identity,
+    "SpatialDropout3D": Identity, "GaussianNoise": Identity,
     "GaussianDropout": Identity, "AlphaDropout": Identity, "ActivityRegularization": Identity,
 }
 

@@ -18,19 +18,18 @@ class BatchNormalization(Layer):
             self.refuse("renorm", True, "False")
         if self.opt("mode", 0) not in (0, None):
             self.refuse("mode", self.opt("mode"), "0 (feature-wise)")
-        self.axis = self.axes_opt("axis", -1)
-        if len(self.axis) != 1:
-            self.refuse("axis", self.axis, "a single axis")
+        self.axis = self.axes_opt("axis", -1)       # any axis, or several (tf-keras)
         self.eps = self.float_opt("epsilon", 1e-3, minimum=0.0)
         self.center = self.bool_opt("center", True)
         self.scale = self.bool_opt("scale", True)
         slots = []
+        shape = (None,) * len(self.axis)
         if self.scale:
-            slots.append(WeightSlot("gamma", (None,)))
+            slots.append(WeightSlot("gamma", shape))
         if self.center:
-            slots.append(WeightSlot("beta", (None,)))
-        slots += [WeightSlot("moving_mean", (None,), False),
-                  WeightSlot("moving_variance", (None,), False)]
+            slots.append(WeightSlot("beta", shape))
+        slots += [WeightSlot("moving_mean", shape, False),
+                  WeightSlot("moving_variance", shape, False)]
         self.slots = slots
 
     def build_weights(self, arrays):
@@ -52,12 +51,12 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, mask=None, training=None):
         x = self.cast_input(single(inputs, self.where))
-        ax = self.axis[0] % x.ndim
-        if x.shape[ax] != self.mul.shape[0]:
-            raise InputError(f"{self.where}: expects {self.mul.shape[0]} features on axis "
-                             f"{self.axis[0]}, received shape {x.shape}")
-        shape = [1] * x.ndim
-        shape[ax] = -1
+        axes = [a % x.ndim if -x.ndim <= a < x.ndim else -1 for a in self.axis]
+        if -1 in axes or 0 in axes or len(set(axes)) != len(axes) or \
+                tuple(x.shape[a] for a in sorted(axes)) != self.mul.shape:
+            raise InputError(f"{self.where}: expects {self.mul.shape} features on axes "
+                             f"{self.axis}, received shape {x.shape}")
+        shape = [x.shape[i] if i in axes else 1 for i in range(x.ndim)]
         return x * self.mul.reshape(shape) + self.add.reshape(shape)
 
     def stream_block(self):

@@ -193,10 +193,13 @@ def predict(model, inputs: Sequence[np.ndarray], batch_size=None) -> List[np.nda
 
 
 def probe_layers(K, model, inputs: Sequence[np.ndarray], batch_size=None,
-                 strict: bool = True) -> Tuple[Dict[str, List[np.ndarray]], List[str]]:
+                 strict: bool = True, jit_compile: bool = False
+                 ) -> Tuple[Dict[str, List[np.ndarray]], List[str]]:
     """Outputs of each top-level layer of ``model`` on ``inputs``, from the sub-model
     ``Model(model.inputs, layer outputs)`` run from reset states: ``({layer name: [arrays]},
     skipped)``, where ``skipped`` names the layers called more than once (shared layers).
+    ``jit_compile``: run the sub-model through XLA (what TensorFlow needs on CPU for
+    channels_first convolutions; the maths is the same).
 
     ``strict=False`` (``verify``): where Keras cannot build or run the joint sub-model, one
     sub-model per layer, adding the layers that fail to ``skipped``."""
@@ -212,6 +215,8 @@ def probe_layers(K, model, inputs: Sequence[np.ndarray], batch_size=None,
 
     def run(outs):
         probe = K.Model(model.inputs, outs)
+        if jit_compile:
+            probe.compile(jit_compile=True)
         reset_states(probe)
         return predict(probe, inputs, batch_size)
 

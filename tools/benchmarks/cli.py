@@ -41,7 +41,11 @@ def parser(doc):
                          "engine+jit, onnxruntime fused op and tf2onnx, tf.function, "
                          "keras.predict; first call, peak memory, crossover); with "
                          "--write-docs writes docs/jit.md")
-    ap.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md")
+    ap.add_argument("--conv", action="store_true",
+                    help="the convolutional rows instead (CRNN, LRCN, ConvLSTM2D; needs "
+                         "TensorFlow; onnxruntime and tf2onnx for that peer)")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="write docs/benchmarks.md (with --conv: docs/benchmarks_conv.md)")
     ap.add_argument("--json", default=None, help="also dump all numbers to this JSON file")
     ap.add_argument("--worker-timeout", type=int, default=1500)
     ap.add_argument("--_worker", nargs=2, help=argparse.SUPPRESS)
@@ -83,6 +87,8 @@ def main(doc):
         from . import jit
         return jit.main(args)
 
+    if args.conv:
+        return conv_main(args)
     t_start = time.perf_counter()
     configs = select(args.quick, args.only, args.configs)
     peers = (args.peers.split(",") if args.peers else
@@ -131,4 +137,42 @@ def main(doc):
         with open(args.json, "w") as f:
             json.dump({"configs": configs, "runs": {k: v["results"] for k, v in runs.items()},
                        "analysis": rep["analysis"], "process": proc}, f, indent=1, default=str)
+    return 0 if ok else 1
+
+
+def conv_main(args):
+    """``--conv``: the CRNN / LRCN / ConvLSTM2D rows, one worker per thread setting."""
+    from . import conv
+    configs = conv.CONFIGS
+    if args.only:
+        configs = [c for c in configs if any(k in c["id"] for k in args.only.split(","))]
+    budget = args.budget if args.budget is not None else 2.0
+    settings = ["1", "default"] if args.threads == "both" else [args.threads]
+    peers = args.peers.split(",") if args.peers else list(conv.PEERS)
+    out, ok = [], True
+    with tempfile.TemporaryDirectory(prefix="kri_bench_conv_") as workdir:
+        spec = {"dir": workdir, "configs": configs, "budget": budget, "peers": peers,
+                "min_reps": args.min_reps, "max_reps": args.max_reps}
+        for th in settings:
+            print(f"\n== threads: {th} ==", file=sys.stderr, flush=True)
+            res, outs = run_worker(args, "conv", th, spec, workdir)
+            if res is None:
+                print(f"conv worker failed: {outs}", file=sys.stderr)
+                return 1
+            table, good = conv.report(configs, res, outs, th)
+            ok = ok and good
+            info = res["info"]
+            out.append(f"### {th} thread{'s' if th != '1' else ''}\n\n{table}\n\nVersions: "
+                       + ", ".join(f"{k} {v}" for k, v in info.items()
+                                   if k not in ("blas", "threads")))
+    text = "\n\n".join(out)
+    print("\n" + text)
+    if args.write_docs:
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), "docs", "benchmarks_conv.md")
+        with open(path, "w") as f:
+            f.write("# Benchmarks: convolutional models (`python tools/bench.py --conv "
+                    "--write-docs`)\n\n" + conv.__doc__.strip() + "\n\n" + text + "\n")
+        print(f"\nwrote {path}")
+    print(f"\nself-check (engine vs Keras, 1e-5): {'PASSED' if ok else 'FAILED'}")
     return 0 if ok else 1

@@ -199,7 +199,11 @@ def worker_main(kind, spec_path):
     """A worker subprocess (``bench.py --_worker KIND SPEC``): results beside ``spec["out"]``."""
     with open(spec_path) as f:
         spec = json.load(f)
-    results, outputs = (run_main_worker if kind == "main" else run_keras_numpy_worker)(spec)
+    if kind == "conv":
+        from .conv import run_conv_worker
+        results, outputs = run_conv_worker(spec)
+    else:
+        results, outputs = (run_main_worker if kind == "main" else run_keras_numpy_worker)(spec)
     np.savez(spec["out"] + ".npz", **outputs)
     with open(spec["out"] + ".json", "w") as f:
         json.dump(results, f)
