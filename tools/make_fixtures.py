@@ -138,7 +138,7 @@ def tokens(rng, vocab, *shape):
 CASES = {}
 
 
-def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False):
+def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False, tol=TOL):
     """Register `fn(K, rng) -> (model, inputs)` as a case named fn.__name__.
 
     The committed fixtures hold each writer's native format and the format
@@ -148,7 +148,8 @@ def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False
     (KERAS_FACTS_WIDE "Writers, CPU limits"); the maths is the same.
     `live_only=True`: no committed fixture (tests/test_live_keras.py still runs
     it with every writer and format), for coverage the fixtures' size budget
-    cannot hold.
+    cannot hold. `tol`: the case's max abs tolerance (float16 models: see
+    kerasrnn_infer.testing.compare.FLOAT16_TOL).
     """
     def register(fn):
         fn.note = " ".join(note.split())
@@ -156,6 +157,7 @@ def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False
         fn.extra_formats = tuple(extra_formats)
         fn.jit = jit
         fn.live_only = live_only
+        fn.tol = tol
         CASES[fn.__name__] = fn
         return fn
     return register
@@ -178,6 +180,7 @@ def build(name, writer, seed=SEED):
     if builder.jit:
         model.compile(jit_compile=True)
     return {"name": name, "writer": writer, "note": builder.note, "jit": builder.jit,
+            "tol": builder.tol,
             "model": model, "inputs": inputs, "calls": calls[0] if calls else None}
 
 
@@ -357,6 +360,27 @@ def float64_mixed(K, rng):
         L.GRU(4, return_sequences=True),
         L.LSTM(4, dtype="float64"),
         L.Dense(3),
+    ])
+    return model, [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Mixed precision as keras.mixed_precision.set_global_policy(
+      "mixed_float16") sets it, per layer: LSTM, GRU, SimpleRNN and a tanh Dense
+      compute in float16 (float32 variables, float16 outputs), the last Dense in
+      float32 (the usual output layer). Float16 results land one or two float16
+      units apart from Keras's (sums in another order), so the tolerance is
+      2e-3 (kerasrnn_infer.testing.compare.FLOAT16_TOL, measured by
+      tools/measure_fp16_tolerance.py), not 1e-5.""", tol=2e-3)
+def mixed_float16(K, rng):
+    L = K.layers
+    m16 = {"dtype": "mixed_float16"}
+    model = K.Sequential([
+        K.Input((STEPS, 4)),
+        L.LSTM(6, return_sequences=True, **m16),
+        L.GRU(5, return_sequences=True, **m16),
+        L.SimpleRNN(4, **m16),
+        L.Dense(4, activation="tanh", **m16),
+        L.Dense(3, dtype="float32"),
     ])
     return model, [floats(rng, BATCH, STEPS, 4)]
 
@@ -1306,7 +1330,7 @@ def save_case(info, writer, out_dir, formats=None, reload=True):
         "load": specs[0],
         "also_load": specs[1:],
         "calls": call_names,
-        "tol": TOL,
+        "tol": info.get("tol", TOL),
         "keras": K.__version__,
         "writer": writer,
         "reference": _reference(K),

@@ -14,6 +14,7 @@ Everything is read at load time and the file is closed: a loaded model holds Num
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Dict
 
@@ -59,8 +60,10 @@ def read_model_file(source) -> Source:
     a child process (see isolate) so that a corrupt file can neither hang nor crash the
     caller."""
     fd, path = open_source(source)
+    model_json = False
     try:
         head = os.pread(fd, 8, 0)
+        model_json = head.lstrip()[:1] in (b"{", b"[") and _is_model_json(fd)
         reader = keras3.read_zip if head.startswith(ZIP_MAGIC) else \
             legacy_h5.read_h5 if head.startswith(HDF5_MAGIC) else None
         if reader is not None:
@@ -78,11 +81,29 @@ def read_model_file(source) -> Source:
         raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
     finally:
         os.close(fd)
-    if head.lstrip()[:1] in (b"{", b"["):
-        raise ModelFileError(f"{path}: is a JSON file; use model_from_json(text) and then "
-                             f"load_weights(weights_path)")
+    if model_json:
+        raise ModelFileError(f"{path}: is a model architecture JSON (model.to_json()), which "
+                             f"holds no weights; use model_from_json(text) and then "
+                             f"load_weights(weights_path) (command line: --architecture "
+                             f"{path} with the weights file as MODEL)")
     raise ModelFileError(f"{path}: not a Keras model file (expected a .keras zip archive or an "
                          f"HDF5 file; the file starts with {head!r})")
+
+
+def _is_model_json(fd: int) -> bool:
+    """Whether the file is a Keras architecture JSON (``{"class_name": ..., "config": ...}``,
+    as ``to_json`` writes), read within the config bounds; any other text is not."""
+    size = os.fstat(fd).st_size
+    if size > limits.MAX_CONFIG_BYTES:
+        return False
+    data = os.pread(fd, size, 0)
+    try:
+        limits.check_json_text(data)
+        obj = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):         # UnicodeDecodeError is a ValueError
+        return False
+    return isinstance(obj, dict) and isinstance(obj.get("class_name"), str) and \
+        isinstance(obj.get("config"), (dict, list))
 
 
 def assign_weights(root, src: Source) -> None:
