@@ -24,6 +24,7 @@ from .pooling import (AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling
                       MaxPooling1D)
 from .recurrent import RNN
 from .reshaping import Flatten, Permute, RepeatVector, Reshape
+from .tf_ops import TFOpLambda
 from .wrappers import TimeDistributed
 
 REGISTRY: Dict[str, type] = {
@@ -53,10 +54,12 @@ REGISTRY: Dict[str, type] = {
     # identity at inference
     "Dropout": Identity, "SpatialDropout1D": Identity, "GaussianNoise": Identity,
     "GaussianDropout": Identity, "AlphaDropout": Identity, "ActivityRegularization": Identity,
+    # tf.keras 2.x tf-op layers: a TensorFlow symbol by name, no code (layers/tf_ops.py)
+    "TFOpLambda": TFOpLambda, "SlicingOpLambda": TFOpLambda,
 }
 
-# layers whose config holds Python code (tf-keras TFOpLambda and friends hold a TF symbol)
-_UNSAFE = ("Lambda", "TFOpLambda", "SlicingOpLambda")
+# layers whose config holds Python code
+_UNSAFE = ("Lambda",)
 
 
 def supported_layers() -> List[str]:
