@@ -149,17 +149,19 @@ def _architecture(meta: _Metadata, where: str) -> Tuple[bytes, Optional[str]]:
     cls = root.get("class_name")
     graph = root.get("is_graph_network", cls in _GRAPH_CLASSES)
     config = root.get("config")
-    if ident == "_tf_keras_model" or not graph or cls not in _GRAPH_CLASSES or \
-            not isinstance(config, dict) or not config.get("layers"):
+    if ident == "_tf_keras_model" or graph is False or cls not in _GRAPH_CLASSES:
         layers = meta.layers()
         names = ", ".join(layers[:30]) + (" ..." if len(layers) > 30 else "") or "none found"
         raise UnsupportedError(
             f"{where}: is a subclassed Keras model (class {cls or root.get('name', '?')!r}): "
-            f"its call() is Python code that the SavedModel does not store (it holds only "
+            f"its call() is Python code, which a SavedModel does not store (at most "
             f"TensorFlow graphs traced from it, which kerasrnn_infer does not execute), so "
-            f"there is no layer graph to rebuild. Its layers: {names}. Rebuild the model as a "
-            f"Sequential or Functional model and save that, or re-create it in Python and "
-            f"load only its weights")
+            f"there is no layer graph to rebuild. Its layers: {names}. Rebuild the "
+            f"architecture as a Sequential or Functional model in Keras, copy the weights "
+            f"over (set_weights) and save that")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{where}: the model's metadata holds no model config (config="
+                             f"{str(config)[:80]})")
     text = json.dumps({"class_name": cls, "config": decode_shapes(config)}).encode("utf-8")
     version = root.get("keras_version")
     return config_text(text, where, "the model config"), \

@@ -67,12 +67,16 @@ class CheckpointWeights:
 
     # ----- the object graph -------------------------------------------------------------------
     def child(self, node: Optional[int], name: str) -> Optional[int]:
+        """The child ``name`` of object ``node`` (the first of that name), or None."""
         if node is None:
             return None
-        for local, nid in self.children[node]:
-            if local == name:
-                return nid
-        return None
+        cache = self.__dict__.setdefault("_by_name", {})
+        names = cache.get(node)
+        if names is None:
+            names = cache[node] = {}
+            for local, nid in self.children[node]:
+                names.setdefault(local, nid)
+        return names.get(name)
 
     def value(self, node: int, path: str, what: str):
         key = self.keys[node]
