@@ -131,6 +131,24 @@ def not_an_index(tmp):
                                               r"magic number"
 
 
+def overlapping_tensors(tmp):
+    """Every variable's entry claims the same bytes (the whole shard): reading stops once
+    more than the shard has been claimed."""
+    d, p = _ckpt_copy(tmp)
+    size = os.path.getsize(p + ".data-00000-of-00001")
+    from kerasrnn_infer.formats import crc32c as c
+    data = open(p + ".data-00000-of-00001", "rb").read()
+    crc = c.mask(c.value(data[:size // 4 * 4]))
+
+    def change(e):
+        for k in list(e):
+            if k.endswith(b"VARIABLE_VALUE"):
+                e[k] = bundle_entry(1, (size // 4,), size // 4 * 4, 0, 0, crc)
+    rewrite_index(p + ".index", change)
+    return _load_ckpt(p), kri.ModelFileError, r"its tensors claim more bytes than their data " \
+                                              r"shard holds"
+
+
 def _sm_copy(tmp, name="sm"):
     return copy_case(os.path.join(NESTED, "saved_model"), os.path.join(tmp, name))
 
@@ -231,6 +249,7 @@ def checkpoint_state_absolute_path(tmp):
 HOSTILE = {f.__name__: f for f in (
     compressed_block, block_checksum, sliced_variable, tensor_checksum, truncated_shard,
     many_shards, name_based_checkpoint, prefix_compression_bomb, unsorted_keys, not_an_index,
+    overlapping_tensors,
     symlinked_index, symlinked_variables_dir, fifo_metadata, metadata_varint_too_long,
     metadata_length_past_end, no_variables, text_saved_model, subclassed_model,
     bare_tf_module, checkpoint_as_model, unrelated_directory, checkpoint_state_names_missing,
@@ -411,3 +430,15 @@ def test_tf_op_layers_hold_no_code_and_other_symbols_are_refused_by_name():
     lam["config"]["layers"][1]["class_name"] = "Lambda"
     with pytest.raises(kri.UnsafeModelError, match="Lambda"):
         kri.model_from_json(json.dumps(lam))
+
+
+@pytest.mark.live
+def test_verify_runs_tf_keras_on_a_savedmodel_written_by_tensorflow_2_12(capsys):
+    """verify loads a SavedModel with tf_keras (Keras 3 cannot) and compares layer by layer."""
+    from conftest import have_tensorflow
+    if not have_tensorflow():
+        pytest.skip("TensorFlow is not installed")
+    from kerasrnn_infer.cli import main
+    assert main(["verify", os.path.join(TF, "graph_nested__tf2.12", "saved_model")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"PASS: \d+ compared, 0 skipped; .* vs tf_keras 2\.\d+", out), out

@@ -5,13 +5,16 @@ Run from the project root (any Python 3.9-3.11 with numpy)::
     python tools/make_tf_fixtures.py [--only CASE[,CASE]] [--writers tf2.12,tf2.15]
                                      [--venvs DIR] [--out fixtures/tf]
 
+(``--only _refused`` rewrites only ``fixtures/tf/_refused/``; a case is rewritten for the
+writers its PLAN entry names.)
+
 Each writer is one TensorFlow release in its own virtual environment, created on first use
 under ``--venvs`` (default ``.venv-tf<version>`` in the project root, git-ignored) with pip:
 
 - ``tf2.12``: tensorflow-cpu 2.12 (tf.keras = keras 2.12): SavedModels (traced and
   untraced), TF checkpoints (``save_weights`` without ``.h5``, and a ``ModelCheckpoint``
   directory written during ``fit``), Keras-2 ``.keras`` zips (``save_format="keras_v3"``),
-  legacy ``.h5``;
+  legacy ``.h5``; tf2.15 and tf2.21 also a ``tf.train.Checkpoint(model=..., optimizer=...)``;
 - ``tf2.13``: tensorflow-cpu 2.13: Keras-2 ``.keras`` zips (its default ``.keras`` format);
 - ``tf2.15``: tensorflow-cpu 2.15 (keras 2.15): as tf2.12, its ``.keras`` with the plain
   counter;
@@ -62,7 +65,8 @@ TOL = 1e-5
 
 # case -> {writer: formats}; formats: "sm" (SavedModel, save_traces=False), "sm_traced",
 # "ckpt" (save_weights prefix + model.json), "keras" (.keras zip), "h5", "ckpt_dir"
-# (ModelCheckpoint during fit), "sm_legacy" (metadata inside saved_model.pb)
+# (ModelCheckpoint during fit), "sm_legacy" (metadata inside saved_model.pb), "tf_train"
+# (tf.train.Checkpoint(model=model, optimizer=...).save(): the model one level down)
 _THREE = ("tf2.12", "tf2.15", "tf2.21")
 PLAN = {
     "mask_masking": {w: ("sm", "ckpt") for w in _THREE},
@@ -72,7 +76,8 @@ PLAN = {
     "stateful": {w: ("sm", "ckpt") for w in _THREE},
     "graph_nested": {"tf2.12": ("sm", "ckpt", "keras"), "tf2.13": ("keras",),
                      "tf2.15": ("sm", "ckpt"), "tf2.21": ("sm", "ckpt", "sm_legacy")},
-    "graph_nested_sequential": {w: ("ckpt",) for w in _THREE},
+    "graph_nested_sequential": {"tf2.12": ("ckpt",), "tf2.15": ("ckpt", "tf_train"),
+                                "tf2.21": ("ckpt", "tf_train")},
     "custom_attention": {w: ("sm", "ckpt") for w in _THREE},
     "tf_ops": {"tf2.12": ("h5", "keras", "sm", "ckpt"), "tf2.13": ("keras",),
                "tf2.15": ("sm", "ckpt"), "tf2.21": ("h5", "keras", "sm", "ckpt")},
@@ -265,6 +270,19 @@ def _formats(mf, K, writer, kinds, custom):
         m.load_weights(str(f / "ckpt" / "weights"))
         return m
 
+    def tf_train(m, f):
+        import tensorflow as tf
+        tf.train.Checkpoint(model=m, optimizer=K.optimizers.Adam()).save(
+            str(f / "train_ckpt" / "ckpt"))
+        (f / "model.json").write_text(m.to_json())
+
+    def tf_train_load(K_, f):
+        import tensorflow as tf
+        m = K.models.model_from_json((f / "model.json").read_text())
+        tf.train.Checkpoint(model=m).restore(
+            tf.train.latest_checkpoint(str(f / "train_ckpt"))).expect_partial()
+        return m
+
     def keras_zip(m, f):
         kw = {"save_format": "keras_v3"} if writer == "tf2.12" else {}
         m.save(str(f / "model.keras"), **kw)
@@ -275,6 +293,9 @@ def _formats(mf, K, writer, kinds, custom):
         "ckpt": F("ckpt", "model.json+ckpt/weights", {"json": "model.json",
                                                       "weights": "ckpt/weights"},
                   ckpt, ckpt_load),
+        "tf_train": F("tf_train", "model.json+train_ckpt", {"json": "model.json",
+                                                           "weights": "train_ckpt"},
+                      tf_train, tf_train_load),
         "keras": F("keras", "model.keras", {"path": "model.keras"}, keras_zip,
                    lambda K_, f: K.models.load_model(str(f / "model.keras"), **load_kw)),
         "h5": F("h5", "model.h5", {"path": "model.h5"},

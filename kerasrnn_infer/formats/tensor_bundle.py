@@ -16,7 +16,9 @@ Refused, with a message saying why: compressed blocks (TensorFlow writes bundle 
 uncompressed), partitioned (sliced) variables, dtypes that are not plain numbers (except the
 string tensor holding the object graph), index formats newer than version 1. Everything the
 files declare is checked against the files: offsets and sizes against the actual file sizes,
-keys sorted and unique, block ranges disjoint, the bytes keys expand to bounded.
+keys sorted and unique, block ranges disjoint, the bytes keys expand to bounded, and the
+tensors read from a shard never more than the shard holds (entries that overlap cannot make
+a small file cost more reading than its size).
 """
 
 from __future__ import annotations
@@ -208,6 +210,7 @@ class TensorBundle:
                                  f"{version.get('producer')} (needs a reader of version "
                                  f"{version.get('min_consumer')}); supported: version 1")
         self._shards: Dict[int, int] = {}
+        self._claimed: Dict[int, int] = {}     # bytes read per shard (tensors never overlap)
 
     def keys(self) -> List[str]:
         return [self._text(k) for k in self.spans]
@@ -248,6 +251,12 @@ class TensorBundle:
         if offset < 0 or size < 0 or offset + size > total:
             raise ModelFileError(f"{self.where}: tensor {key!r} (bytes {offset}-{offset + size}) "
                                  f"lies outside its data shard of {total} bytes")
+        claimed = self._claimed.get(e.get("shard_id", 0), 0) + size
+        if claimed > total:
+            raise ModelFileError(f"{self.where}: its tensors claim more bytes than their data "
+                                 f"shard holds ({total}); entries overlap, so the index is "
+                                 f"corrupt or hostile")
+        self._claimed[e.get("shard_id", 0)] = claimed
         raw = np.empty(size, np.uint8)
         if pread_into(fd, raw, offset) != size:
             raise ModelFileError(f"{self.where}: the data shard of tensor {key!r} is truncated")

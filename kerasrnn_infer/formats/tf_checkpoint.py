@@ -12,9 +12,10 @@ layer is its child ``layer-i`` (``model.layers`` order: a Sequential's InputLaye
 among them, a Functional's InputLayers and tf-op layers are), and below a layer each
 ``WeightNode`` attribute (``cell``, ``forward_layer``, ``layer``, ``cells`` then ``0``, ``1``,
 ...) and each weight slot (``kernel``, ``recurrent_kernel``, ``bias``, ``embeddings``, ...)
-is a child of the same name. Optimizer variables (the root's ``optimizer`` child and its slot
-variables) are never read; stored states of stateful RNNs are not weights and are ignored
-(states start from zeros, as after ``reset_states``).
+is a child of the same name. The model is the root object, or in a ``tf.train.Checkpoint(
+model=model, optimizer=...)`` the root's one child that holds layers. Optimizer variables
+(the ``optimizer`` child and its slot variables) are never read; stored states of stateful
+RNNs are not weights and are ignored (states start from zeros, as after ``reset_states``).
 """
 
 from __future__ import annotations
@@ -112,7 +113,27 @@ class CheckpointWeights:
     # ----- assignment -------------------------------------------------------------------------
     def assign(self, root, path: str) -> None:
         """Give every layer of model ``root`` its weights by walking the object graph."""
-        _assign_model(root.weight_node(), self, 0, path, "")
+        node = root.weight_node()
+        top, where = self.model_object(path)
+        _assign_model(node, self, top, path, where)
+
+    def model_object(self, path: str) -> Tuple[int, str]:
+        """(object, path prefix) of the model: the root (Keras ``save_weights``, SavedModels),
+        or, for a ``tf.train.Checkpoint(model=model, ...)``, the one child of the root that
+        holds layers (the optimizer and the save counter are never it)."""
+        def holds_layers(nid: int) -> bool:
+            return any(name.startswith("layer-") for name, _ in self.children[nid])
+
+        if holds_layers(0):
+            return 0, ""
+        found = [(name, nid) for name, nid in self.children[0]
+                 if name not in ("optimizer", "save_counter") and holds_layers(nid)]
+        if len(found) == 1:
+            return found[0][1], found[0][0] + "/"
+        names = ", ".join(name for name, _ in self.children[0][:20]) or "none"
+        raise WeightsError(f"{path}: the checkpoint holds no Keras model: its root object has "
+                           f"no layers (children: {names})"
+                           + (f" and {len(found)} children that hold layers" if found else ""))
 
 
 def _missing(path: str, layer, where: str) -> WeightsError:
@@ -208,6 +229,7 @@ def read_bundle_weights(bundle: TensorBundle) -> CheckpointWeights:
     optimizer), read and checked."""
     children, keys, names = read_object_graph(bundle)
     store = CheckpointWeights(children, keys, names)
+    top = {nid for _, nid in children[0]}     # a tf.train.Checkpoint's attributes
     seen = {0}
     stack = [0]
     while stack:
@@ -223,7 +245,7 @@ def read_bundle_weights(bundle: TensorBundle) -> CheckpointWeights:
             else:
                 store.tensors[key] = bundle.tensor(key)
         for name, cid in children[nid]:
-            if nid == 0 and name in ("optimizer", "save_counter"):
+            if name in ("optimizer", "save_counter") and (nid == 0 or nid in top):
                 continue
             if cid not in seen:
                 seen.add(cid)
