@@ -97,22 +97,17 @@ class _Metadata:
         if not graph or not graph["nodes"]:
             return None
         objs = graph["nodes"]
-        nodes, paths = [], {0: "root"}
-        stack, seen = [0], {0}
-        while stack:                       # node paths from the children names
-            k = stack.pop()
-            for c in objs[k]["children"]:
-                cid = c.get("node_id", 0)
-                if 0 <= cid < len(objs) and cid not in seen:
-                    seen.add(cid)
-                    paths[cid] = f"{paths[k]}.{c.get('local_name', '')}"
-                    stack.append(cid)
-        for k in sorted(paths):
-            user = objs[k].get("user_object")
+        # the root and its children are all that is needed (the model; a subclassed model's
+        # layers): deeper paths are never built, so a long chain of objects costs nothing
+        members = [("root", 0)] + [(f"root.{c.get('local_name', '')}", c.get("node_id", 0))
+                                   for c in objs[0]["children"]]
+        nodes = []
+        for path, k in members:
+            user = objs[k].get("user_object") if 0 <= k < len(objs) else None
             if user is None:
                 continue
             s, e = user.get("metadata", (0, 0))
-            nodes.append((paths[k], user.get("identifier", ""), data[s:e]))
+            nodes.append((path, user.get("identifier", ""), data[s:e]))
         return cls(where, nodes)
 
     def root(self) -> Tuple[str, bytes]:
