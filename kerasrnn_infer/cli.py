@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 def _load(path, keras_version=None):
     from . import load_model
     if not os.path.exists(path):
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(f"{path}: no such file or directory")
     return load_model(path, keras_version=keras_version)
 
 
@@ -304,8 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback on errors")
     parser = _Parser(
         prog=PROG,
-        description="Load trained Keras recurrent models (.keras, legacy .h5; Keras 1 to 3) "
-                    "without TensorFlow and run them in NumPy with Keras's numbers.",
+        description="Load trained Keras recurrent models (.keras, legacy .h5, TensorFlow "
+                    "SavedModel directories; Keras 1 to 3) without TensorFlow and run them "
+                    "in NumPy with Keras's numbers.",
         epilog="exit codes: 0 success, 1 mismatch with Keras, 2 bad usage or bad file. "
                "Start with: kerasrnn-infer demo")
     from . import __version__
@@ -315,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def model_args(p):
-        p.add_argument("model", metavar="MODEL", help="a .keras or legacy .h5 model file")
+        p.add_argument("model", metavar="MODEL", help="a .keras or legacy .h5 model file, or "
+                       "a TensorFlow SavedModel directory (tf.keras model.save)")
         p.add_argument("--keras-version", metavar="V", default=None,
                        help="override the writing Keras version recorded in the file "
                             "(e.g. 2 or 3; decides version-dependent maths such as "
@@ -362,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", parents=[common],
                        help="compare with real Keras (or a golden file), layer by layer",
                        description="Run MODEL here and in real Keras (needs TensorFlow; Keras 3 "
-                                   "for .keras, tf_keras then Keras 3 for .h5) on the same "
+                                   "for .keras, tf_keras then Keras 3 for .h5, tf_keras for "
+                                   "SavedModel directories) on the same "
                                    "inputs, or compare with a golden file recorded by "
                                    "'golden' (no TensorFlow needed). Without --input, valid "
                                    "inputs are generated from the model's input specs. Prints "

@@ -185,6 +185,8 @@ class Graph:
             return args[0], kwargs
         if not isinstance(data, list) or not data:
             raise ConfigError(f"{where}: malformed node {str(data)[:200]}")
+        if getattr(layer, "preserve_structure", False):
+            return self._structured_node(data, where)
         items: List[Any] = []
         kwargs = {}
         for entry in data:                                # Keras 1/2: [[name, node, tensor, kw]]
@@ -201,6 +203,35 @@ class Graph:
         inputs = items[0] if len(items) == 1 else items
         if layer.is_op:
             inputs = as_list(inputs)
+        return inputs, kwargs
+
+    def _structured_node(self, data, where) -> Tuple[Any, dict]:
+        """A tf-keras node that keeps its first argument's structure (tf-op layers, TFK
+        ``_preserve_input_structure_in_config``): a tensor ``[name, node, tensor, kwargs]``,
+        a constant ``["_CONSTANT_VALUE", -1, value, kwargs]``, or lists of them; the other
+        call arguments are the kwargs (the same in every leaf)."""
+        kwargs: Dict[str, Any] = {}
+
+        def leaf(obj) -> bool:
+            return (isinstance(obj, list) and len(obj) in (3, 4) and isinstance(obj[0], str) and
+                    (obj[0] == _CONST or (isinstance(obj[1], int) and isinstance(obj[2], int))))
+
+        def walk(obj, depth):
+            if depth > 32:
+                raise ConfigError(f"{where}: call arguments nest more than 32 deep")
+            if leaf(obj):
+                if len(obj) == 4 and obj[3]:
+                    if not isinstance(obj[3], dict):
+                        raise ConfigError(f"{where}: call kwargs {obj[3]!r:.200} are not an "
+                                          f"object")
+                    kwargs.update(obj[3])
+                return obj[2] if obj[0] == _CONST else self._ref(obj, "inbound node")
+            if isinstance(obj, list):
+                return [walk(o, depth + 1) for o in obj]
+            raise ConfigError(f"{where}: malformed call argument {str(obj)[:200]}")
+
+        inputs = walk(data, 0)
+        kwargs = {k: v for k, v in self._k2_kwargs(kwargs).items() if v is not None}
         return inputs, kwargs
 
     def _offsets(self, parsed, extra_refs) -> Dict[str, int]:

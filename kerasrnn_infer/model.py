@@ -113,7 +113,10 @@ class Model:
     # ----- weights ---------------------------------------------------------------------------
     def load_weights(self, path: Union[str, os.PathLike]) -> "Model":
         """Load weights from a Keras 3 ``.weights.h5``, a legacy ``save_weights`` HDF5 file,
-        or the weights inside a full ``.keras`` / ``.h5`` model file."""
+        the weights inside a full ``.keras`` / ``.h5`` model file or SavedModel directory, a
+        TF-format checkpoint by its prefix (``save_weights("ckpt/w")`` wrote ``ckpt/w.index``
+        and ``ckpt/w.data-*``) or a ``ModelCheckpoint`` directory (the checkpoint its
+        ``checkpoint`` file names as the latest)."""
         src = read_model_file(path)
         assign_weights(self._root, src)
         self._states.clear()
@@ -350,7 +353,8 @@ def load_model(path: Union[str, os.PathLike, bytes, Any],
                keras_version: Optional[str] = None, compile: Any = None,
                jit: Optional[bool] = None) -> Model:
     """Load a full Keras model: a ``.keras`` archive or a legacy HDF5 file (by content), given
-    as a path, as bytes holding the file (``Model.to_bytes()``) or as a binary file object.
+    as a path, as bytes holding the file (``Model.to_bytes()``) or as a binary file object;
+    or a TensorFlow SavedModel directory written by tf.keras / tf-keras ``model.save("dir")``.
 
     ``keras_version`` overrides the version recorded in the file; it decides version-dependent
     maths such as ``hard_sigmoid``. ``compile`` is accepted for Keras compatibility and ignored

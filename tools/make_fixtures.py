@@ -577,6 +577,18 @@ def td_nested_models(K, rng):
     return K.Model(x, L.Concatenate()([a, b])), [floats(rng, BATCH, STEPS, 4)]
 
 
+@case("""Keras 3 GetItem op nodes (indexing a Keras tensor): x[:, -1, :], x[:, ::2] (feeding a
+      GRU), x[..., 1] and x[:, None, 2:4] on an LSTM sequence.""", writers=("keras3",),
+      extra_formats=("h5",))
+def ops_getitem(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    s = L.LSTM(5, return_sequences=True, name="lstm")(x)
+    g = L.GRU(3, name="gru")(s[:, ::2])
+    return K.Model(x, [s[:, -1, :], g, s[..., 1], s[:, None, 2:4]]), [floats(rng, BATCH, STEPS,
+                                                                             4)]
+
+
 # --------------------------------------------------------------------------
 # Masks, Bidirectional, stateful
 # --------------------------------------------------------------------------
@@ -1175,20 +1187,33 @@ def _full(kind, filename):
                   _save_full(filename), _load_full(filename))
 
 
-def _json(weights_file):
-    return Format("json", f"model.json+{weights_file}",
+def _json(weights_file, kind="json"):
+    return Format(kind, f"model.json+{weights_file}",
                   {"json": "model.json", "weights": weights_file},
                   _save_json_weights(weights_file), _load_json_weights(weights_file))
+
+
+def _saved_model(dirname):
+    """A TF SavedModel directory, untraced (traces cost 0.2-2 MB and nothing here reads
+    them); tools/make_tf_fixtures.py writes traced ones and older TensorFlow's."""
+    return Format("savedmodel", dirname, {"path": dirname},
+                  lambda model, folder: model.save(str(folder / dirname), save_traces=False),
+                  _load_full(dirname))
 
 
 # Per writer, native format first: the first saved format is the primary
 # load spec. Keras 3.15.1's public model.save() has no weights_format option
 # (only the private saving_lib.save_model does), so no npz-weights .keras.
+# tf-keras also writes TF SavedModel directories and TF-format checkpoints
+# (save_weights without .h5); they are not in the committed fixtures here
+# (fixtures/tf/ has them, from several TensorFlow versions) but the live tests
+# save every builder in them.
 FORMATS = {
     "keras3": (_full("keras", "model.keras"), _full("h5", "model.h5"),
                _json("model.weights.h5")),
     "tf_keras": (_full("h5", "model.h5"), _full("keras", "model.keras"),
-                 _json("model_weights.h5")),
+                 _json("model_weights.h5"), _saved_model("saved_model"),
+                 _json("ckpt/weights", "tf-checkpoint")),
 }
 
 
@@ -1196,7 +1221,8 @@ def case_formats(name, writer, all_formats=False):
     """The formats case `name` is written in for the committed fixtures.
 
     The writer's native format (listed first in FORMATS) plus the kinds the
-    case asks for in extra_formats, or all of them if all_formats. Each HDF5
+    case asks for in extra_formats ("keras", "h5", "json", "savedmodel",
+    "tf-checkpoint"), or all of them if all_formats. Each HDF5
     group or dataset costs about 1 KB however small the model, so the full
     matrix for every case would take about 5.5 MB.
     """
@@ -1326,7 +1352,7 @@ def save_case(info, writer, out_dir, formats=None, reload=True):
 # --------------------------------------------------------------------------
 
 def _folder_size(folder):
-    return sum(f.stat().st_size for f in folder.iterdir())
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _print_summary(results):

@@ -165,17 +165,38 @@ def _item_names(items: List[WeightNode]) -> List[str]:
 def _child_groups(store: Keras3Weights, base: str, attr: str, items: List[WeightNode]
                   ) -> List[Tuple[Optional[str], str]]:
     """(group or None, expected name) of each item of a list attribute (``layers``,
-    ``cells``): class names with a counter per class; a model's layers may also sit under
-    _layer_checkpoint_dependencies (tf-keras 2.13) or directly under the model's group."""
+    ``cells``): class names with a counter per class; a model's layers may also sit directly
+    under the model's group, or under ``_layer_checkpoint_dependencies`` (Keras-2 ``.keras``
+    zips of tf.keras 2.12 ``save_format="keras_v3"`` and 2.13), where the counter skips a
+    number after every layer with weights: tf.keras tracks each such layer twice (as
+    ``layer_with_weights-k`` and ``layer-i``) and the writer counts both, saving the first
+    (``lstm``, ``lstm_2``, ``lstm_4``; a weightless ``dropout``, ``dropout_1``)."""
+    skipping = attr == "layers" and store.has(f"{base}_layer_checkpoint_dependencies")
+    seen: Dict[str, int] = {}
     out = []
-    for name in _item_names(items):
-        if attr == "layers":
-            cands = [f"{base}layers/{name}", f"{base}_layer_checkpoint_dependencies/{name}",
-                     f"{base}{name}"]
-        else:
+    for node in items:
+        snake = to_snake_case(node.class_name)
+        n = seen.get(snake, 0)
+        name = snake if n == 0 else f"{snake}_{n}"
+        if attr != "layers":
             cands = [f"{base}{attr}/{name}"]
-        out.append((next((c for c in cands if store.has(c)), None), name))
+        elif skipping:
+            cands = [f"{base}_layer_checkpoint_dependencies/{name}"]
+        else:
+            cands = [f"{base}layers/{name}", f"{base}{name}"]
+        group = next((c for c in cands if store.has(c)), None)
+        seen[snake] = n + (2 if skipping and _tracked_twice(node, store, group) else 1)
+        out.append((group, name))
     return out
+
+
+def _tracked_twice(node: WeightNode, store: Keras3Weights, group: Optional[str]) -> bool:
+    """Whether tf.keras tracked this layer twice (it has weights: ``if layer.weights``);
+    for a custom layer, whose weights only the file knows, whether its group holds any."""
+    flat = node.flat_slots()
+    if flat is None:
+        return group is not None and len(store.under(group)) > 0
+    return bool(flat)
 
 
 def _flat(node: WeightNode, store: Keras3Weights, group: str, path: str, who) -> List:

@@ -31,6 +31,7 @@ from .recurrent import RNN
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Flatten, Permute, RepeatVector,
                         Reshape, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
                         ZeroPadding2D, ZeroPadding3D)
+from .tf_ops import TFOpLambda
 from .wrappers import TimeDistributed
 
 REGISTRY: Dict[str, type] = {
@@ -83,10 +84,12 @@ REGISTRY: Dict[str, type] = {
     "Dropout": Identity, "SpatialDropout1D": Identity, "SpatialDropout2D": Identity,
     "SpatialDropout3D": Identity, "GaussianNoise": Identity,
     "GaussianDropout": Identity, "AlphaDropout": Identity, "ActivityRegularization": Identity,
+    # tf.keras 2.x tf-op layers: a TensorFlow symbol by name, no code (layers/tf_ops.py)
+    "TFOpLambda": TFOpLambda, "SlicingOpLambda": TFOpLambda,
 }
 
-# layers whose config holds Python code (tf-keras TFOpLambda and friends hold a TF symbol)
-_UNSAFE = ("Lambda", "TFOpLambda", "SlicingOpLambda")
+# layers whose config holds Python code
+_UNSAFE = ("Lambda",)
 
 
 def supported_layers() -> List[str]:

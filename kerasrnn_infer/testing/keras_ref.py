@@ -82,7 +82,8 @@ def _is_zip(path):
 
 def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = None):
     """Load ``path`` with real Keras: Keras 3 ``keras.saving.load_model`` for ``.keras`` zips,
-    tf_keras first then Keras 3 for legacy HDF5. Returns ``(module, model)``; raises
+    tf_keras first then Keras 3 for legacy HDF5, tf_keras for SavedModel directories (Keras 3
+    cannot load them as models). Returns ``(module, model)``; raises
     :class:`ReferenceUnavailable` when no Keras is installed or none can load the file."""
     import importlib
     if not have_keras():
@@ -90,9 +91,11 @@ def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = No
                                    "Keras (pip install tensorflow tf-keras), or pass --golden "
                                    "FILE recorded with 'kerasrnn-infer golden'")
     _quiet_tf()
-    is_zip = _is_zip(path)
-    # .keras zips: Keras 3 (tf_keras as a fallback for its own zips); HDF5: tf_keras, then Keras 3
-    order = ["keras", "tf_keras"] if is_zip else ["tf_keras", "keras"]
+    is_dir = os.path.isdir(path)
+    is_zip = not is_dir and _is_zip(path)
+    # .keras zips: Keras 3 (tf_keras as a fallback for its own zips); HDF5: tf_keras, then
+    # Keras 3; SavedModel directories: tf_keras
+    order = ["tf_keras"] if is_dir else ["keras", "tf_keras"] if is_zip else ["tf_keras", "keras"]
     errors = []
     tmpdir = None
     try:
@@ -105,7 +108,8 @@ def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = No
                 continue
             want_ext = ".keras" if is_zip else ".h5"
             p = path
-            if not path.lower().endswith((want_ext, ".hdf5") if not is_zip else (want_ext,)):
+            if not is_dir and not path.lower().endswith((want_ext, ".hdf5") if not is_zip
+                                                        else (want_ext,)):
                 if tmpdir is None:
                     tmpdir = tempfile.mkdtemp(prefix="kri-verify-")
                 p = os.path.join(tmpdir, "model" + want_ext)
@@ -153,8 +157,9 @@ def node_key(K, layer, node_index):
     if is_keras3(K):
         from keras.src.ops.function import make_node_key
         return make_node_key(layer, node_index)
-    from tf_keras.src.engine.functional import _make_node_key
-    return _make_node_key(layer.name, node_index)
+    # tf-keras and tf.keras 2.x (keras 2.12-2.15, whose engine lives elsewhere) share the rule
+    # of engine/functional.py _make_node_key
+    return f"{layer.name}_ib-{node_index}"
 
 
 def layer_output_tensors(K, model, layer):
