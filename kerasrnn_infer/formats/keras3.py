@@ -190,7 +190,10 @@ def _flat(node: WeightNode, store: Keras3Weights, group: str, path: str, who) ->
                                        f"{attr} item {c.class_name}")
                 arrays += _flat(c, store, g, path, who)
         elif child.flat_slots() != []:
-            arrays += _flat(child, store, f"{group}/{attr}", path, who)
+            sub = f"{group}/{attr}"
+            if not store.has(sub) and store.has(f"{group}/_{attr}"):
+                sub = f"{group}/_{attr}"        # tf-keras saves private attributes as named
+            arrays += _flat(child, store, sub, path, who)
     return arrays
 
 

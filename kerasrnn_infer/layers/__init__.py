@@ -11,13 +11,14 @@ from typing import Any, Dict, List
 from .. import compat
 from ..errors import ConfigError, UnsafeModelError, UnsupportedError
 from .advanced_activations import ELU, LeakyReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import BuildContext, Layer, to_snake_case
 from .bidirectional import Bidirectional
 from .containers import Functional, Sequential
 from .convolutional import Conv1D
 from .core import Activation, Dense, Embedding, Identity, InputLayer, Masking
 from .custom import CustomLayer
-from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
 from .ops import OPS, Op, is_op
 from .pooling import (AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D,
@@ -39,7 +40,10 @@ REGISTRY: Dict[str, type] = {
     "Flatten": Flatten, "Reshape": Reshape, "Permute": Permute, "RepeatVector": RepeatVector,
     # merging
     "Concatenate": Concatenate, "Add": Add, "Subtract": Subtract, "Multiply": Multiply,
-    "Average": Average, "Maximum": Maximum, "Minimum": Minimum,
+    "Average": Average, "Maximum": Maximum, "Minimum": Minimum, "Dot": Dot,
+    # attention
+    "Attention": Attention, "AdditiveAttention": AdditiveAttention,
+    "MultiHeadAttention": MultiHeadAttention,
     # convolution and pooling
     "Conv1D": Conv1D, "Convolution1D": Conv1D,
     "MaxPooling1D": MaxPooling1D, "MaxPool1D": MaxPooling1D,

@@ -88,7 +88,15 @@ _OPS = {
     "Repeat": lambda cfg, a: np.repeat(a[0], _expanded(cfg, a, "repeats", "repeated"),
                                        axis=cfg.get("axis")),
     "LogicalXor": _binary(np.logical_xor),
+    # Keras 3 Attention/AdditiveAttention record their output mask as convert_to_tensor(mask)
+    "ConvertToTensor": _kind("elementwise", lambda cfg, a: _converted(cfg, a[0])),
 }
+
+
+def _converted(cfg, x):
+    if cfg.get("sparse") or cfg.get("ragged"):
+        raise ConfigError("convert_to_tensor to a sparse or ragged tensor is not supported")
+    return np.asarray(x).astype(_dtype_name(cfg["dtype"])) if cfg.get("dtype") else np.asarray(x)
 
 
 def _like_dtype(cfg, x):
