@@ -79,6 +79,11 @@ class Compat:
     #: outputs: int64 in Keras 3 (``index_lookup.py`` encodes with its int64 value dtype),
     #: float32 in tf-keras (the layer's float dtype). tf_idf is float32 in both.
     lookup_bag_dtype: str
+    #: How an adapted lookup's ``vocabulary.txt`` asset is read back: Keras 3 with
+    #: ``str.splitlines()``, dropping trailing empty lines (``index_lookup.py``
+    #: ``load_assets``), so a token holding \x0b, \x0c, \x1c-\x1e, \x85, U+2028 or U+2029
+    #: becomes two; tf-keras with ``split("\n")`` after universal newlines.
+    vocabulary_lines: str
     #: The dtype of Discretization's bin indices (output_mode "int"): int32 in Keras 3
     #: (``discretization.py``), int64 in tf-keras.
     discretization_int_dtype: str
@@ -106,6 +111,7 @@ class Compat:
                    negative_attention_axes=major >= 3,
                    l2_normalize="keras3" if major >= 3 else "tf",
                    lookup_bag_dtype="int64" if major >= 3 else "float32",
+                   vocabulary_lines="splitlines" if major >= 3 else "newline",
                    discretization_int_dtype="int32" if major >= 3 else "int64")
 
 

@@ -23,8 +23,10 @@ from .normalization import BatchNormalization, LayerNormalization
 from .ops import OPS, Op, is_op
 from .pooling import (AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D,
                       MaxPooling1D)
+from .preprocessing import CategoryEncoding, Discretization, Normalization, Rescaling
 from .recurrent import RNN
 from .reshaping import Flatten, Permute, RepeatVector, Reshape
+from .text import IntegerLookup, StringLookup, TextVectorization
 from .wrappers import TimeDistributed
 
 REGISTRY: Dict[str, type] = {
@@ -54,6 +56,10 @@ REGISTRY: Dict[str, type] = {
     # normalization and activations
     "BatchNormalization": BatchNormalization, "LayerNormalization": LayerNormalization,
     "ReLU": ReLU, "LeakyReLU": LeakyReLU, "ELU": ELU, "Softmax": Softmax,
+    # preprocessing
+    "Normalization": Normalization, "Rescaling": Rescaling, "Discretization": Discretization,
+    "CategoryEncoding": CategoryEncoding, "IntegerLookup": IntegerLookup,
+    "StringLookup": StringLookup, "TextVectorization": TextVectorization,
     # identity at inference
     "Dropout": Identity, "SpatialDropout1D": Identity, "GaussianNoise": Identity,
     "GaussianDropout": Identity, "AlphaDropout": Identity, "ActivityRegularization": Identity,
