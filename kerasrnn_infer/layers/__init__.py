@@ -95,7 +95,7 @@ def build_layer(entry: Any, ctx: BuildContext) -> Layer:
     if not isinstance(name, str):
         raise ConfigError(f"{ctx.source}: layer name {name!r} of class {cls!r} is not a string")
     registered = entry.get("registered_name")
-    for key in (cls, registered):
+    for key in (cls, registered, cls.rsplit(">", 1)[-1]):   # "package>Class": Class too
         if isinstance(key, str) and key in ctx.custom_objects:
             return CustomLayer(cls, name, cfg, ctx, ctx.custom_objects[key])
     if cls in _UNSAFE:

@@ -26,7 +26,7 @@ def _direct_consumers(model) -> Dict[int, Tuple[str, Any]]:
     for i in range(len(model.inputs)):
         for layer in model._input_consumers(i):
             kind = _VOCABULARY_LAYERS.get(layer.class_name)
-            if kind is not None and i not in out:
+            if kind is not None and (i not in out or _stricter(layer, out[i][1])):
                 out[i] = (kind, layer)
             if layer.class_name == "Embedding":
                 out[i] = ("embedding", layer)
@@ -34,6 +34,16 @@ def _direct_consumers(model) -> Dict[int, Tuple[str, Any]]:
             if layer.class_name == "Masking" and i not in out:
                 out[i] = ("masking", layer)
     return out
+
+
+def _stricter(layer, other) -> bool:
+    """Whether ``layer`` constrains generated tokens more than ``other`` does (no OOV index:
+    only vocabulary tokens; a mask token: padding)."""
+    if getattr(other, "class_name", None) not in _VOCABULARY_LAYERS:
+        return False
+    rank = (getattr(layer, "num_oov", 1) == 0, getattr(layer, "mask_token", None) is not None)
+    return rank > (getattr(other, "num_oov", 1) == 0,
+                   getattr(other, "mask_token", None) is not None)
 
 
 _UNKNOWN_WORDS = ["zqxv", "Blorft", "ünbekannt", "неизвестно", "🦄"]
