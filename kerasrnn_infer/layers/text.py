@@ -396,9 +396,16 @@ class TextVectorization(_IndexLookup):
         if self.split is None:                      # whole texts are the tokens
             ids = self.lookup([standardize(t, self.standardize)
                                for t in _utf8(x, self.where)], self.where).reshape(x.shape)
-            if self.mode == "int":
-                return ids[..., :self.seq_len] if self.seq_len is not None else ids
-            return self.encode(ids, self.where)
+            if self.mode != "int":
+                return self.encode(ids, self.where)
+            if self.seq_len is None:
+                return ids
+            if ids.ndim < 2:       # Keras would cut and pad the batch axis itself
+                raise InputError(f"{self.where}: with split=None and output_sequence_length, "
+                                 f"expects texts of shape (batch, n), received {x.shape}")
+            ids = ids[..., :self.seq_len]           # Keras: truncate, then pad with 0
+            pad = [(0, 0)] * (ids.ndim - 1) + [(0, self.seq_len - ids.shape[-1])]
+            return np.pad(ids, pad)
         if x.ndim > 1:
             if x.shape[-1] != 1 or x.ndim > 2:
                 raise InputError(f"{self.where}: expects texts of shape (batch,) or (batch, 1), "
