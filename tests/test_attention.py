@@ -290,3 +290,28 @@ def test_dot_normalize_tiny_norms_per_writer(tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
         results[path] = want
     assert abs(results["m.keras"][0, 0] - results["m.h5"][0, 0]) > 0.1
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not have_tensorflow(), reason="TensorFlow is not installed")
+@pytest.mark.parametrize("writer", ["keras3", "tf_keras"])
+def test_category_encoding_count_weights_live(writer, tmp_path):
+    """CategoryEncoding(count) with count_weights from a second input, into a GRU's state."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    K = __import__("keras" if writer == "keras3" else "tf_keras")
+    L = K.layers
+    ids, wts = K.Input((5,), dtype="int32", name="ids"), K.Input((5,), name="w")
+    bag = L.CategoryEncoding(num_tokens=4, output_mode="count", name="bag")(ids,
+                                                                            count_weights=wts)
+    seq = K.Input((3, 2), name="seq")
+    out = L.GRU(4, name="gru")(seq, initial_state=[L.Dense(4, name="to_state")(bag)])
+    model = K.Model([ids, wts, seq], [out, bag])
+    rng = np.random.default_rng(4)
+    x = [rng.integers(0, 4, (3, 5)).astype("int32"), rng.normal(0, 1, (3, 5)).astype("float32"),
+         rng.normal(0, 1, (3, 3, 2)).astype("float32")]
+    want = [np.asarray(y) for y in model.predict(x, verbose=0)]
+    path = str(tmp_path / ("m.keras" if writer == "keras3" else "m.h5"))
+    model.save(path)
+    got = kri.load_model(path).predict(x)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-5)

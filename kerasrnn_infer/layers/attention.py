@@ -404,6 +404,10 @@ class MultiHeadAttention(Layer):
             m = np.expand_dims(m.astype(bool), where)
             auto = m if auto is None else auto & m
         if causal:
+            if query.ndim != 3:        # Keras builds a (1, T, S) mask that fits no other rank
+                raise UnsupportedError(f"{self.where}: use_causal_mask on inputs of shape "
+                                       f"{query.shape}; supported: 3-D inputs (Keras fails "
+                                       f"on others too)")
             tri = _causal(query.shape[1], value.shape[1])
             auto = tri if auto is None else auto & tri
         if attention_mask is not None:
