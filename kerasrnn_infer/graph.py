@@ -105,6 +105,8 @@ class Graph:
         self.input_keys = [self.key(r) for r in in_refs]
         self.output_keys = [self.key(r) for r in out_refs]
         self.plan = self._plan(parsed, explicit_masks)
+        if explicit_masks and any(getattr(l, "clears_input_masks", False) for l, _ in layers):
+            self.plan = self._keras3_order(self.plan)
 
     # ----- parsing ----------------------------------------------------------------------------
     def _parse_io(self, spec, what) -> List[Ref]:
@@ -177,11 +179,19 @@ class Graph:
                 raise ConfigError(f"{where}: malformed args/kwargs")
             if layer.is_op:
                 return args, kwargs
+            names = getattr(layer, "call_args", ())    # e.g. MultiHeadAttention(query, value)
+            if not args and names and names[0] in kwargs:
+                args = [kwargs.pop(names[0])]
             if not args:
                 raise ConfigError(f"{where}: has no arguments")
-            if len(args) > 1:
+            if len(args) > max(1, len(names)):
                 raise UnsupportedError(f"{where}: {len(args)} positional call arguments; "
-                                       f"supported: one (inputs) plus keyword arguments")
+                                       f"supported: {', '.join(names) or 'one (inputs)'} "
+                                       f"plus keyword arguments")
+            for name, arg in zip(names[1:], args[1:]):
+                if name in kwargs:
+                    raise ConfigError(f"{where}: call argument {name!r} is given twice")
+                kwargs[name] = arg
             return args[0], kwargs
         if not isinstance(data, list) or not data:
             raise ConfigError(f"{where}: malformed node {str(data)[:200]}")
@@ -307,6 +317,57 @@ class Graph:
             if k[:2] not in ready:
                 raise ConfigError(f"{self.where}: output {k[0]!r} is never computed")
         return plan
+
+    def _keras3_order(self, plan: List[Node]) -> List[Node]:
+        """The plan in the order Keras 3 runs a functional model (``ops/function.py``:
+        ``_build_map`` walks the graph depth first from the outputs, ``map_graph`` gives each
+        node a depth, ``_run_through_graph`` runs the deepest first, in the order the depths
+        were assigned). Needed where a call changes what later calls see: Keras 3's
+        MultiHeadAttention clears the masks of its input tensors (compat.mha_clears_masks),
+        so which other readers of those tensors still see them depends on this order. Calls
+        that no output depends on (Keras 3 does not run them) come last."""
+        by_key = {(n.layer.name, n.call): n for n in plan}
+        inputs = {k[:2] for k in self.input_keys}
+
+        def parents(key) -> List[Tuple[str, int]]:
+            """Keras 3's ``Node.parent_nodes``: the calls behind each tensor argument, in
+            ``tree.flatten((args, kwargs))`` order (positional ones first, then the keyword
+            arguments by name)."""
+            if key in inputs or key not in by_key:
+                return []
+            n = by_key[key]
+            names = getattr(n.layer, "call_args", ())[1:]
+            pos = [n.kwargs[a] for a in names if a in n.kwargs]
+            rest = [n.kwargs[k] for k in sorted(n.kwargs) if k not in names]
+            return [(r.layer, r.node) for r in leaves([n.inputs, pos, rest]) if isinstance(r, Ref)]
+
+        finished: set = set()
+        order: List[Tuple[str, int]] = []
+        for out in self.output_keys:                    # _build_map, without recursion
+            if out[:2] in finished:
+                continue
+            stack = [(out[:2], iter(parents(out[:2])))]
+            while stack:
+                key, it = stack[-1]
+                nxt = next(it, None)
+                if nxt is None:
+                    stack.pop()
+                    if key not in finished:
+                        finished.add(key)
+                        order.append(key)
+                elif nxt not in finished and all(nxt != k for k, _ in stack):
+                    stack.append((nxt, iter(parents(nxt))))
+        depths: Dict[Tuple[str, int], int] = {}         # map_graph (insertion order matters)
+        layer_depth: Dict[str, int] = {}
+        for key in reversed(order):
+            d = max(depths.setdefault(key, 0), layer_depth.get(key[0], 0))
+            layer_depth[key[0]] = depths[key] = d
+            for p in parents(key):
+                depths[p] = max(d + 1, depths.get(p, 0))
+        ran = [key for d in sorted(set(depths.values()), reverse=True)
+               for key, dk in depths.items() if dk == d and key in by_key and key not in inputs]
+        seen = set(ran)
+        return [by_key[k] for k in ran] + [n for n in plan if (n.layer.name, n.call) not in seen]
 
     # ----- naming -----------------------------------------------------------------------------
     def output_names(self) -> List[str]:

@@ -12,6 +12,7 @@ import numpy as np
 from . import limits
 from ._locks import ForkSafeLock
 from .compat import Compat
+from .dtypes import as_strings, is_string
 from .errors import ConfigError, InputError, KerasRnnInferError, ModelFileError, UnsupportedError
 from .formats import assign_weights, read_model_file
 from .kernels import jit_setting
@@ -195,10 +196,13 @@ class Model:
             except (ValueError, TypeError) as e:
                 raise InputError(f"model {self.name!r}: input {spec.name!r} is not an array "
                                  f"(ragged nested lists?): {e}") from None
-            if arr.dtype.kind not in "fiub":
+            if is_string(spec.dtype):
+                arr = as_strings(arr, f"model {self.name!r}: input {spec.name!r}")
+            elif arr.dtype.kind not in "fiub":
                 raise InputError(f"model {self.name!r}: input {spec.name!r} has dtype "
                                  f"{arr.dtype}, expected numbers")
-            arr = arr.astype(spec.dtype, copy=False)
+            else:
+                arr = arr.astype(spec.dtype, copy=False)
             if spec.shape is not None:
                 ok = arr.ndim == len(spec.shape) and all(
                     d is None or d == g or (any_length and k == 1)

@@ -179,6 +179,9 @@ def assign_weights(root, src: Source) -> None:
     src.weights.assign(root, src.path)
     for node in root.weight_node().walk():
         layer = node.layer
+        check = getattr(layer, "check_loaded", None)
+        if check is not None:          # what is not a weight: lookup vocabularies
+            check(src.path)
         if layer is None or not layer.slots:
             continue
         if any(c.layer is not None for _, cs in node.children for c in _items(cs)):

@@ -92,7 +92,15 @@ _OPS = {
                                        axis=cfg.get("axis")),
     "LogicalXor": _binary(np.logical_xor),
     "GetItem": lambda cfg, a: np.asarray(a[0])[slice_key(a[1], "GetItem")],
+    # Keras 3 Attention/AdditiveAttention record their output mask as convert_to_tensor(mask)
+    "ConvertToTensor": _kind("elementwise", lambda cfg, a: _converted(cfg, a[0])),
 }
+
+
+def _converted(cfg, x):
+    if cfg.get("sparse") or cfg.get("ragged"):
+        raise ConfigError("convert_to_tensor to a sparse or ragged tensor is not supported")
+    return np.asarray(x).astype(_dtype_name(cfg["dtype"])) if cfg.get("dtype") else np.asarray(x)
 
 
 def _like_dtype(cfg, x):

@@ -193,8 +193,28 @@ def reset_states(model) -> None:
 def predict(model, inputs: Sequence[np.ndarray], batch_size=None) -> List[np.ndarray]:
     """``model.predict`` on the list ``inputs``, always returning a flat list of arrays.
     States of stateful layers carry over from earlier calls (see :func:`reset_states`)."""
+    inputs = [_string_tensor(x) for x in inputs]
     x = inputs[0] if len(inputs) == 1 else list(inputs)
-    return [np.asarray(y) for y in flatten(model.predict(x, batch_size=batch_size, verbose=0))]
+    return [_text_array(np.asarray(y))
+            for y in flatten(model.predict(x, batch_size=batch_size, verbose=0))]
+
+
+def _string_tensor(x):
+    """String arrays as a ``tf.string`` tensor: Keras 3's ``predict`` refuses NumPy ``str``
+    arrays ("Invalid dtype: str..."), tf-keras takes both."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
+        import tensorflow as tf
+        return tf.constant(x)
+    return x
+
+
+def _text_array(y: np.ndarray) -> np.ndarray:
+    """TensorFlow's string outputs (object arrays of UTF-8 bytes) as NumPy ``str`` arrays,
+    which ``.npz`` files hold without pickling."""
+    if y.dtype.kind == "O" or y.dtype.kind == "S":
+        return np.vectorize(lambda b: b.decode("utf-8") if isinstance(b, bytes) else str(b),
+                            otypes=[str])(y) if y.size else y.astype(str)
+    return y
 
 
 def probe_layers(K, model, inputs: Sequence[np.ndarray], batch_size=None,
