@@ -1343,7 +1343,7 @@ def luong_seq2seq(K, rng):
       capitals, punctuation, unknown words, accents, Greek, Turkish I, emoji, NBSP, an empty
       and a blank text. Keras 3 takes (B,) strings, tf-keras (B, 1). tf-keras cannot write an
       adapted vocabulary to .h5, so both write .keras.""", extra_formats=("keras",),
-      lossy_formats=("h5", "json"))
+      lossy_formats=("h5", "json", "tf-checkpoint"))
 def text_gru(K, rng):
     L = K.layers
     text = _string_input(K, () if is_keras3(K) else (1,), "text")
@@ -1363,7 +1363,7 @@ def text_gru(K, rng):
       Embedding(mask) -> GRU; ngrams=(1, 3) in int mode -> Embedding(mask) -> SimpleRNN.
       Vocabularies from adapt (assets), so both writers write .keras.""",
       extra_formats=("keras",),
-      lossy_formats=("h5", "json"))
+      lossy_formats=("h5", "json", "tf-checkpoint"))
 def text_modes(K, rng):
     L = K.layers
     text = _string_input(K, () if is_keras3(K) else (1,), "text")
@@ -1446,7 +1446,7 @@ def lookup_vocabularies(K, rng):
       oov_token '[OOV]') on tokens -> Embedding(mask) -> GRU, StringLookup tf_idf (idf in the
       weights), IntegerLookup -> Embedding -> LSTM and IntegerLookup(mask_token=0) count.
       Input order: tokens, ids.""", extra_formats=("keras",),
-      lossy_formats=("h5", "json"))
+      lossy_formats=("h5", "json", "tf-checkpoint"))
 def lookup_adapted(K, rng):
     L = K.layers
     tokens = _string_input(K, (STEPS,), "tokens")

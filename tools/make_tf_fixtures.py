@@ -84,6 +84,9 @@ PLAN = {
     "tf_ops_ellipsis": {w: ("h5", "sm") for w in ("tf2.12", "tf2.21")},
     "traced_small": {w: ("sm_traced",) for w in _THREE},
     "fit_checkpoint": {w: ("ckpt_dir",) for w in _THREE},
+    # adapted vocabularies: kept only as the lookup tables' constants in saved_model.pb
+    "text_gru": {w: ("sm",) for w in _THREE},
+    "lookup_adapted": {w: ("sm",) for w in _THREE},
     "_refused": {"tf2.21": ()},        # SavedModels that must be refused (write_refused)
 }
 NOTES = {

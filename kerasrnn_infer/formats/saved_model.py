@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
 
 from .. import limits
 from ..errors import ModelFileError, UnsupportedError
@@ -28,7 +30,7 @@ from .protobuf import parse
 from .safe_io import Directory
 from .source import Source, config_text
 from .tf_checkpoint import _OBJREF, latest_prefix, read_bundle_weights, read_prefix
-from .tensor_bundle import TensorBundle
+from .tensor_bundle import DT_STRING, SHAPE, TensorBundle
 
 #: Bytes of ``keras_metadata.pb`` (every layer's config, several times over) and of
 #: ``saved_model.pb`` (traced graphs: large for big models; read only when it holds the
@@ -45,6 +47,29 @@ _META_GRAPH = {7: ("object_graph_def", {1: ("nodes[]", _SAVED_OBJECT)})}
 SAVED_MODEL = {2: ("meta_graphs[]", _META_GRAPH)}
 
 _GRAPH_CLASSES = ("Sequential", "Functional", "Model")
+
+# What the lookup tables of adapted StringLookup / IntegerLookup / TextVectorization layers
+# need (tf-keras keeps their vocabulary nowhere else): the object graph's resources, their
+# ``_initialize`` functions and the constants those capture, the functions' argument names,
+# and the graph's Const nodes.
+_FUNCTION = {1: ("concrete_functions[]", "string")}
+_CONSTANT = {1: ("operation", "string")}
+_TABLE_OBJECT = {1: ("children[]", _OBJREF), 6: ("function", _FUNCTION),
+                 9: ("constant", _CONSTANT), 10: ("resource", {})}
+_CONCRETE = {1: ("key", "string"), 2: ("value", {2: ("bound_inputs[]", "int32")})}
+_TABLE_GRAPH = {1: ("nodes[]", _TABLE_OBJECT), 2: ("concrete_functions[]", _CONCRETE)}
+_SIGNATURE = {1: ("name", "string"), 2: ("input_arg[]", {1: ("name", "string")})}
+_TENSOR = {1: ("dtype", "enum"), 2: ("shape", SHAPE), 4: ("tensor_content", "span"),
+           8: ("string_val[]", "bytes"), 10: ("int64_val[]", "int")}
+_ATTR = {1: ("key", "string"), 2: ("value", {8: ("tensor", _TENSOR)})}
+_NODE = {1: ("name", "string"), 2: ("op", "string"), 5: ("attr[]", "span")}
+_GRAPH = {1: ("node[]", _NODE),
+          2: ("library", {1: ("function[]", {1: ("signature", _SIGNATURE)})})}
+_TABLE_META = {2: ("graph_def", _GRAPH), 7: ("object_graph_def", _TABLE_GRAPH)}
+TABLE_SAVED_MODEL = {2: ("meta_graphs[]", _TABLE_META)}
+#: Lookup tables, and entries of one table, a SavedModel may declare.
+MAX_TABLES = 10_000
+_LOOKUP_CLASSES = (b'"StringLookup"', b'"IntegerLookup"', b'"TextVectorization"')
 
 
 def decode_shapes(obj: Any) -> Any:
@@ -163,6 +188,118 @@ def _architecture(meta: _Metadata, where: str) -> Tuple[bytes, Optional[str]]:
         version if isinstance(version, str) else None
 
 
+def _const(data: bytes, node: dict, where: str) -> Tuple[str, Any]:
+    """(kind, value) of a Const node: ("strings", [bytes]) or ("ints", int64 array)."""
+    tensor = None
+    for s, e in node.get("attr", []):
+        attr = parse(data, _ATTR, where, s, e)
+        if attr.get("key") == "value":
+            tensor = attr.get("value", {}).get("tensor")
+    if tensor is None:
+        raise ModelFileError(f"{where}: constant {node.get('name')!r} holds no tensor")
+    dims = [d.get("size", 0) for d in tensor.get("shape", {}).get("dim", [])]
+    if len(dims) != 1 or not 0 <= dims[0] <= limits.MAX_DIM:
+        raise ModelFileError(f"{where}: constant {node.get('name')!r} has shape {dims}; a "
+                             f"lookup table's keys and values are vectors of at most "
+                             f"{limits.MAX_DIM} entries")
+    n = dims[0]
+    dtype = tensor.get("dtype", 0)
+    if dtype == DT_STRING:
+        strings = tensor["string_val"]
+        if len(strings) == 1 and n > 1:
+            strings = strings * n                  # one value stands for all (never for tables)
+        if len(strings) != n:
+            raise ModelFileError(f"{where}: constant {node.get('name')!r} declares {n} strings "
+                                 f"but holds {len(strings)}")
+        return "strings", strings
+    if dtype == 9:                                  # int64
+        span = tensor.get("tensor_content")
+        if span is not None:
+            raw = data[span[0]:span[1]]
+            if len(raw) != 8 * n:
+                raise ModelFileError(f"{where}: constant {node.get('name')!r} declares {n} "
+                                     f"int64 values in {len(raw)} bytes")
+            return "ints", np.frombuffer(raw, "<i8").astype(np.int64)
+        vals = tensor["int64_val"]
+        if len(vals) == 1 and n > 1:
+            vals = vals * n
+        if len(vals) != n:
+            raise ModelFileError(f"{where}: constant {node.get('name')!r} declares {n} int64 "
+                                 f"values but holds {len(vals)}")
+        return "ints", np.asarray(vals, np.int64)
+    raise ModelFileError(f"{where}: constant {node.get('name')!r} has TF dtype {dtype}; a "
+                         f"lookup table holds strings or int64")
+
+
+def read_tables(data: bytes, where: str) -> Dict[int, dict]:
+    """The lookup tables of a SavedModel, by object id: ``{"keys": {"strings": [bytes]} |
+    {"ints": array}, "values": int64 array}``.
+
+    tf-keras builds an adapted lookup layer's table as a ``StaticHashTable`` whose initializer
+    (the resource's ``_initialize`` function) imports two constants, keys and values: the
+    SavedModel captures them as ``constant`` objects bound to that function's arguments
+    (named ``..._keys`` and ``..._values``), and those name Const nodes of the graph."""
+    msg = parse(data, TABLE_SAVED_MODEL, where)
+    if not msg["meta_graphs"]:
+        return {}
+    meta = msg["meta_graphs"][0]
+    objs = meta.get("object_graph_def", {}).get("nodes", [])
+    bound = {f.get("key", ""): f.get("value", {}).get("bound_inputs", [])
+             for f in meta.get("object_graph_def", {}).get("concrete_functions", [])}
+    graph = meta.get("graph_def", {})
+    args = {f["signature"].get("name", ""): [a.get("name", "") for a in
+                                              f["signature"]["input_arg"]]
+            for f in graph.get("library", {}).get("function", []) if "signature" in f}
+    wanted: Dict[int, Tuple[str, str]] = {}          # table object -> (keys op, values op)
+    for k, obj in enumerate(objs):
+        if "resource" not in obj:
+            continue
+        init = next((c.get("node_id", -1) for c in obj["children"]
+                     if c.get("local_name") == "_initialize"), -1)
+        if not 0 <= init < len(objs):
+            continue
+        names = objs[init].get("function", {}).get("concrete_functions", [])
+        if len(names) != 1:
+            continue
+        ins, arg_names = bound.get(names[0], []), args.get(names[0], [])
+        if len(ins) != 3 or len(arg_names) != 3 or ins[0] != k or \
+                not arg_names[1].endswith("_keys") or not arg_names[2].endswith("_values"):
+            continue                   # not a table imported from two constants
+        ops = []
+        for i in ins[1:]:
+            op = objs[i].get("constant", {}).get("operation") if 0 <= i < len(objs) else None
+            if op is None:
+                break
+            ops.append(op)
+        if len(ops) == 2:
+            wanted[k] = (ops[0], ops[1])
+        if len(wanted) > MAX_TABLES:
+            raise ModelFileError(f"{where}: declares more than {MAX_TABLES} lookup tables")
+    if not wanted:
+        return {}
+    names_needed = {op for pair in wanted.values() for op in pair}
+    consts = {}
+    for node in graph.get("node", []):
+        if node.get("name") in names_needed and node.get("op") == "Const":
+            consts[node["name"]] = _const(data, node, where)
+    tables: Dict[int, dict] = {}
+    for k, (kop, vop) in wanted.items():
+        if kop not in consts or vop not in consts:
+            raise ModelFileError(f"{where}: lookup table object {k} imports constants "
+                                 f"{kop!r} and {vop!r}, which the graph does not hold")
+        (kkind, keys), (vkind, values) = consts[kop], consts[vop]
+        if vkind != "ints" or len(keys) != len(values):
+            raise ModelFileError(f"{where}: lookup table object {k} maps {len(keys)} keys to "
+                                 f"{len(values)} {vkind} values; expected one int64 id per key")
+        if kkind == "strings":
+            lengths = np.asarray([len(b) for b in keys], np.int64)
+            blob = np.frombuffer(b"".join(keys), np.uint8)
+            tables[k] = {"strings": [lengths, blob], "values": values}
+        else:
+            tables[k] = {"ints": keys, "values": values}
+    return tables
+
+
 def read_saved_model(folder: Directory, path: str) -> Source:
     """A SavedModel directory: its Keras architecture and its variables."""
     pb = folder.file("saved_model.pb")
@@ -189,6 +326,10 @@ def read_saved_model(folder: Directory, path: str) -> Source:
     if variables is None:
         raise ModelFileError(f"{path}: has no variables/ directory (the weights)")
     weights = read_bundle_weights(TensorBundle(variables, "variables"))
+    if any(name in config for name in _LOOKUP_CLASSES):
+        # adapted lookup layers keep their vocabulary only in the graph's constants
+        weights.tables = read_tables(folder.read(pb, MAX_SAVED_MODEL_BYTES, "saved_model.pb"),
+                                     folder.where("saved_model.pb"))
     folder.check_unchanged()
     return Source(path, "saved-model", config, version, weights)
 

@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
+
 from ..errors import ModelFileError, WeightsError
 from ..layers.custom import WeightList
 from .protobuf import parse
@@ -60,11 +62,43 @@ class CheckpointWeights:
     keys: List[Optional[str]]                  # per node: key of its VARIABLE_VALUE, or None
     names: List[Optional[str]]                 # per node: the variable's full name, or None
     tensors: Dict[str, Any] = field(default_factory=dict)    # key -> array, or why not
+    # per lookup-table object of a SavedModel: {"strings": [lengths, utf-8 blob]} or
+    # {"ints": array}, and "values" (saved_model.read_tables)
+    tables: Dict[int, Dict[str, Any]] = field(default_factory=dict)
     kind = "tf-checkpoint"
 
     def to_plain(self) -> dict:
         return {"children": self.children, "keys": self.keys, "names": self.names,
-                "tensors": self.tensors}
+                "tensors": self.tensors, "tables": self.tables}
+
+    def table(self, node: int, paths, path: str, layer) -> Optional[Tuple[list, Any]]:
+        """(keys, ids) of the lookup table below layer object ``node`` along one of
+        ``paths`` (tuples of child names), or None if the file holds none there."""
+        for names in paths:
+            nid: Optional[int] = node
+            for name in names:
+                nid = self.child(nid, name)
+            if nid is None or nid not in self.tables:
+                continue
+            t = self.tables[nid]
+            if "ints" in t:
+                return [int(v) for v in np.asarray(t["ints"])], np.asarray(t["values"])
+            lengths, blob = (np.asarray(a) for a in t["strings"])
+            data = np.asarray(blob, np.uint8).tobytes()
+            if lengths.ndim != 1 or lengths.dtype.kind not in "iu" or (lengths < 0).any() or \
+                    int(lengths.sum()) != len(data):
+                raise WeightsError(f"{path}: the lookup table of layer {layer.name!r} is "
+                                   f"malformed")
+            keys, pos = [], 0
+            for n in lengths.tolist():
+                try:
+                    keys.append(data[pos:pos + n].decode("utf-8"))
+                except UnicodeDecodeError as e:
+                    raise WeightsError(f"{path}: the lookup table of layer {layer.name!r} "
+                                       f"holds a token that is not UTF-8: {e}") from None
+                pos += n
+            return keys, np.asarray(t["values"])
+        return None
 
     # ----- the object graph -------------------------------------------------------------------
     def child(self, node: Optional[int], name: str) -> Optional[int]:
@@ -157,6 +191,8 @@ def _flat(node, store: CheckpointWeights, nid: Optional[int], path: str, layer,
                                              f"{layer.name!r}"))
     for attr, child in node.children:
         cid = store.child(nid, attr)
+        if cid is None:                 # tf-keras tracks some as private attributes
+            cid = store.child(nid, "_" + attr)
         if isinstance(child, list):
             for j, c in enumerate(child):
                 if c.flat_slots() == []:
@@ -173,7 +209,8 @@ def _assign_model(model, store: CheckpointWeights, nid: int, path: str, where: s
     (_, items), = model.children
     for i, node in enumerate(items):
         layer = node.layer
-        if layer.class_name == "InputLayer" or node.flat_slots() == []:
+        if layer.class_name == "InputLayer" or \
+                (node.flat_slots() == [] and not hasattr(layer, "set_table")):
             continue
         name = f"{where}layer-{i}"
         lid = store.child(nid, f"layer-{i}")
@@ -188,6 +225,11 @@ def _assign_model(model, store: CheckpointWeights, nid: int, path: str, where: s
             _assign_model(inner, store, lid, path, name + "/")
         else:
             layer.set_weights(_flat(node, store, lid, path, layer, name))
+            take_table = getattr(layer, "set_table", None)
+            if take_table is not None:       # adapted lookups in a SavedModel
+                found = store.table(lid, layer.table_paths, path, layer)
+                if found is not None:
+                    take_table(*found, f"{path}: {name}")
 
 
 # ----- reading --------------------------------------------------------------------------------

@@ -224,6 +224,30 @@ class _IndexLookup(Layer):
     def _parse_lines(self, lines: List[str], where: str) -> List[Any]:
         return lines
 
+    #: where tf-keras tracks the layer's lookup table (child names in a SavedModel's object
+    #: graph)
+    table_paths: Tuple[Tuple[str, ...], ...] = (("lookup_table",),)
+
+    def set_table(self, keys: List[Any], ids: np.ndarray, where: str) -> None:
+        """An adapted layer's vocabulary from a tf-keras SavedModel's lookup table (a
+        ``StaticHashTable`` of token -> id: the tokens only, ids from the first token index
+        on; the mask and OOV tokens are not in it). A vocabulary in the config wins."""
+        if self.index is not None or self.opt("vocabulary") is not None:
+            return
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or len(ids) != len(keys) or ids.dtype.kind not in "iu":
+            raise WeightsError(f"{where}: the lookup table of layer {self.name!r} maps "
+                               f"{len(keys)} tokens to ids of shape {ids.shape}")
+        order = np.argsort(ids, kind="stable")
+        want = np.arange(self.token_start, self.token_start + len(keys))
+        if not np.array_equal(ids[order], want):
+            raise WeightsError(
+                f"{where}: the lookup table of layer {self.name!r} maps its {len(keys)} "
+                f"tokens to ids {ids[order][:5].tolist()}...; expected one id each from "
+                f"{self.token_start} on (what tf-keras writes)")
+        self._set_vocabulary([self._check_token(keys[i], "vocabulary entry") for i in order],
+                             f"{where} lookup table")
+
     def set_weights(self, arrays):
         arrays = [np.asarray(a) for a in arrays]
         if self.mode != "tf_idf":
@@ -243,9 +267,9 @@ class _IndexLookup(Layer):
         if self.index is None:
             raise WeightsError(
                 f"{path}: layer {self.name!r} ({self.class_name}) has no vocabulary: the "
-                f"config has none (the layer was adapted) and the file holds no assets "
-                f"vocabulary (only .keras archives keep an adapted vocabulary; Keras 3's "
-                f"legacy .h5 and weights files lose it)")
+                f"config has none (the layer was adapted) and the file holds none (only "
+                f".keras archives and SavedModel directories keep an adapted vocabulary; "
+                f".h5 files, weights files and TF checkpoints lose it)")
         if self.mode == "tf_idf":
             if self.idf is None:
                 raise WeightsError(f"{path}: layer {self.name!r} ({self.class_name}) has no "
@@ -342,6 +366,7 @@ class IntegerLookup(_IndexLookup):
 
 class TextVectorization(_IndexLookup):
     modes = ("int", "multi_hot", "count", "tf_idf")
+    table_paths = (("_lookup_layer", "lookup_table"),)
     fixed = {"mask_token": "", "oov_token": "[UNK]", "num_oov_indices": 1}
 
     def __init__(self, *a):
