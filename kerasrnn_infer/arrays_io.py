@@ -162,7 +162,11 @@ def read_inputs(path: str, model, stdin=None, mmap: bool = False) -> List[np.nda
     except InputError:               # ours (an InputError is a ValueError too)
         raise
     except (ValueError, OSError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: cannot read: {e}") from None
+        hint = ""
+        if "allow_pickle" in str(e):      # an object array: strings must be fixed-width
+            hint = ("; strings must be saved as a NumPy str array (np.array(texts, dtype=str), "
+                    "dtype '<U...'): object arrays need unpickling, which is never done")
+        raise InputError(f"{path}: cannot read: {e}{hint}") from None
     raise InputError(f"{path}: unknown input file type {ext!r}; use .npy, .npz, .json or - "
                      f"(JSON on stdin)")
 

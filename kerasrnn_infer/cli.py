@@ -129,8 +129,8 @@ def _load(args, path=None):
     from . import limits, load_model, model_from_json
     from .errors import ConfigError
     path = path or args.model
-    if not os.path.exists(path):
-        raise UsageError(f"{path}: no such file")
+    if not os.path.exists(path) and not os.path.isfile(path + ".index"):   # or a TF checkpoint
+        raise UsageError(f"{path}: no such file or directory")
     custom = _custom_objects(args)
     version = getattr(args, "keras_version", None)
     arch = getattr(args, "architecture", None)
@@ -437,8 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback on errors")
     parser = _Parser(
         prog=PROG,
-        description="Load trained Keras recurrent models (.keras, legacy .h5; Keras 1 to 3) "
-                    "without TensorFlow and run them in NumPy with Keras's numbers.",
+        description="Load trained Keras recurrent models (.keras, legacy .h5, TensorFlow "
+                    "SavedModel directories; Keras 1 to 3) without TensorFlow and run them "
+                    "in NumPy with Keras's numbers.",
         epilog="exit codes: 0 success, 1 mismatch with Keras, 2 bad usage or bad file. "
                "Start with: kerasrnn-infer demo")
     from . import __version__
@@ -449,8 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_args(p, keras=False):
         p.add_argument("model", metavar="MODEL",
-                       help="a .keras or legacy .h5 model file; with --architecture, the "
-                            "weights file (Keras 3 .weights.h5 or a legacy save_weights .h5)")
+                       help="a .keras or legacy .h5 model file, or a TensorFlow SavedModel "
+                            "directory (tf.keras model.save); with --architecture, the "
+                            "weights: a Keras 3 .weights.h5, a legacy save_weights .h5 or a "
+                            "TF checkpoint prefix")
         p.add_argument("--architecture", metavar="JSON", default=None,
                        help="the model's architecture JSON (model.to_json()), for a "
                             "weights-only MODEL")
@@ -518,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", parents=[common],
                        help="compare with real Keras (or a golden file), layer by layer",
                        description="Run MODEL here and in real Keras (needs TensorFlow; Keras 3 "
-                                   "for .keras, tf_keras then Keras 3 for .h5) on the same "
+                                   "for .keras, tf_keras then Keras 3 for .h5, tf_keras for "
+                                   "SavedModel directories) on the same "
                                    "inputs, or compare with a golden file recorded by "
                                    "'golden' (no TensorFlow needed). Without --input, valid "
                                    "inputs are generated from the model's input specs. Prints "

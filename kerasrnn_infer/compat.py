@@ -38,6 +38,10 @@ class Compat:
     #: step if any input keeps it, tf-keras and Keras 2 only if all do
     #: (``layers/merging/concatenate.py`` ``compute_mask``: ``ops.any`` vs ``backend.all``).
     concat_mask: str
+    #: How Add, Subtract, Multiply, Average, Maximum and Minimum merge their inputs' masks:
+    #: Keras 3 ORs them and gives no mask if any input has none (``layers/merging/
+    #: base_merge.py`` ``compute_mask``); tf-keras and Keras 2 AND the masks there are.
+    merge_mask: str
     #: A stateful RNN given ``initial_state``: Keras 3 uses it on every call
     #: (``layers/rnn/rnn.py``), tf-keras and Keras 2 only while the stored states are all zero
     #: (``layers/rnn/base_rnn.py`` ``_process_inputs``).
@@ -50,6 +54,46 @@ class Compat:
     #: it has exactly one tensor argument (``Layer.__call__``, "Populate mask argument(s)"), and
     #: configs record the masks they passed; Keras 1/2 always pass them (``base_layer.py``).
     explicit_masks: bool
+    #: Attention/AdditiveAttention zero the outputs at masked query steps with ``where`` in
+    #: Keras 3 (``layers/attention/attention.py`` ``call``) and by multiplying with the mask
+    #: in tf-keras (``layers/attention/base_dense_attention.py``): the same numbers except
+    #: where an output is NaN or infinite (Keras 3 gives 0 there).
+    attention_query_mask: str
+    #: MultiHeadAttention's masked softmax. Keras 3: the Softmax layer replaces masked scores
+    #: by -1e9 and then zeroes masked weights, so a query that may attend to nothing gets
+    #: all-zero weights (``layers/activations/softmax.py``), except on the path through
+    #: ``ops.dot_product_attention`` (3-D inputs, no dropout in the config, no
+    #: return_attention_scores: ``multi_head_attention.py`` ``_compute_attention``), whose
+    #: masked logits are -0.7 * float32 max, uniform weights for such a query. tf-keras adds
+    #: -1e9 * (1 - mask) (``layers/activation/softmax.py``): uniform weights there too.
+    mha_softmax: str
+    #: Keras 3's MultiHeadAttention clears the Keras masks of its query, value and key
+    #: tensors when called (``multi_head_attention.py`` ``call``: ``set_keras_mask(query,
+    #: None)``...), so calls that Keras runs after it and that read the same tensors see no
+    #: mask: a second MultiHeadAttention or an RNN on the same masked sequence computes
+    #: unmasked (checked live). Which calls run after it follows Keras 3's graph order
+    #: (graph.Graph._keras3_order). tf-keras leaves the masks alone.
+    mha_clears_masks: bool
+    #: Negative ``attention_axes``: Keras 3 counts them from the projected rank
+    #: (``_build_attention``: ``(rank - 1) + axis``); tf-keras uses them as they are, which
+    #: makes a different (or failing) einsum, so they are refused for tf-keras files.
+    negative_attention_axes: bool
+    #: ``Dot(normalize=True)``: Keras 3 ``x * min(rsqrt(sum x^2), 1e7)`` (``ops/nn.py``
+    #: ``_normalize``), tf-keras ``tf.linalg.l2_normalize``: ``x * rsqrt(max(sum x^2, 1e-12))``
+    #: (``layers/merging/dot.py``).
+    l2_normalize: str
+    #: The dtype of StringLookup/IntegerLookup/TextVectorization one_hot, multi_hot and count
+    #: outputs: int64 in Keras 3 (``index_lookup.py`` encodes with its int64 value dtype),
+    #: float32 in tf-keras (the layer's float dtype). tf_idf is float32 in both.
+    lookup_bag_dtype: str
+    #: How an adapted lookup's ``vocabulary.txt`` asset is read back: Keras 3 with
+    #: ``str.splitlines()``, dropping trailing empty lines (``index_lookup.py``
+    #: ``load_assets``), so a token holding \x0b, \x0c, \x1c-\x1e, \x85, U+2028 or U+2029
+    #: becomes two; tf-keras with ``split("\n")`` after universal newlines.
+    vocabulary_lines: str
+    #: The dtype of Discretization's bin indices (output_mode "int"): int32 in Keras 3
+    #: (``discretization.py``), int64 in tf-keras.
+    discretization_int_dtype: str
 
     @classmethod
     def resolve(cls, version: Optional[str], config: Any = None) -> "Compat":
@@ -66,9 +110,18 @@ class Compat:
                    conv_lstm_recurrent_activation="sigmoid" if major >= 3 else "hard_sigmoid",
                    has_hard_silu=major >= 3,
                    concat_mask="any" if major >= 3 else "all",
+                   merge_mask="or" if major >= 3 else "and",
                    stateful_initial_state="always" if major >= 3 else "while_zero",
                    time_distributed_mask="input" if major >= 3 else "inner",
-                   explicit_masks=_has_keras3_nodes(config))
+                   explicit_masks=_has_keras3_nodes(config),
+                   attention_query_mask="where" if major >= 3 else "multiply",
+                   mha_softmax="keras3" if major >= 3 else "add",
+                   mha_clears_masks=major >= 3,
+                   negative_attention_axes=major >= 3,
+                   l2_normalize="keras3" if major >= 3 else "tf",
+                   lookup_bag_dtype="int64" if major >= 3 else "float32",
+                   vocabulary_lines="splitlines" if major >= 3 else "newline",
+                   discretization_int_dtype="int32" if major >= 3 else "int64")
 
 
 def guess_version(obj: Any) -> str:

@@ -24,9 +24,9 @@ Messages name the file, the layer and the offending value, and say what was expe
 
 from __future__ import annotations
 
-__all__ = ["ArgumentError", "ConfigError", "InputError", "InternalError", "KerasRnnInferError", "ModelFileError",
-           "ReferenceUnavailable", "SettingError", "UnsafeModelError", "UnsupportedError",
-           "UsageError", "WeightsError"]
+__all__ = ["ArgumentError", "ConfigError", "InputError", "InternalError", "KerasRnnInferError",
+           "ModelFileError", "ReferenceUnavailable", "SettingError", "UnsafeModelError",
+           "UnsupportedError", "UsageError", "WeightsError"]
 
 
 class KerasRnnInferError(Exception):

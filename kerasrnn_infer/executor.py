@@ -77,7 +77,18 @@ def run_plan(graph, feeds: List[Tuple[Any, Any]], collect: Optional[Dict[str, An
             mask = masks if any(m is not None for m in leaves(masks)) else None
         else:
             mask = None
+        mask_args = node.layer.mask_args
+        if mask_args:      # the layer reads the masks its tensor arguments carry
+            kwargs[f"{mask_args[0]}_mask"] = masks if not isinstance(masks, list) else None
+            for arg in mask_args[1:]:
+                ref = node.kwargs.get(arg)
+                if isinstance(ref, Ref):
+                    kwargs[f"{arg}_mask"] = get(ref)[1]
         out, out_mask = call_layer(node.layer, vals, mask, kwargs, ctx)
+        if node.layer.clears_input_masks:   # Keras 3 MultiHeadAttention (compat.mha_clears_masks)
+            for ref in [node.inputs] + [node.kwargs.get(a) for a in mask_args[1:]]:
+                if isinstance(ref, Ref) and ref in env:
+                    env[ref] = (env[ref][0], None)
         outs = as_list(out)
         oms = as_list(out_mask) if isinstance(out_mask, (list, tuple)) else [out_mask] * len(outs)
         name = node.layer.name

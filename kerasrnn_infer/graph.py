@@ -105,6 +105,8 @@ class Graph:
         self.input_keys = [self.key(r) for r in in_refs]
         self.output_keys = [self.key(r) for r in out_refs]
         self.plan = self._plan(parsed, explicit_masks)
+        if explicit_masks and any(getattr(l, "clears_input_masks", False) for l, _ in layers):
+            self.plan = self._keras3_order(self.plan)
 
     # ----- parsing ----------------------------------------------------------------------------
     def _parse_io(self, spec, what) -> List[Ref]:
@@ -177,14 +179,24 @@ class Graph:
                 raise ConfigError(f"{where}: malformed args/kwargs")
             if layer.is_op:
                 return args, kwargs
+            names = getattr(layer, "call_args", ())    # e.g. MultiHeadAttention(query, value)
+            if not args and names and names[0] in kwargs:
+                args = [kwargs.pop(names[0])]
             if not args:
                 raise ConfigError(f"{where}: has no arguments")
-            if len(args) > 1:
+            if len(args) > max(1, len(names)):
                 raise UnsupportedError(f"{where}: {len(args)} positional call arguments; "
-                                       f"supported: one (inputs) plus keyword arguments")
+                                       f"supported: {', '.join(names) or 'one (inputs)'} "
+                                       f"plus keyword arguments")
+            for name, arg in zip(names[1:], args[1:]):
+                if name in kwargs:
+                    raise ConfigError(f"{where}: call argument {name!r} is given twice")
+                kwargs[name] = arg
             return args[0], kwargs
         if not isinstance(data, list) or not data:
             raise ConfigError(f"{where}: malformed node {str(data)[:200]}")
+        if getattr(layer, "preserve_structure", False):
+            return self._structured_node(data, where)
         items: List[Any] = []
         kwargs = {}
         for entry in data:                                # Keras 1/2: [[name, node, tensor, kw]]
@@ -201,6 +213,35 @@ class Graph:
         inputs = items[0] if len(items) == 1 else items
         if layer.is_op:
             inputs = as_list(inputs)
+        return inputs, kwargs
+
+    def _structured_node(self, data, where) -> Tuple[Any, dict]:
+        """A tf-keras node that keeps its first argument's structure (tf-op layers, TFK
+        ``_preserve_input_structure_in_config``): a tensor ``[name, node, tensor, kwargs]``,
+        a constant ``["_CONSTANT_VALUE", -1, value, kwargs]``, or lists of them; the other
+        call arguments are the kwargs (the same in every leaf)."""
+        kwargs: Dict[str, Any] = {}
+
+        def leaf(obj) -> bool:
+            return (isinstance(obj, list) and len(obj) in (3, 4) and isinstance(obj[0], str) and
+                    (obj[0] == _CONST or (isinstance(obj[1], int) and isinstance(obj[2], int))))
+
+        def walk(obj, depth):
+            if depth > 32:
+                raise ConfigError(f"{where}: call arguments nest more than 32 deep")
+            if leaf(obj):
+                if len(obj) == 4 and obj[3]:
+                    if not isinstance(obj[3], dict):
+                        raise ConfigError(f"{where}: call kwargs {obj[3]!r:.200} are not an "
+                                          f"object")
+                    kwargs.update(obj[3])
+                return obj[2] if obj[0] == _CONST else self._ref(obj, "inbound node")
+            if isinstance(obj, list):
+                return [walk(o, depth + 1) for o in obj]
+            raise ConfigError(f"{where}: malformed call argument {str(obj)[:200]}")
+
+        inputs = walk(data, 0)
+        kwargs = {k: v for k, v in self._k2_kwargs(kwargs).items() if v is not None}
         return inputs, kwargs
 
     def _offsets(self, parsed, extra_refs) -> Dict[str, int]:
@@ -276,6 +317,57 @@ class Graph:
             if k[:2] not in ready:
                 raise ConfigError(f"{self.where}: output {k[0]!r} is never computed")
         return plan
+
+    def _keras3_order(self, plan: List[Node]) -> List[Node]:
+        """The plan in the order Keras 3 runs a functional model (``ops/function.py``:
+        ``_build_map`` walks the graph depth first from the outputs, ``map_graph`` gives each
+        node a depth, ``_run_through_graph`` runs the deepest first, in the order the depths
+        were assigned). Needed where a call changes what later calls see: Keras 3's
+        MultiHeadAttention clears the masks of its input tensors (compat.mha_clears_masks),
+        so which other readers of those tensors still see them depends on this order. Calls
+        that no output depends on (Keras 3 does not run them) come last."""
+        by_key = {(n.layer.name, n.call): n for n in plan}
+        inputs = {k[:2] for k in self.input_keys}
+
+        def parents(key) -> List[Tuple[str, int]]:
+            """Keras 3's ``Node.parent_nodes``: the calls behind each tensor argument, in
+            ``tree.flatten((args, kwargs))`` order (positional ones first, then the keyword
+            arguments by name)."""
+            if key in inputs or key not in by_key:
+                return []
+            n = by_key[key]
+            names = getattr(n.layer, "call_args", ())[1:]
+            pos = [n.kwargs[a] for a in names if a in n.kwargs]
+            rest = [n.kwargs[k] for k in sorted(n.kwargs) if k not in names]
+            return [(r.layer, r.node) for r in leaves([n.inputs, pos, rest]) if isinstance(r, Ref)]
+
+        finished: set = set()
+        order: List[Tuple[str, int]] = []
+        for out in self.output_keys:                    # _build_map, without recursion
+            if out[:2] in finished:
+                continue
+            stack = [(out[:2], iter(parents(out[:2])))]
+            while stack:
+                key, it = stack[-1]
+                nxt = next(it, None)
+                if nxt is None:
+                    stack.pop()
+                    if key not in finished:
+                        finished.add(key)
+                        order.append(key)
+                elif nxt not in finished and all(nxt != k for k, _ in stack):
+                    stack.append((nxt, iter(parents(nxt))))
+        depths: Dict[Tuple[str, int], int] = {}         # map_graph (insertion order matters)
+        layer_depth: Dict[str, int] = {}
+        for key in reversed(order):
+            d = max(depths.setdefault(key, 0), layer_depth.get(key[0], 0))
+            layer_depth[key[0]] = depths[key] = d
+            for p in parents(key):
+                depths[p] = max(d + 1, depths.get(p, 0))
+        ran = [key for d in sorted(set(depths.values()), reverse=True)
+               for key, dk in depths.items() if dk == d and key in by_key and key not in inputs]
+        seen = set(ran)
+        return [by_key[k] for k in ran] + [n for n in plan if (n.layer.name, n.call) not in seen]
 
     # ----- naming -----------------------------------------------------------------------------
     def output_names(self) -> List[str]:

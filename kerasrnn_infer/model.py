@@ -16,6 +16,7 @@ import numpy as np
 from . import limits
 from ._locks import ForkSafeLock
 from .compat import Compat
+from .dtypes import as_strings, is_string
 from .errors import (ArgumentError, ConfigError, InputError, KerasRnnInferError, ModelFileError,
                      UnsupportedError)
 from .formats import assign_weights, read_model_file
@@ -213,7 +214,10 @@ class Model:
     # ----- weights ---------------------------------------------------------------------------
     def load_weights(self, path: Union[str, os.PathLike]) -> "Model":
         """Load weights from a Keras 3 ``.weights.h5``, a legacy ``save_weights`` HDF5 file,
-        or the weights inside a full ``.keras`` / ``.h5`` model file."""
+        the weights inside a full ``.keras`` / ``.h5`` model file or SavedModel directory, a
+        TF-format checkpoint by its prefix (``save_weights("ckpt/w")`` wrote ``ckpt/w.index``
+        and ``ckpt/w.data-*``) or a ``ModelCheckpoint`` directory (the checkpoint its
+        ``checkpoint`` file names as the latest)."""
         src = read_model_file(path)
         assign_weights(self._root, src)
         self._states.clear()
@@ -297,10 +301,13 @@ class Model:
             except (ValueError, TypeError) as e:
                 raise InputError(f"model {self.name!r}: input {spec.name!r} is not an array "
                                  f"(ragged nested lists?): {e}") from None
-            if arr.dtype.kind not in "fiub":
+            if is_string(spec.dtype):
+                arr = as_strings(arr, f"model {self.name!r}: input {spec.name!r}")
+            elif arr.dtype.kind not in "fiub":
                 raise InputError(f"model {self.name!r}: input {spec.name!r} has dtype "
                                  f"{arr.dtype}, expected numbers")
-            arr = arr.astype(spec.dtype, copy=False)
+            else:
+                arr = arr.astype(spec.dtype, copy=False)
             if spec.shape is not None:
                 ok = arr.ndim == len(spec.shape) and all(
                     d is None or d == g or (any_length and k == 1)
@@ -597,7 +604,8 @@ def load_model(path: Union[str, os.PathLike, bytes, Any],
                keras_version: Optional[str] = None, compile: Any = None,
                jit: Optional[bool] = None, safe_mode: Any = True) -> Model:
     """Load a full Keras model: a ``.keras`` archive or a legacy HDF5 file (by content), given
-    as a path, as bytes holding the file (``Model.to_bytes()``) or as a binary file object.
+    as a path, as bytes holding the file (``Model.to_bytes()``) or as a binary file object;
+    or a TensorFlow SavedModel directory written by tf.keras / tf-keras ``model.save("dir")``.
 
     ``keras_version`` overrides the version recorded in the file; it decides version-dependent
     maths such as ``hard_sigmoid``. ``compile`` is accepted for Keras compatibility and ignored

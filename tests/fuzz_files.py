@@ -5,7 +5,10 @@ crash or a hang is caught); run longer by hand:
     python tests/fuzz_files.py --cases 50000 --seed 1 [--paired]
 
 ``--paired`` reads each file in both modes (forked reader, then in-process) and requires the
-same outcome from both.
+same outcome from both. ``--formats tf`` fuzzes the TensorFlow formats instead (copies of
+fixtures/tf/ SavedModel directories and checkpoints): raw byte mutations of every member, and
+structural ones that keep the checksums valid so that the parsers behind them are reached
+(index entries, the object graph tensor, the Keras metadata JSON).
 
 Prints one line per failure and a final "N passed, M failed" line; exits 1 on any failure.
 """
@@ -28,6 +31,15 @@ SEEDS = ["rnn_basic__keras3/model.keras", "rnn_basic__tf_keras/model.h5",
          "bidirectional_masked__keras3/model.keras", "mask_masking__tf_keras/model.h5",
          "graph_nested__keras3/model.h5", "stateful__tf_keras/model.h5",
          "graph_nested_sequential__tf_keras/model.json"]
+# TensorFlow formats: (kind, path under fixtures/, model JSON for checkpoints)
+TF_SEEDS = [("sm", "tf/graph_nested__tf2.21/saved_model", None),
+            ("ckpt", "tf/graph_nested__tf2.21/ckpt/weights", "tf/graph_nested__tf2.21/model.json"),
+            ("sm", "tf/mask_masking__tf2.12/saved_model", None),
+            ("sm", "tf/graph_nested__tf2.21/saved_model_legacy_metadata", None),
+            ("ckpt", "tf/stateful__tf2.15/ckpt/weights", "tf/stateful__tf2.15/model.json"),
+            ("dir", "tf/fit_checkpoint__tf2.12/checkpoints",
+             "tf/fit_checkpoint__tf2.12/model.json"),
+            ("sm", "tf/tf_ops__tf2.15/saved_model", None)]
 READ_TIMEOUT = 2.0           # the library's reader deadline while fuzzing
 TIME_LIMIT = READ_TIMEOUT + 3.0
 os.environ["KERASRNN_INFER_READ_TIMEOUT"] = str(READ_TIMEOUT)
@@ -127,6 +139,137 @@ def structural_h5(path_in, path_out, rng):
         return "h5-link"
 
 
+# ----- TensorFlow formats -------------------------------------------------------------------------
+def _bundle_files(root, kind):
+    """(index path, data path) of the bundle in a copied seed."""
+    if kind == "sm":
+        base = os.path.join(root, "variables", "variables")
+    elif kind == "dir":
+        import re as _re
+        text = open(os.path.join(root, "checkpoint")).read()
+        base = os.path.join(root, _re.search(r'model_checkpoint_path: "([^"]+)"', text).group(1))
+    else:
+        base = root
+    return base + ".index", base + ".data-00000-of-00001"
+
+
+def _string_tensor(data: bytes) -> bytes:
+    """A one-string DT_STRING tensor as TensorBundle stores it."""
+    from kerasrnn_infer.formats import crc32c
+    from _tfbuild import varint
+    lens = len(data).to_bytes(4, "little")
+    return varint(len(data)) + crc32c.mask(crc32c.value(lens)).to_bytes(4, "little") + data
+
+
+def _replace_object_graph(index, datafile, rng):
+    """Mutate the object graph protobuf, store it with valid checksums."""
+    from kerasrnn_infer.formats import crc32c
+    from kerasrnn_infer.formats.safe_io import Directory
+    from kerasrnn_infer.formats.tensor_bundle import TensorBundle
+    from _tfbuild import bundle_entry, rewrite_index
+    folder, prefix = os.path.split(index[:-len(".index")])
+    with Directory.open(folder) as d:
+        graph = TensorBundle(d, prefix).strings("_CHECKPOINTABLE_OBJECT_GRAPH")[0]
+    mutated, how = byte_mutations(graph, rng)
+    body = _string_tensor(mutated)
+    lens = len(mutated).to_bytes(4, "little")
+    crc = crc32c.mask(crc32c.value(body[-(len(mutated) + 4):], crc32c.value(lens)))
+    offset = os.path.getsize(datafile)
+    with open(datafile, "ab") as f:
+        f.write(body)
+
+    def change(entries):
+        entries[b"_CHECKPOINTABLE_OBJECT_GRAPH"] = bundle_entry(7, (), len(body), offset, 0, crc)
+    rewrite_index(index, change)
+    return "object-graph-" + how
+
+
+def _mutate_index_entries(index, rng):
+    from _tfbuild import index_entries, rewrite_index
+    keys = sorted(index_entries(index))
+    key = keys[rng.integers(len(keys))]
+    kind = rng.integers(3)
+
+    def change(entries):
+        if kind == 0:
+            entries.pop(key)
+        elif kind == 1:
+            entries[key], _ = byte_mutations(entries[key] or b"\x00", rng)
+        else:
+            entries[key + b"x"] = entries[key]
+    rewrite_index(index, change)
+    return f"index-entry-{kind}"
+
+
+def _mutate_keras_metadata(path, rng):
+    """Mutate the root node's JSON inside keras_metadata.pb, re-encoded as a valid message."""
+    from kerasrnn_infer.formats.protobuf import parse
+    from kerasrnn_infer.formats.saved_model import SAVED_METADATA
+    from _tfbuild import f_bytes, f_varint
+    data = open(path, "rb").read()
+    msg = parse(data, SAVED_METADATA, path)
+    out = b""
+    for n in msg["nodes"]:
+        s_, e_ = n.get("metadata", (0, 0))
+        meta = data[s_:e_]
+        if n.get("node_path") == "root":
+            cfg = json.loads(meta)
+            for _ in range(rng.integers(1, 4)):
+                _mutate_json(cfg, rng)
+            meta = json.dumps(cfg).encode()
+        node = (f_varint(2, n["node_id"]) if n.get("node_id") else b"") + \
+            f_bytes(3, n.get("node_path", "").encode()) + \
+            f_bytes(4, n.get("identifier", "").encode()) + f_bytes(5, meta)
+        out += f_bytes(1, node)
+    open(path, "wb").write(out)
+    return "keras-metadata-json"
+
+
+def tf_mutation(kind, root, rng):
+    """Mutate the copied seed ``root`` in place; a description of what was done."""
+    index, datafile = _bundle_files(root, kind)
+    r = rng.integers(5)
+    if r == 0:
+        members = [index, datafile]
+        if kind == "sm":
+            members += [os.path.join(root, n) for n in ("saved_model.pb", "keras_metadata.pb")
+                        if os.path.exists(os.path.join(root, n))]
+        if kind == "dir":
+            members.append(os.path.join(root, "checkpoint"))
+        target = members[rng.integers(len(members))]
+        data = open(target, "rb").read()
+        mutated, how = byte_mutations(data, rng) if data else (b"x", "fill")
+        open(target, "wb").write(mutated)
+        return f"bytes-{os.path.basename(target)}-{how}"
+    if r == 1:
+        return _mutate_index_entries(index, rng)
+    if r == 2 or kind != "sm" or not os.path.exists(os.path.join(root, "keras_metadata.pb")):
+        return _replace_object_graph(index, datafile, rng)
+    if r == 3:
+        return _mutate_keras_metadata(os.path.join(root, "keras_metadata.pb"), rng)
+    return _mutate_index_entries(index, rng)
+
+
+def tf_case(args, tmp, k, rng):
+    """(path to load, json text, description) of fuzz case ``k`` for the TF formats."""
+    import shutil
+    kind, seed, json_rel = TF_SEEDS[k % len(TF_SEEDS)]
+    src = os.path.join(args.fixtures, seed)
+    dst = os.path.join(tmp, f"tfcase{k % 7}")
+    shutil.rmtree(dst, ignore_errors=True)
+    if kind == "ckpt":
+        os.makedirs(dst)
+        for suffix in (".index", ".data-00000-of-00001"):
+            shutil.copy(src + suffix, os.path.join(dst, "weights" + suffix))
+        root = os.path.join(dst, "weights")
+    else:
+        shutil.copytree(src, dst)
+        root = dst
+    how = tf_mutation(kind, root, rng)
+    json_text = open(os.path.join(args.fixtures, json_rel)).read() if json_rel else None
+    return root, json_text, f"{seed} {how}"
+
+
 def attempt(path, json_text=None):
     """(outcome, seconds, detail): "ran" with the outputs, or "refused" with the error's type
     and message. Any other exception propagates: it is a finding."""
@@ -185,6 +328,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fixtures", default=os.path.join(os.path.dirname(HERE), "fixtures"))
     ap.add_argument("--tmp", default=None)
+    ap.add_argument("--formats", choices=("files", "tf"), default="files",
+                    help="files: .keras/.h5 seeds (default); tf: SavedModels and checkpoints")
     ap.add_argument("--paired", action="store_true",
                     help="read every file with the forked reader and in-process "
                          "(KERASRNN_INFER_NO_FORK=1) and require the same outcome")
@@ -196,17 +341,29 @@ def main(argv=None):
     counts = {}
     worst = 0.0
     for k in range(args.cases):
-        seed_file = SEEDS[k % len(SEEDS)]
-        src = os.path.join(args.fixtures, seed_file)
-        json_text = None
-        if seed_file.endswith(".json"):
-            json_text = open(src).read()
-            src = os.path.join(os.path.dirname(src), "model_weights.h5")
-        out = os.path.join(tmp, f"case{k % 7}" + os.path.splitext(src)[1])
-        data = open(src, "rb").read()
+        how = "?"
+        if args.formats == "tf":
+            seed_file = TF_SEEDS[k % len(TF_SEEDS)][1]
+            try:
+                out, json_text, how = tf_case(args, tmp, k, rng)
+            except Exception as e:  # noqa: BLE001 - a bug of the mutator, not a finding
+                print(f"SKIP case {k}: mutator failed: {type(e).__name__}: {e}")
+                continue
+            data = b""
+        else:
+            seed_file = SEEDS[k % len(SEEDS)]
+            src = os.path.join(args.fixtures, seed_file)
+            json_text = None
+            if seed_file.endswith(".json"):
+                json_text = open(src).read()
+                src = os.path.join(os.path.dirname(src), "model_weights.h5")
+            out = os.path.join(tmp, f"case{k % 7}" + os.path.splitext(src)[1])
+            data = open(src, "rb").read()
         try:
             r = rng.integers(3)
-            if r == 0:
+            if args.formats == "tf":
+                pass
+            elif r == 0:
                 mutated, how = byte_mutations(data, rng)
                 open(out, "wb").write(mutated)
             elif src.endswith(".keras"):
@@ -228,7 +385,7 @@ def main(argv=None):
             passed += 1
         except Exception as e:  # noqa: BLE001 - any foreign exception is the finding
             failed += 1
-            print(f"FAIL case {k} ({seed_file}, {how if 'how' in dir() else '?'}): "
+            print(f"FAIL case {k} ({seed_file}, {how}): "
                   f"{type(e).__name__}: {str(e)[:300]}", flush=True)
     print(f"outcomes: {counts}; slowest attempt {worst:.2f}s")
     print(f"{passed} passed, {failed} failed")

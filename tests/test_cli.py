@@ -279,11 +279,16 @@ def test_chunked_predict_equals_whole(monkeypatch):
     model = kri.load_model(os.path.join(MULTI, "model.keras"))
     io_ = io_npz(MULTI)
     xs = [np.repeat(io_["in/0"], 4, 0), np.repeat(io_["in/1"], 4, 0)]
+    """The CLI's batches are predict's: bit-identical to predict(batch_size=5), and within
+    float rounding of one whole batch (a row's float32 result may depend on the batch it is
+    computed in: BLAS kernels, and the compiled kernel up to 8 samples)."""
     whole = model.predict(xs)
+    same = model.predict(xs, batch_size=5)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
     parts = cli._predict(model, xs, batch_size=5)
-    for a, b in zip(whole, parts):
+    for a, b, w in zip(same, parts, whole):
         np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(b, w, atol=1e-6, rtol=0)
 
 
 # ===============================================================================================

@@ -1,5 +1,7 @@
-"""Every fixture in fixtures/ (made by tools/make_fixtures.py with real Keras 3 and tf-keras),
-in every file format it was saved in, matches Keras's outputs and per-layer outputs."""
+"""Every fixture in fixtures/ (made by tools/make_fixtures.py with real Keras 3 and tf-keras,
+and in fixtures/tf/ by tools/make_tf_fixtures.py with TensorFlow 2.12, 2.13, 2.15 and 2.21:
+SavedModel directories, TF checkpoints, Keras-2 .keras zips, tf-op layers), in every file
+format it was saved in, matches Keras's outputs and per-layer outputs."""
 
 import importlib.util
 import os
@@ -10,17 +12,21 @@ from kerasrnn_infer.kernels import LayoutPolicy, layout_policy
 
 from _cases import check_model, load, read_case
 from conftest import FIXTURES
+from custom_layers import CUSTOM_OBJECTS
+
+
+def _case_dirs():
+    for base, prefix in ((FIXTURES, ""), (os.path.join(FIXTURES, "tf"), "tf/")):
+        if os.path.isdir(base):
+            for name in sorted(os.listdir(base)):
+                if os.path.isfile(os.path.join(base, name, "case.json")):
+                    yield prefix + name
 
 
 def _params():
     out = []
-    if not os.path.isdir(FIXTURES):
-        return out
-    for name in sorted(os.listdir(FIXTURES)):
-        d = os.path.join(FIXTURES, name)
-        if not os.path.isfile(os.path.join(d, "case.json")):
-            continue
-        spec, _ = read_case(d)
+    for name in _case_dirs():
+        spec, _ = read_case(os.path.join(FIXTURES, name))
         for ls in [spec["load"]] + spec.get("also_load", []):
             label = ls.get("path") or f"{ls['json']}+{ls['weights']}"
             out.append(pytest.param(name, ls, id=f"{name}:{label}"))
@@ -52,7 +58,8 @@ def test_fixture_matches_keras(name, load_spec, layout):
         pytest.skip("numba is not installed (the jit extra)")
     d = os.path.join(FIXTURES, name)
     spec, io = read_case(d)
-    model = load(d, load_spec, jit=layout == "compiled")
+    model = load(d, load_spec, CUSTOM_OBJECTS if spec.get("custom_layers") else None,
+                 jit=layout == "compiled")
     policy = LAYOUTS[layout]
     if policy is None:
         worst = check_model(model, spec, io)

@@ -149,6 +149,19 @@ def test_compiled_path_agrees_with_the_numpy_path_within_1e_6(kind, reset_after,
             np.testing.assert_array_equal(got[1], want[1])
 
 
+@pytest.mark.parametrize("shape", [(0, 5, 4), (3, 0, 4)])
+def test_empty_batches_and_sequences(shape):
+    rng = np.random.default_rng(1)
+    spec = _spec("lstm", False, 5, "float32")
+    w = _weights(spec, 4, rng)
+    x = np.zeros(shape, np.float32)
+    init = [np.zeros((shape[0], 5), np.float32)] * 2
+    got = recurrent_kernel([spec], [w], jit=True).run(x, init, None, False, True, False)
+    want = cells.run([spec], [w], x, init, None, False, True, False)
+    _close(got, want, 0)
+    assert got[1].shape == (shape[0], shape[1], 5)
+
+
 def test_other_activations_and_dtypes_get_the_numpy_kernel():
     rng = np.random.default_rng(0)
     for spec in (_spec("lstm", False, 3, "float32", A.softmax),

@@ -112,15 +112,39 @@ def _random_weight(kind, shape, rng):
         return rng.uniform(0.5, 1.5, shape)
     if kind == "embeddings":
         return rng.normal(0.0, 0.5, shape)
+    if kind in ("scale", "concat_score_weight", "variance"):   # attention, Normalization
+        return rng.uniform(0.5, 1.5, shape)
+    if kind == "mean":
+        return rng.uniform(-1.0, 1.0, shape)
     raise ValueError(f"no random rule for weight kind {kind!r}")
+
+
+# weights whose adapted values are kept: a Normalization's sample count, the idf weights of
+# lookup layers (tf-keras names its idf table "Variable"), tf-keras Discretization's summary
+KEPT_WEIGHTS = ("count", "idf_weights", "Variable", "summary")
 
 
 def randomize_weights(model, rng):
     """Overwrite every weight of `model` (nested layers included)."""
     for weight in model.weights:
+        if not hasattr(weight, "assign"):   # tf-keras lookup tables (VocabWeightHandler)
+            continue
         kind = weight.name.split("/")[-1].split(":")[0]
+        if kind in KEPT_WEIGHTS:
+            continue
         dtype = getattr(weight.dtype, "name", weight.dtype)  # tf.DType or str
         weight.assign(_random_weight(kind, tuple(weight.shape), rng).astype(dtype))
+    _refresh_normalization(model)
+
+
+def _refresh_normalization(model):
+    """An adapted Normalization computes from copies of its mean and variance made when it
+    was adapted (``finalize_state``); refresh them from the randomized weights, as loading
+    the saved file does."""
+    for layer in getattr(model, "layers", []):
+        if type(layer).__name__ == "Normalization" and getattr(layer, "input_mean", 1) is None:
+            layer.finalize_state()
+        _refresh_normalization(layer)
 
 
 def floats(rng, *shape, dtype="float32", scale=0.5):
@@ -138,7 +162,8 @@ def tokens(rng, vocab, *shape):
 CASES = {}
 
 
-def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False, tol=TOL):
+def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False, tol=TOL,
+         lossy_formats=()):
     """Register `fn(K, rng) -> (model, inputs)` as a case named fn.__name__.
 
     The committed fixtures hold each writer's native format and the format
@@ -150,6 +175,9 @@ def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False
     it with every writer and format), for coverage the fixtures' size budget
     cannot hold. `tol`: the case's max abs tolerance (float16 models: see
     kerasrnn_infer.testing.compare.FLOAT16_TOL).
+    lossy_formats names the kinds that lose part of the model, so that Keras
+    cannot reload them either (an adapted vocabulary outside .keras): they
+    are never written for the case.
     """
     def register(fn):
         fn.note = " ".join(note.split())
@@ -158,6 +186,7 @@ def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False
         fn.jit = jit
         fn.live_only = live_only
         fn.tol = tol
+        fn.lossy_formats = tuple(lossy_formats)
         CASES[fn.__name__] = fn
         return fn
     return register
@@ -599,6 +628,18 @@ def td_nested_models(K, rng):
     a = L.LSTM(4, name="lstm_a")(L.TimeDistributed(per_step_seq, name="td_seq")(x))
     b = L.LSTM(3, name="lstm_b")(L.TimeDistributed(per_step_fn, name="td_fn")(x))
     return K.Model(x, L.Concatenate()([a, b])), [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Keras 3 GetItem op nodes (indexing a Keras tensor): x[:, -1, :], x[:, ::2] (feeding a
+      GRU), x[..., 1] and x[:, None, 2:4] on an LSTM sequence.""", writers=("keras3",),
+      extra_formats=("h5",))
+def ops_getitem(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    s = L.LSTM(5, return_sequences=True, name="lstm")(x)
+    g = L.GRU(3, name="gru")(s[:, ::2])
+    return K.Model(x, [s[:, -1, :], g, s[..., 1], s[:, None, 2:4]]), [floats(rng, BATCH, STEPS,
+                                                                             4)]
 
 
 # --------------------------------------------------------------------------
@@ -1157,6 +1198,345 @@ def conv_more_options(K, rng):
     return K.Model([v, i, s, w, c], outs), inputs
 
 
+# Attention and preprocessing around RNNs (strings included)
+# --------------------------------------------------------------------------
+
+def _string_input(K, shape, name):
+    """A string Input: Keras 3 spells the dtype "string", tf-keras tf.string."""
+    if is_keras3(K):
+        return K.Input(shape=shape, dtype="string", name=name)
+    import tensorflow as tf
+    return K.Input(shape=shape, dtype=tf.string, name=name)
+
+
+# what TextVectorization layers adapt on: punctuation, capitals, accents, Greek, Cyrillic,
+# Turkish dotted and dotless I, emoji, a combining accent, an apostrophe and a hyphen
+TEXT_CORPUS = [
+    "The cat sat on the mat.", "A dog ran far, far away!", "the cat and the dog",
+    "Café au lait — très bien", "ÜBER cool: Über alles", "Δέλτα και ΑΛΦΑ άλφα",
+    "Привет мир, ПРИВЕТ", "İstanbul ve IŞIK ışık", "emoji 😀 party 👍🏽 😀",
+    "e\u0301cole école", "don't stop-me now", "cat cat dog mat",
+]
+# what the models are run on: known and unknown words, capitals, punctuation stuck to words,
+# Unicode case pairs (TensorFlow lowercases ASCII letters only), NBSP and U+2003 (not
+# whitespace to tf.strings.split), an empty and a blank text, a long text (truncated)
+TEXT_INPUTS = [
+    "the CAT sat!!", "unknown words here, Café", "", "ÜBER über Über δέλτα ΔΈΛΤΑ Δέλτα",
+    "istanbul İSTANBUL IŞIK ışık İstanbul", "😀😀 party\u00a0time 👍🏽 emoji\u2003😀",
+    "école e\u0301cole ÉCOLE", " \t ", "a dog ran far far away and the cat sat on the mat",
+]
+
+
+def text_inputs(shape_1=False):
+    x = np.array(TEXT_INPUTS)
+    return x[:, None] if shape_1 else x
+
+
+@case("""Dense attention on recurrent encoders (Embedding(mask_zero) -> LSTM(seq) as query,
+      GRU(seq) as value, both masked; padded rows as in mask_embedding): Attention dot,
+      use_scale with a separate key [q, v, k], score_mode concat with and without scale
+      (dropout 0.3, an inference no-op), use_causal_mask, return_attention_scores;
+      AdditiveAttention with and without scale, causal, with scores; Attention of the masked
+      query on an unmasked 5-step LSTM value (only the query mask applies). All concatenated
+      -> GlobalAveragePooling1D (masked) -> Dense. Input order: ids, x.""")
+def dense_attention(K, rng):
+    L = K.layers
+    ids = K.Input((STEPS,), dtype="int32", name="ids")
+    x = K.Input((5, 3), name="x")
+    e = L.Embedding(20, 4, mask_zero=True)(ids)
+    q = L.LSTM(4, return_sequences=True, name="query_lstm")(e)
+    v = L.GRU(4, return_sequences=True, name="value_gru")(e)
+    k = L.Dense(4, name="key_dense")(v)
+    u = L.LSTM(4, return_sequences=True, name="unmasked_lstm")(x)
+    att = [L.Attention(name="att_dot")([q, v]),
+           L.Attention(use_scale=True, name="att_scale_key")([q, v, k]),
+           L.Attention(score_mode="concat", dropout=0.3, name="att_concat")([q, v]),
+           L.Attention(score_mode="concat", use_scale=True, name="att_concat_scale")([q, v]),
+           L.Attention(name="att_causal")([q, v], use_causal_mask=True)]
+    scored, weights = L.Attention(use_scale=True, name="att_scores")(
+        [q, v], return_attention_scores=True)
+    add = [L.AdditiveAttention(name="add_scale")([q, v]),
+           L.AdditiveAttention(use_scale=False, name="add_noscale")([q, v, k]),
+           L.AdditiveAttention(name="add_causal")([q, v], use_causal_mask=True)]
+    add_scored, add_weights = L.AdditiveAttention(name="add_scores")(
+        [q, v], return_attention_scores=True)
+    cross = L.Attention(use_scale=True, name="att_unmasked_value")([q, u])
+    both = L.Concatenate(name="all_attention")(att + [scored] + add + [add_scored, cross])
+    head = L.Dense(3, name="head")(L.GlobalAveragePooling1D()(both))
+    return K.Model([ids, x], [head, weights, add_weights, att[4]]), \
+        [padded_tokens(rng, 20), floats(rng, MASK_BATCH, 5, 3)]
+
+
+@case("""A small Transformer block on a bidirectional encoder: Embedding(mask_zero) ->
+      Bidirectional(LSTM, seq) -> MultiHeadAttention self-attention (mha(x, x), masks from the
+      Embedding) + Add + LayerNormalization -> GlobalAveragePooling1D -> Dense. Then a chain of
+      variants, each attending over the previous one's output (so each sees the query mask;
+      Keras 3 clears the masks of an MHA's input tensors for later readers): value_dim with
+      output_shape=6 and return_attention_scores (Keras 3's softmax path: fully padded
+      queries get zero weights), use_causal_mask with use_bias=False, dropout=0.1 (Keras 3's
+      softmax path again), cross-attention to an unmasked GRU value with a separate key and an
+      attention_mask Input -> GRU, and output_shape (2, 3). Padded rows as in
+      mask_embedding. Input order: ids, mem, attn_mask.""")
+def mha_block(K, rng):
+    L = K.layers
+    MHA = L.MultiHeadAttention
+    ids = K.Input((STEPS,), dtype="int32", name="ids")
+    mem = K.Input((5, 3), name="mem")
+    allowed = K.Input((STEPS, 5), dtype="bool", name="attn_mask")
+    e = L.Embedding(20, 4, mask_zero=True)(ids)
+    h = L.Bidirectional(L.LSTM(3, return_sequences=True), name="bi_lstm")(e)
+    a = MHA(num_heads=2, key_dim=3, name="mha_self")(h, h)
+    block = L.LayerNormalization(name="block_norm")(L.Add(name="residual")([h, a]))
+    head = L.Dense(2, name="head")(L.GlobalAveragePooling1D(name="pool")(block))
+    scored, scores = MHA(num_heads=3, key_dim=2, value_dim=4, output_shape=6,
+                         name="mha_scores")(block, block, return_attention_scores=True)
+    causal = MHA(num_heads=2, key_dim=2, use_bias=False, name="mha_causal")(
+        scored, scored, use_causal_mask=True)
+    dropped = MHA(num_heads=2, key_dim=2, dropout=0.1, name="mha_dropout")(causal, causal)
+    v = L.GRU(4, return_sequences=True, name="mem_gru")(mem)
+    key = L.Dense(3, name="mem_key")(mem)
+    cross = MHA(num_heads=2, key_dim=3, name="mha_cross")(dropped, v, key=key,
+                                                          attention_mask=allowed)
+    summary = L.GRU(3, name="summary_gru")(cross)
+    shaped = MHA(num_heads=2, key_dim=2, output_shape=(2, 3), name="mha_out_shape")(cross, v)
+    mask = rng.random((MASK_BATCH, STEPS, 5)) > 0.3
+    mask[:, :, 0] = True
+    mask[2, 1] = False                       # one query row that may attend to nothing
+    return K.Model([ids, mem, allowed], [head, scores, summary, shaped]), \
+        [padded_tokens(rng, 20), floats(rng, MASK_BATCH, 5, 3), mask]
+
+
+@case("""MultiHeadAttention over 4-D inputs with attention_axes: LSTM(seq) on 6 steps ->
+      Reshape((2, 3, 4)) -> MHA attention_axes=(2,) (attends within each row), (1, 2) (one
+      softmax over all six positions, with return_attention_scores), (1,) (within each
+      column) and, Keras 3 only, -2 (the same axis as (2,) for this rank) -> Reshape((6, .))
+      -> GRU. Also in .keras from tf-keras, which names the projections _query_dense...""",
+      extra_formats=("keras",))
+def mha_axes(K, rng):
+    L = K.layers
+    x = K.Input((6, 3), name="x")
+    s = L.LSTM(4, return_sequences=True)(x)
+    grid = L.Reshape((2, 3, 4), name="grid")(s)
+    rows = L.MultiHeadAttention(num_heads=2, key_dim=2, attention_axes=(2,),
+                                name="mha_rows")(grid, grid)
+    joint, scores = L.MultiHeadAttention(num_heads=2, key_dim=3, attention_axes=(1, 2),
+                                         name="mha_joint")(grid, grid,
+                                                           return_attention_scores=True)
+    cols = L.MultiHeadAttention(num_heads=1, key_dim=2, value_dim=3, attention_axes=(1,),
+                                name="mha_cols")(grid, grid)
+    parts = [rows, joint, cols]
+    if is_keras3(K):          # tf-keras does not normalise negative attention_axes
+        parts.append(L.MultiHeadAttention(num_heads=1, key_dim=2, attention_axes=-2,
+                                          name="mha_neg_axis")(grid, grid))
+    flat = L.Reshape((6, 4 * len(parts)), name="flat")(L.Concatenate()(parts))
+    return K.Model(x, [L.GRU(3)(flat), scores]), [floats(rng, BATCH, 6, 3)]
+
+
+@case("""Luong attention seq2seq from Dot + softmax + Dot: masked encoder LSTM (return
+      sequences and state), decoder LSTM started from the encoder state, scores Dot(axes=
+      [2, 2]), softmax, context Dot(axes=[2, 1]), Concatenate -> Dense(tanh) ->
+      TimeDistributed(Dense softmax). Also Dot(axes=-1, normalize=True) (cosine similarity;
+      the fully padded row's zero vectors), Dot(axes=1) on the 2-D states, and a memory-network
+      Dot(axes=(-1, 1)) after Permute((2, 1)). Input order: src, tgt.""")
+def luong_seq2seq(K, rng):
+    L = K.layers
+    src = K.Input((STEPS,), dtype="int32", name="src")
+    tgt = K.Input((5,), dtype="int32", name="tgt")
+    enc, h, c = L.LSTM(5, return_sequences=True, return_state=True, name="encoder")(
+        L.Embedding(20, 4, mask_zero=True)(src))
+    dec = L.LSTM(5, return_sequences=True, name="decoder")(
+        L.Embedding(20, 4, mask_zero=True)(tgt), initial_state=[h, c])
+    scores = L.Dot(axes=[2, 2], name="scores")([dec, enc])
+    align = L.Activation("softmax", name="align")(scores)
+    context = L.Dot(axes=[2, 1], name="context")([align, enc])
+    mixed = L.Dense(5, activation="tanh", name="attn_mix")(
+        L.Concatenate(name="context_dec")([context, dec]))
+    probs = L.TimeDistributed(L.Dense(6, activation="softmax"), name="probs")(mixed)
+    cosine = L.Dot(axes=-1, normalize=True, name="cosine")([dec, enc])
+    states = L.Dot(axes=1, name="state_dot")([h, c])
+    memory = L.Dot(axes=(-1, 1), name="memory")([L.Permute((2, 1), name="perm")(enc), enc])
+    tgt_ids = padded_tokens(rng, 20)[:, :5].copy()
+    tgt_ids[:, 0] = np.maximum(tgt_ids[:, 0], 1)
+    return K.Model([src, tgt], [probs, align, cosine, states, memory]), \
+        [padded_tokens(rng, 20), tgt_ids]
+
+
+@case("""The text classifier: raw strings -> TextVectorization (adapted: vocabulary in the
+      .keras assets; standardize lower_and_strip_punctuation, whitespace split,
+      output_sequence_length 8) -> Embedding(mask_zero) -> GRU -> Dense(softmax). Texts with
+      capitals, punctuation, unknown words, accents, Greek, Turkish I, emoji, NBSP, an empty
+      and a blank text. Keras 3 takes (B,) strings, tf-keras (B, 1). tf-keras cannot write an
+      adapted vocabulary to .h5, so both write .keras.""", extra_formats=("keras",),
+      lossy_formats=("h5", "json", "tf-checkpoint"))
+def text_gru(K, rng):
+    L = K.layers
+    text = _string_input(K, () if is_keras3(K) else (1,), "text")
+    tv = L.TextVectorization(max_tokens=40, output_sequence_length=8, name="vectorize")
+    tv.adapt(TEXT_CORPUS)
+    e = L.Embedding(40, 4, mask_zero=True)(tv(text))
+    out = L.Dense(3, activation="softmax")(L.GRU(4)(e))
+    return K.Model(text, out), [text_inputs(shape_1=not is_keras3(K))]
+
+
+@case("""TextVectorization options, each feeding an RNN or a Dense (one string input: (B,) in
+      Keras 3, whose symbolic shapes of bag outputs on (B, 1) are wrong, (B, 1) in tf-keras):
+      multi_hot; count with ngrams=2 and standardize="lower"; tf_idf (adapted: idf weights in
+      the weights, OOV slot the mean) with pad_to_max_tokens; split="character" with
+      standardize="strip_punctuation" and output_sequence_length 12 -> Embedding(mask) ->
+      LSTM; standardize=None without output_sequence_length (padded to the longest text) ->
+      Embedding(mask) -> GRU; ngrams=(1, 3) in int mode -> Embedding(mask) -> SimpleRNN.
+      Vocabularies from adapt (assets), so both writers write .keras.""",
+      extra_formats=("keras",),
+      lossy_formats=("h5", "json", "tf-checkpoint"))
+def text_modes(K, rng):
+    L = K.layers
+    text = _string_input(K, () if is_keras3(K) else (1,), "text")
+    TV = L.TextVectorization
+
+    def adapted(layer):
+        layer.adapt(TEXT_CORPUS)
+        return layer(text)
+    multi = adapted(TV(max_tokens=30, output_mode="multi_hot", name="tv_multi_hot"))
+    count = adapted(TV(max_tokens=50, output_mode="count", ngrams=2, standardize="lower",
+                       name="tv_count_bigrams"))
+    tfidf = adapted(TV(max_tokens=40, output_mode="tf_idf", pad_to_max_tokens=True,
+                       name="tv_tf_idf"))
+    chars = adapted(TV(max_tokens=60, split="character", standardize="strip_punctuation",
+                       output_sequence_length=12, name="tv_chars"))
+    raw = adapted(TV(max_tokens=60, standardize=None, name="tv_raw"))
+    grams = adapted(TV(max_tokens=80, ngrams=(1, 3), output_sequence_length=10,
+                       name="tv_trigrams"))
+    dense = L.Dense(3, name="bag_dense")(L.Concatenate(name="bags")([multi, count, tfidf]))
+    c = L.LSTM(3, name="char_lstm")(L.Embedding(60, 3, mask_zero=True)(chars))
+    r = L.GRU(3, name="raw_gru")(L.Embedding(60, 3, mask_zero=True)(raw))
+    g = L.SimpleRNN(3, name="gram_rnn")(L.Embedding(80, 3, mask_zero=True)(grams))
+    out = L.Concatenate(name="all")([dense, c, r, g])
+    return K.Model(text, [out, multi, count, tfidf, chars, raw]), \
+        [text_inputs(shape_1=not is_keras3(K))]
+
+
+@case("""Vocabularies given to the constructor (in the config, so tf-keras can write .h5):
+      TextVectorization(vocabulary=...) -> Embedding(mask) -> GRU, TextVectorization tf_idf with
+      idf_weights; StringLookup(mask_token="") on pre-split tokens (B, T) -> Embedding(mask) ->
+      LSTM; StringLookup num_oov_indices=0 (every token known), one_hot on (B, 1), multi_hot,
+      count, tf_idf; IntegerLookup(mask_token=0) on ids -> Embedding(mask) -> GRU and
+      IntegerLookup multi_hot. Exact matches: 'Café' and 'café' are different tokens. Input
+      order: text (B, 1), doc ((B,) in Keras 3), tokens, word, ids.""", extra_formats=("h5",))
+def lookup_vocabularies(K, rng):
+    L = K.layers
+    text = _string_input(K, (1,), "text")
+    doc = _string_input(K, () if is_keras3(K) else (1,), "doc")
+    tokens = _string_input(K, (STEPS,), "tokens")
+    word = _string_input(K, (1,), "word")
+    ids = K.Input((STEPS,), dtype="int64", name="ids")
+    vocab = ["the", "cat", "dog", "sat", "café", "Über", "δέλτα", "😀", "far", "away"]
+    tv = L.TextVectorization(vocabulary=vocab, output_sequence_length=6, name="tv_given")(text)
+    tfidf = L.TextVectorization(vocabulary=vocab[:6], output_mode="tf_idf",
+                                idf_weights=[0.5, 1.0, 1.5, 2.0, 0.25, 0.75],
+                                name="tv_given_tf_idf")(doc)
+    words = ["cat", "dog", "Café", "café", "ÜBER", "😀", "δέλτα"]
+    sl = L.StringLookup(vocabulary=words, mask_token="", name="sl_mask")(tokens)
+    known = L.StringLookup(vocabulary=words + ["zzz"], num_oov_indices=0,
+                           name="sl_no_oov")(word)
+    one_hot = L.StringLookup(vocabulary=words, output_mode="one_hot", name="sl_one_hot")(word)
+    multi = L.StringLookup(vocabulary=words, output_mode="multi_hot", name="sl_multi_hot")(tokens)
+    count = L.StringLookup(vocabulary=words, output_mode="count", oov_token="[OOV]",
+                           name="sl_count")(tokens)
+    sl_tfidf = L.StringLookup(vocabulary=words, output_mode="tf_idf",
+                              idf_weights=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+                              name="sl_tf_idf")(tokens)
+    il = L.IntegerLookup(vocabulary=[3, 5, 7, 11, 13, 17], mask_token=0, name="il_mask")(ids)
+    il_multi = L.IntegerLookup(vocabulary=[3, 5, 7, 11], output_mode="multi_hot",
+                               name="il_multi_hot")(ids)
+    g = L.GRU(3, name="tv_gru")(L.Embedding(12, 3, mask_zero=True)(tv))
+    s = L.LSTM(3, name="sl_lstm")(L.Embedding(9, 3, mask_zero=True)(sl))
+    i = L.GRU(3, name="il_gru")(L.Embedding(8, 3, mask_zero=True)(il))
+    bags = L.Dense(4, name="bags_dense")(L.Concatenate(name="bags")(
+        [tfidf, one_hot, multi, count, sl_tfidf, il_multi]))
+    out = L.Concatenate(name="all")([g, s, i, bags])
+    pool = np.array(words + ["CAT", "unknown", "Dog"])
+    tok = pool[rng.integers(0, len(pool), (len(TEXT_INPUTS), STEPS))]
+    tok[0, -3:] = ""                           # padding ('' is the mask token)
+    tok[3, :] = ""
+    word_in = np.array(words + ["zzz", "cat"])[:len(TEXT_INPUTS), None]
+    int_pool = np.array([0, 3, 5, 7, 11, 13, 17, 4, 99])
+    id_in = int_pool[rng.integers(0, len(int_pool), (len(TEXT_INPUTS), STEPS))].astype("int64")
+    id_in[1, :4] = 0
+    return K.Model([text, doc, tokens, word, ids], [out, known, one_hot, tfidf, sl_tfidf]), \
+        [text_inputs(shape_1=True), text_inputs(shape_1=not is_keras3(K)), tok, word_in, id_in]
+
+
+@case("""Adapted lookups (vocabularies in the .keras assets): StringLookup (mask_token '',
+      oov_token '[OOV]') on tokens -> Embedding(mask) -> GRU, StringLookup tf_idf (idf in the
+      weights), IntegerLookup -> Embedding -> LSTM and IntegerLookup(mask_token=0) count.
+      Input order: tokens, ids.""", extra_formats=("keras",),
+      lossy_formats=("h5", "json", "tf-checkpoint"))
+def lookup_adapted(K, rng):
+    L = K.layers
+    tokens = _string_input(K, (STEPS,), "tokens")
+    ids = K.Input((STEPS,), dtype="int64", name="ids")
+    corpus = np.array([w for t in TEXT_CORPUS for w in t.split()][:STEPS * 6]).reshape(6, STEPS)
+    sl = L.StringLookup(mask_token="", oov_token="[OOV]", name="sl_adapted")
+    sl.adapt(corpus)
+    tf_idf = L.StringLookup(output_mode="tf_idf", name="sl_adapted_tf_idf")
+    tf_idf.adapt(corpus)
+    int_corpus = rng.integers(1, 12, (6, STEPS)).astype("int64")
+    il = L.IntegerLookup(name="il_adapted")
+    il.adapt(int_corpus)
+    il_count = L.IntegerLookup(mask_token=0, output_mode="count", name="il_adapted_count")
+    il_count.adapt(int_corpus)
+    g = L.GRU(3, name="sl_gru")(L.Embedding(sl.vocabulary_size(), 3, mask_zero=True)(sl(tokens)))
+    i = L.LSTM(3, name="il_lstm")(L.Embedding(il.vocabulary_size(), 3)(il(ids)))
+    bags = L.Dense(3, name="bags_dense")(L.Concatenate()([tf_idf(tokens), il_count(ids)]))
+    pool = np.array(list(corpus.ravel()) + ["unknown", "CAT", ""])
+    tok = pool[rng.integers(0, len(pool), (5, STEPS))]
+    tok[1, 4:] = ""
+    id_in = rng.integers(0, 15, (5, STEPS)).astype("int64")
+    return K.Model([tokens, ids], [L.Concatenate()([g, i, bags])]), [tok, id_in]
+
+
+@case("""Numeric preprocessing in front of RNNs: Normalization adapted (mean, variance, count
+      in the weights) -> LSTM; Normalization with mean/variance in the config -> GRU;
+      Normalization(axis=None, invert=True) adapted; Normalization(axis=(1, 2)) adapted;
+      Rescaling(scale, offset) -> SimpleRNN; Discretization(bin_boundaries; values on the
+      boundaries) -> Embedding -> GRU, Discretization adapted (num_bins) count;
+      CategoryEncoding one_hot on (B, 1), multi_hot and count on (B, T) -> Dense. Input order:
+      x, v, cats, cat.""")
+def numeric_preprocessing(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 3), name="x")
+    vals = K.Input((STEPS,), name="v")
+    cats = K.Input((STEPS,), dtype="int32", name="cats")
+    cat = K.Input((1,), dtype="int32", name="cat")
+    sample = floats(rng, 20, STEPS, 3, scale=2.0) + np.array([1.0, -2.0, 0.5], "float32")
+    norm = L.Normalization(name="norm_adapted")
+    norm.adapt(sample)
+    given = L.Normalization(mean=[0.5, -1.0, 2.0], variance=[4.0, 0.25, 1.0], name="norm_given")
+    inv = L.Normalization(axis=None, invert=True, name="norm_invert")
+    inv.adapt(sample)
+    grid = L.Normalization(axis=(1, 2), name="norm_axes")
+    grid.adapt(sample)
+    a = L.LSTM(3, name="norm_lstm")(norm(x))
+    b = L.GRU(3, name="given_gru")(given(x))
+    c = L.SimpleRNN(3, name="rescale_rnn")(L.Rescaling(0.25, offset=-0.5, name="rescale")(
+        L.Add()([inv(x), grid(x)])))
+    bins = L.Discretization(bin_boundaries=[-0.5, 0.0, 0.5], name="bins")(vals)
+    d = L.GRU(3, name="bins_gru")(L.Embedding(4, 3)(bins))
+    adapted_bins = L.Discretization(num_bins=4, output_mode="count", name="bins_adapted")
+    adapted_bins.adapt(floats(rng, 40, STEPS))
+    one_hot = L.CategoryEncoding(num_tokens=6, output_mode="one_hot", name="ce_one_hot")(cat)
+    multi = L.CategoryEncoding(num_tokens=6, output_mode="multi_hot", name="ce_multi_hot")(cats)
+    count = L.CategoryEncoding(num_tokens=6, output_mode="count", name="ce_count")(cats)
+    bags = L.Dense(3, name="bags_dense")(L.Concatenate()(
+        [adapted_bins(vals), one_hot, multi, count]))
+    v = floats(rng, BATCH, STEPS)
+    v[0, :4] = [-0.5, 0.0, 0.5, 0.25]                  # on the boundaries: the upper bin
+    return K.Model([x, vals, cats, cat], [L.Concatenate()([a, b, c, d, bags]), bins]), \
+        [floats(rng, BATCH, STEPS, 3, scale=2.0), v,
+         rng.integers(0, 6, (BATCH, STEPS)).astype("int32"),
+         rng.integers(0, 6, (BATCH, 1)).astype("int32")]
+
+
 # --------------------------------------------------------------------------
 # Saving
 # --------------------------------------------------------------------------
@@ -1199,20 +1579,33 @@ def _full(kind, filename):
                   _save_full(filename), _load_full(filename))
 
 
-def _json(weights_file):
-    return Format("json", f"model.json+{weights_file}",
+def _json(weights_file, kind="json"):
+    return Format(kind, f"model.json+{weights_file}",
                   {"json": "model.json", "weights": weights_file},
                   _save_json_weights(weights_file), _load_json_weights(weights_file))
+
+
+def _saved_model(dirname):
+    """A TF SavedModel directory, untraced (traces cost 0.2-2 MB and nothing here reads
+    them); tools/make_tf_fixtures.py writes traced ones and older TensorFlow's."""
+    return Format("savedmodel", dirname, {"path": dirname},
+                  lambda model, folder: model.save(str(folder / dirname), save_traces=False),
+                  _load_full(dirname))
 
 
 # Per writer, native format first: the first saved format is the primary
 # load spec. Keras 3.15.1's public model.save() has no weights_format option
 # (only the private saving_lib.save_model does), so no npz-weights .keras.
+# tf-keras also writes TF SavedModel directories and TF-format checkpoints
+# (save_weights without .h5); they are not in the committed fixtures here
+# (fixtures/tf/ has them, from several TensorFlow versions) but the live tests
+# save every builder in them.
 FORMATS = {
     "keras3": (_full("keras", "model.keras"), _full("h5", "model.h5"),
                _json("model.weights.h5")),
     "tf_keras": (_full("h5", "model.h5"), _full("keras", "model.keras"),
-                 _json("model_weights.h5")),
+                 _json("model_weights.h5"), _saved_model("saved_model"),
+                 _json("ckpt/weights", "tf-checkpoint")),
 }
 
 
@@ -1220,7 +1613,8 @@ def case_formats(name, writer, all_formats=False):
     """The formats case `name` is written in for the committed fixtures.
 
     The writer's native format (listed first in FORMATS) plus the kinds the
-    case asks for in extra_formats, or all of them if all_formats. Each HDF5
+    case asks for in extra_formats ("keras", "h5", "json", "savedmodel",
+    "tf-checkpoint"), or all of them if all_formats. Each HDF5
     group or dataset costs about 1 KB however small the model, so the full
     matrix for every case would take about 5.5 MB.
     """
@@ -1252,6 +1646,9 @@ def _try_formats(K, model, inputs, outputs, formats, folder, reload=True, batch_
         try:
             fmt.save(model, folder)
         except Exception as exc:  # a writer that cannot save this model
+            for part in (fmt.spec.get("path"), fmt.spec.get("json"), fmt.spec.get("weights")):
+                if part and (folder / part).exists():    # what the failed save left behind
+                    (folder / part).unlink()
             skipped[fmt.name] = _error_text(exc)
             print(f"  WARNING: {K.__name__} cannot save {fmt.name}: {skipped[fmt.name]}")
             continue
@@ -1287,12 +1684,15 @@ def save_case(info, writer, out_dir, formats=None, reload=True):
     """Write one case folder: model files, io.npz and case.json.
 
     `info` comes from build(); files go directly into `out_dir` (created if
-    needed); `formats` defaults to every format of the writer (FORMATS);
+    needed); `formats` defaults to every format of the writer (FORMATS) but the
+    case's lossy_formats;
     `reload=False` skips reloading each file with Keras (the live tests do).
     Returns the case.json content as a dict.
     """
     K = keras_module(writer)
-    formats = FORMATS[writer] if formats is None else formats
+    if formats is None:
+        lossy = getattr(CASES.get(info["name"]), "lossy_formats", ())
+        formats = [f for f in FORMATS[writer] if f.kind not in lossy]
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     model, inputs = info["model"], info["inputs"]
@@ -1350,7 +1750,7 @@ def save_case(info, writer, out_dir, formats=None, reload=True):
 # --------------------------------------------------------------------------
 
 def _folder_size(folder):
-    return sum(f.stat().st_size for f in folder.iterdir())
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _print_summary(results):

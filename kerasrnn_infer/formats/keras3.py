@@ -35,13 +35,16 @@ class Keras3Weights:
 
     groups: Dict[str, List[Any]] = field(default_factory=dict)    # arrays (or FileRegions)
     prefixes: set = field(default_factory=set)
+    # a .keras archive's lookup vocabularies: {"layers/<snake>": {"vocabulary.txt": bytes as
+    # a uint8 array}} from assets/layers/<snake>/vocabulary.txt (Keras's save_assets)
+    assets: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     kind = "keras3"
 
     def has(self, path: str) -> bool:
         return path in self.groups or path in self.prefixes
 
     def to_plain(self) -> dict:
-        return {"groups": self.groups, "prefixes": self.prefixes}
+        return {"groups": self.groups, "prefixes": self.prefixes, "assets": self.assets}
 
     def assign(self, root, path: str) -> None:
         """Give every layer of model ``root`` its weights from this tree."""
@@ -121,6 +124,7 @@ def read_zip(fd: int, path: str, regions: bool = False) -> Source:
         if version is not None and not isinstance(version, str):
             raise ModelFileError(f"{path}: metadata.json keras_version={version!r:.80} is not "
                                  f"a version string")
+        assets = read_assets(zf, path, weights_limit(file_size))
         name = "model.weights.h5"
         info = zf.NameToInfo.get(name)
         if info is None:
@@ -145,7 +149,33 @@ def read_zip(fd: int, path: str, regions: bool = False) -> Source:
             weights = read_tree(f, path, Budget(size, base if regions else None))
     finally:
         src.close()
+    weights.assets = assets
     return Source(path, "keras-zip", config, version, weights)
+
+
+#: the asset files read: what Keras's lookup layers save (``index_lookup.py`` save_assets)
+ASSET_FILES = ("vocabulary.txt",)
+
+
+def read_assets(zf, path: str, limit: int) -> Dict[str, Dict[str, Any]]:
+    """The vocabularies under ``assets/`` (``assets/<object path>/vocabulary.txt``), each and
+    all together at most ``limit`` bytes, as uint8 arrays by object path and file name."""
+    out: Dict[str, Dict[str, Any]] = {}
+    total = 0
+    names = [n for n in zf.namelist() if n.startswith("assets/") and
+             n.rsplit("/", 1)[-1] in ASSET_FILES]
+    if len(names) > limits.MAX_LAYERS:
+        raise ModelFileError(f"{path}: the archive holds {len(names)} asset vocabularies, more "
+                             f"than the {limits.MAX_LAYERS} layers a model may have")
+    for name in names:
+        data = zip_member(zf, name, path, limit - total)
+        if data is None:
+            continue
+        total += len(data)
+        folder, file = name[len("assets/"):].rsplit("/", 1) if "/" in name[len("assets/"):] \
+            else ("", name[len("assets/"):])
+        out.setdefault(folder, {})[file] = np.frombuffer(data, np.uint8).copy()
+    return out
 
 
 # ----- assignment ------------------------------------------------------------------------------
@@ -165,17 +195,38 @@ def _item_names(items: List[WeightNode]) -> List[str]:
 def _child_groups(store: Keras3Weights, base: str, attr: str, items: List[WeightNode]
                   ) -> List[Tuple[Optional[str], str]]:
     """(group or None, expected name) of each item of a list attribute (``layers``,
-    ``cells``): class names with a counter per class; a model's layers may also sit under
-    _layer_checkpoint_dependencies (tf-keras 2.13) or directly under the model's group."""
+    ``cells``): class names with a counter per class; a model's layers may also sit directly
+    under the model's group, or under ``_layer_checkpoint_dependencies`` (Keras-2 ``.keras``
+    zips of tf.keras 2.12 ``save_format="keras_v3"`` and 2.13), where the counter skips a
+    number after every layer with weights: tf.keras tracks each such layer twice (as
+    ``layer_with_weights-k`` and ``layer-i``) and the writer counts both, saving the first
+    (``lstm``, ``lstm_2``, ``lstm_4``; a weightless ``dropout``, ``dropout_1``)."""
+    skipping = attr == "layers" and store.has(f"{base}_layer_checkpoint_dependencies")
+    seen: Dict[str, int] = {}
     out = []
-    for name in _item_names(items):
-        if attr == "layers":
-            cands = [f"{base}layers/{name}", f"{base}_layer_checkpoint_dependencies/{name}",
-                     f"{base}{name}"]
-        else:
+    for node in items:
+        snake = to_snake_case(node.class_name)
+        n = seen.get(snake, 0)
+        name = snake if n == 0 else f"{snake}_{n}"
+        if attr != "layers":
             cands = [f"{base}{attr}/{name}"]
-        out.append((next((c for c in cands if store.has(c)), None), name))
+        elif skipping:
+            cands = [f"{base}_layer_checkpoint_dependencies/{name}"]
+        else:
+            cands = [f"{base}layers/{name}", f"{base}{name}"]
+        group = next((c for c in cands if store.has(c)), None)
+        seen[snake] = n + (2 if skipping and _tracked_twice(node, store, group) else 1)
+        out.append((group, name))
     return out
+
+
+def _tracked_twice(node: WeightNode, store: Keras3Weights, group: Optional[str]) -> bool:
+    """Whether tf.keras tracked this layer twice (it has weights: ``if layer.weights``);
+    for a custom layer, whose weights only the file knows, whether its group holds any."""
+    flat = node.flat_slots()
+    if flat is None:
+        return group is not None and len(store.under(group)) > 0
+    return bool(flat)
 
 
 def _flat(node: WeightNode, store: Keras3Weights, group: str, path: str, who) -> List:
@@ -199,7 +250,10 @@ def _flat(node: WeightNode, store: Keras3Weights, group: str, path: str, who) ->
                                        f"{attr} item {c.class_name}")
                 arrays += _flat(c, store, g, path, who)
         elif child.flat_slots() != []:
-            arrays += _flat(child, store, f"{group}/{attr}", path, who)
+            sub = f"{group}/{attr}"
+            if not store.has(sub) and store.has(f"{group}/_{attr}"):
+                sub = f"{group}/_{attr}"        # tf-keras saves private attributes as named
+            arrays += _flat(child, store, sub, path, who)
     return arrays
 
 
@@ -212,6 +266,12 @@ def _assign_model(model: WeightNode, store: Keras3Weights, prefix: str, path: st
         assert layer is not None                        # every item of a model is a layer
         if layer.class_name == "InputLayer":
             continue
+        take_assets = getattr(layer, "set_assets", None)
+        if take_assets is not None:       # lookup vocabularies (assets/<same path as weights>)
+            files = store.assets.get(group or f"{prefix}layers/{gname}")
+            if files:
+                take_assets({k: np.asarray(v, np.uint8).tobytes() for k, v in files.items()},
+                            path)
         inner = _model_inside(node)
         if inner is not None:                           # a nested model (or one wrapped)
             if inner.flat_slots() == []:

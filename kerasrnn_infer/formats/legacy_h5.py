@@ -140,9 +140,12 @@ def _in_keras_order(layer, arrays: List[np.ndarray], backend: Optional[str],
         raise WeightsError(f"{path}: layer {layer.name!r} ({layer.class_name}) has "
                            f"{len(arrays)} weight arrays in the file, expected {len(order)}")
     out: List[np.ndarray] = list(arrays)
+    paths = list(getattr(arrays, "paths", None) or [None] * len(arrays))
+    out_paths = list(paths)
     for k, i in enumerate(order):
         out[i] = arrays[k]
-    return out
+        out_paths[i] = paths[k]
+    return WeightList(out, out_paths)           # the weight names travel with the arrays
 
 
 # the layers whose kernels Keras 2 flipped for Theano files (multi-backend Keras 2

@@ -5,16 +5,23 @@ everything is read through that descriptor with ``pread``, in this process and i
 child alike, so a file replaced meanwhile is never read half old, half new. ``Window`` and
 ``H5Window`` give zipfile and h5py file objects over the descriptor (or over a stored zip
 member); zip members are read with declared and actual sizes bounded.
+
+A directory (a SavedModel, a checkpoint folder) is several files: ``Directory`` opens each
+member relative to the directory's own descriptor, one name at a time, following no
+symbolic link inside it (so nothing outside the directory is ever read), accepting only
+regular files and directories, and bounding how many files are opened and how large each
+may be.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
 import zipfile
 import zlib
-from typing import Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -98,8 +105,7 @@ def open_model(path: str) -> int:
     if fd is not None:
         os.close(fd)
     if stat.S_ISDIR(mode):
-        raise ModelFileError(f"{path}: is a directory, expected a .keras or .h5 file "
-                             f"(a SavedModel directory needs TensorFlow)")
+        raise ModelFileError(f"{path}: is a directory, expected a .keras or .h5 file")
     raise ModelFileError(f"{path}: is not a regular file (a pipe or device); "
                          f"expected a .keras or .h5 file")
 
@@ -244,3 +250,168 @@ def read_region(fd: int, path: str, offset: int, dtype: str, shape) -> np.ndarra
         raise ModelFileError(f"{path}: an array at byte {offset} runs past the end of the "
                              f"file")
     return arr
+
+
+# ----- directories ------------------------------------------------------------------------------
+#: Files one directory read may open (a bundle's index and data shards, the protobufs), and
+#: entries one directory listing may hold. TensorFlow writes one data shard unless told to
+#: shard; a thousand is far beyond any checkpoint.
+MAX_DIR_FILES = 1100
+MAX_DIR_ENTRIES = 100_000
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_BINARY", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class Directory:
+    """A directory read through its own descriptor: members are opened by name relative to
+    it (never through a symbolic link), each checked to be a regular file (or a directory),
+    at most MAX_DIR_FILES of them per read; ``path`` names it in messages. Descriptors are
+    closed by ``close`` (a Directory is a context manager); sizes and modification times
+    seen at opening are checked again by ``check_unchanged``."""
+
+    def __init__(self, fd: int, path: str, budget: Optional[dict] = None):
+        self.fd, self.path = fd, path
+        self._budget = budget if budget is not None else {"files": 0}
+        self._open: List[int] = []
+        self._seen: Dict[int, Tuple[str, int, int]] = {}
+        self._subdirs: List["Directory"] = []
+
+    @classmethod
+    def open(cls, path: str) -> "Directory":
+        try:
+            fd = os.open(path, _DIR_FLAGS)
+        except FileNotFoundError:
+            raise ModelFileError(f"{path}: no such directory") from None
+        except OSError as e:
+            raise ModelFileError(f"{path}: cannot be read as a directory: "
+                                 f"{e.strerror or e}") from None
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ModelFileError(f"{path}: is not a directory")
+        return cls(fd, path)
+
+    def where(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def _open_member(self, name: str, flags: int) -> Optional[int]:
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise ModelFileError(f"{self.path}: {name!r} is not a plain file name")
+        if self._budget["files"] >= MAX_DIR_FILES:
+            raise ModelFileError(f"{self.path}: reading it would open more than "
+                                 f"{MAX_DIR_FILES} files; the model is corrupt or hostile")
+        try:
+            if os.open in os.supports_dir_fd:
+                fd = os.open(name, flags | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0),
+                             dir_fd=self.fd)
+            else:               # no openat: check the name is no link, then open it
+                full = self.where(name)
+                if os.path.islink(full):
+                    raise OSError(errno.ELOOP, "symbolic link")
+                fd = os.open(full, flags | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.EMLINK) or (
+                    e.errno == errno.ENOTDIR and self._is_link(name)):
+                raise ModelFileError(f"{self.where(name)}: is a symbolic link; links inside "
+                                     f"a model directory are not followed (kerasrnn_infer "
+                                     f"reads nothing outside it); copy the files in "
+                                     f"instead") from None
+            if e.errno == errno.ENOTDIR:
+                return None
+            raise ModelFileError(f"{self.where(name)}: cannot be read: "
+                                 f"{e.strerror or e}") from None
+        self._budget["files"] += 1
+        self._open.append(fd)
+        return fd
+
+    def _is_link(self, name: str) -> bool:
+        try:
+            return stat.S_ISLNK(os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode)
+        except (OSError, NotImplementedError, TypeError):
+            return False
+
+    def file(self, name: str) -> Optional[int]:
+        """A descriptor of regular file ``name`` in this directory, None if there is none."""
+        fd = self._open_member(name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        if fd is None:
+            return None
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ModelFileError(f"{self.where(name)}: is a directory, expected a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelFileError(f"{self.where(name)}: is not a regular file (a pipe or "
+                                 f"device)")
+        self._seen[fd] = (name, st.st_size, st.st_mtime_ns)
+        return fd
+
+    def subdir(self, name: str) -> Optional["Directory"]:
+        """Subdirectory ``name`` (opened the same way), None if there is none."""
+        fd = self._open_member(name, _DIR_FLAGS)
+        if fd is None:
+            return None
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise ModelFileError(f"{self.where(name)}: is not a directory")
+        self._open.remove(fd)
+        sub = Directory(fd, self.where(name), self._budget)
+        self._subdirs.append(sub)
+        return sub
+
+    def names(self) -> List[str]:
+        """The names in this directory (bounded: MAX_DIR_ENTRIES)."""
+        try:
+            with os.scandir(self.fd if os.scandir in os.supports_fd else self.path) as it:
+                out = []
+                for entry in it:
+                    out.append(entry.name)
+                    if len(out) > MAX_DIR_ENTRIES:
+                        raise ModelFileError(f"{self.path}: holds more than "
+                                             f"{MAX_DIR_ENTRIES} entries")
+        except OSError as e:
+            raise ModelFileError(f"{self.path}: cannot be listed: {e.strerror or e}") from None
+        return sorted(out)
+
+    def size(self, fd: int) -> int:
+        return self._seen[fd][1]
+
+    def read(self, fd: int, limit: int, what: str) -> bytes:
+        """The whole of file ``fd`` (opened by ``file``), at most ``limit`` bytes."""
+        name, size, _ = self._seen[fd]
+        if size > limit:
+            raise ModelFileError(f"{self.where(name)}: {what} is {size} bytes, more than the "
+                                 f"{limit} read")
+        buf = bytearray(size)
+        if pread_into(fd, buf, 0) != size:
+            raise ModelFileError(f"{self.where(name)}: is truncated (shorter than it was when "
+                                 f"opened)")
+        return bytes(buf)
+
+    def check_unchanged(self) -> None:
+        """Refuse if a file opened here changed (size or modification time) since opening."""
+        for sub in self._subdirs:
+            sub.check_unchanged()
+        for fd, (name, size, mtime) in self._seen.items():
+            st = os.fstat(fd)
+            if (st.st_size, st.st_mtime_ns) != (size, mtime):
+                raise ModelFileError(f"{self.where(name)}: the file changed while it was "
+                                     f"being read")
+
+    def close(self) -> None:
+        for sub in self._subdirs:
+            sub.close()
+        for fd in self._open:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._open, self._subdirs = [], []
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -12,12 +12,14 @@ loaded (no second BLAS library, no SciPy), found here by symbol name:
 - Symbols are looked up through NumPy's extension module (its handle searches the libraries it
   links) and in the libraries shipped in ``numpy.libs`` / ``numpy/.libs`` / ``numpy/.dylibs``.
 
-Integer arguments are passed as 64-bit values: right for ILP64 builds and, on x86-64 and
-arm64 (whose calling conventions give every integer argument a full register or stack slot),
-for LP64 builds too, whose callee reads the low half. Whatever is found is then checked by
-one real product against NumPy's before it is used; if none is found, or the check fails, or
-``KERASRNN_INFER_JIT_BLAS=0``, the compiled loop uses its own product (correct everywhere,
-slower from a few samples on). ``source()`` says which was chosen.
+Integer arguments are passed as 64-bit values: right for ILP64 builds (the first names
+tried) and, where the calling convention gives every integer argument a full 8-byte register
+or stack slot (x86-64 on Linux and Windows, arm64 on Linux), for LP64 builds too, whose callee
+reads the low half. Apple's arm64 convention packs stack arguments by their size, so on macOS
+only ILP64 names are used (Accelerate's ``cblas_sgemm$NEWLAPACK$ILP64``, scipy-openblas's).
+Whatever is found is then checked by one real product against NumPy's before it is used; if
+none is found, or the check fails, or ``KERASRNN_INFER_JIT_BLAS=0``, the compiled loop uses its
+own product (correct everywhere, slower from a few samples on). ``source()`` says which was chosen.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ import ctypes
 import glob
 import os
 import platform
+import sys
 from typing import Optional, Tuple
 
 import numpy as np
 
-_NAMES = ("scipy_cblas_{}gemm64_", "cblas_{}gemm64_", "cblas_{}gemm")
+_ILP64 = ("scipy_cblas_{}gemm64_", "cblas_{}gemm64_", "cblas_{}gemm$NEWLAPACK$ILP64")
+_LP64 = ("cblas_{}gemm",)
 ROW_MAJOR, NO_TRANS = 101, 111
 
 
@@ -75,8 +79,9 @@ def _find() -> Tuple[Optional[int], Optional[int], str]:
         return None, None, "the kernel's own product (KERASRNN_INFER_JIT_BLAS=0)"
     if platform.machine().lower() not in ("x86_64", "amd64", "arm64", "aarch64"):
         return None, None, f"the kernel's own product (no BLAS calls on {platform.machine()})"
+    names = _ILP64 if sys.platform == "darwin" else _ILP64 + _LP64
     for path, lib in _libraries():
-        for pattern in _NAMES:
+        for pattern in names:
             try:
                 s = ctypes.cast(getattr(lib, pattern.format("s")), ctypes.c_void_p).value
                 d = ctypes.cast(getattr(lib, pattern.format("d")), ctypes.c_void_p).value

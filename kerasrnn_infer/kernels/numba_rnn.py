@@ -167,7 +167,7 @@ class NumbaRecurrent:
 
     def run(self, x, initial_states, mask, go_backwards, return_sequences,
             zero_output_for_mask, prev_output=None):
-        if x.shape[0] > FUSED_UP_TO:
+        if x.shape[0] > FUSED_UP_TO or x.shape[0] == 0 or x.shape[1] == 0:
             return self.numpy.run(x, initial_states, mask, go_backwards, return_sequences,
                                   zero_output_for_mask, prev_output)
         x = np.asarray(x, self.dtype)

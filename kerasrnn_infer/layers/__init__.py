@@ -11,6 +11,7 @@ from typing import Any, Dict, List
 from .. import compat
 from ..errors import ConfigError, UnsafeModelError, UnsupportedError
 from .advanced_activations import ELU, LeakyReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import BuildContext, Layer, to_snake_case
 from .bidirectional import Bidirectional
 from .containers import Functional, Sequential
@@ -20,17 +21,20 @@ from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Co
                             SeparableConv2D)
 from .core import Activation, Dense, Embedding, Identity, InputLayer, Masking
 from .custom import CustomLayer
-from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .normalization import BatchNormalization, LayerNormalization
 from .ops import OPS, Op, is_op
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
                       GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D,
                       MaxPooling2D, MaxPooling3D)
+from .preprocessing import CategoryEncoding, Discretization, Normalization, Rescaling
 from .recurrent import RNN
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Flatten, Permute, RepeatVector,
                         Reshape, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D,
                         ZeroPadding2D, ZeroPadding3D)
+from .tf_ops import TFOpLambda
+from .text import IntegerLookup, StringLookup, TextVectorization
 from .wrappers import TimeDistributed
 
 REGISTRY: Dict[str, type] = {
@@ -51,7 +55,10 @@ REGISTRY: Dict[str, type] = {
     "UpSampling1D": UpSampling1D, "UpSampling2D": UpSampling2D, "UpSampling3D": UpSampling3D,
     # merging
     "Concatenate": Concatenate, "Add": Add, "Subtract": Subtract, "Multiply": Multiply,
-    "Average": Average, "Maximum": Maximum, "Minimum": Minimum,
+    "Average": Average, "Maximum": Maximum, "Minimum": Minimum, "Dot": Dot,
+    # attention
+    "Attention": Attention, "AdditiveAttention": AdditiveAttention,
+    "MultiHeadAttention": MultiHeadAttention,
     # convolution (Keras 1 names: compat.normalize) and pooling
     "Conv1D": Conv1D, "Convolution1D": Conv1D, "Conv2D": Conv2D, "Convolution2D": Conv2D,
     "Conv3D": Conv3D, "Convolution3D": Conv3D,
@@ -79,14 +86,20 @@ REGISTRY: Dict[str, type] = {
     # normalization and activations
     "BatchNormalization": BatchNormalization, "LayerNormalization": LayerNormalization,
     "ReLU": ReLU, "LeakyReLU": LeakyReLU, "ELU": ELU, "Softmax": Softmax,
+    # preprocessing
+    "Normalization": Normalization, "Rescaling": Rescaling, "Discretization": Discretization,
+    "CategoryEncoding": CategoryEncoding, "IntegerLookup": IntegerLookup,
+    "StringLookup": StringLookup, "TextVectorization": TextVectorization,
     # identity at inference
     "Dropout": Identity, "SpatialDropout1D": Identity, "SpatialDropout2D": Identity,
     "SpatialDropout3D": Identity, "GaussianNoise": Identity,
     "GaussianDropout": Identity, "AlphaDropout": Identity, "ActivityRegularization": Identity,
+    # tf.keras 2.x tf-op layers: a TensorFlow symbol by name, no code (layers/tf_ops.py)
+    "TFOpLambda": TFOpLambda, "SlicingOpLambda": TFOpLambda,
 }
 
-# layers whose config holds Python code (tf-keras TFOpLambda and friends hold a TF symbol)
-_UNSAFE = ("Lambda", "TFOpLambda", "SlicingOpLambda")
+# layers whose config holds Python code
+_UNSAFE = ("Lambda",)
 
 
 def supported_layers() -> List[str]:
@@ -115,7 +128,7 @@ def build_layer(entry: Any, ctx: BuildContext) -> Layer:
     if not isinstance(name, str):
         raise ConfigError(f"{ctx.source}: layer name {name!r} of class {cls!r} is not a string")
     registered = entry.get("registered_name")
-    for key in (cls, registered):
+    for key in (cls, registered, cls.rsplit(">", 1)[-1]):   # "package>Class": Class too
         if isinstance(key, str) and key in ctx.custom_objects:
             return CustomLayer(cls, name, cfg, ctx, ctx.custom_objects[key])
     if cls in _UNSAFE:

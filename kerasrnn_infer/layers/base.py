@@ -198,6 +198,16 @@ class Layer:
     is_op = False                  # a keras.ops node rather than a layer
     is_model = False               # a Sequential or Functional model (holds a graph)
     float_dtype = True             # config 'dtype' is a float compute dtype (not InputLayer's)
+    #: Names of the positional call arguments (first: the inputs) for layers called with more
+    #: than one, as Keras 3 records ``mha(query, value)``; graph.py maps the others to kwargs.
+    call_args: Tuple[str, ...] = ()
+    #: Call arguments whose tensors' own Keras masks the layer reads (Keras 3 passes them as
+    #: ``<name>_mask``, tf-keras reads ``tensor._keras_mask``): the executor passes each as
+    #: the ``<name>_mask`` keyword, the first being the inputs' mask.
+    mask_args: Tuple[str, ...] = ()
+    #: After its call, the input tensors of the ``mask_args`` carry no mask any more for the
+    #: calls that run later (Keras 3 MultiHeadAttention; see compat.mha_clears_masks).
+    clears_input_masks = False
     streaming: Optional[str] = "it mixes timesteps"
 
     def __init__(self, class_name: str, name: str, config: dict, ctx: BuildContext):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, limits
+from ..dtypes import input_dtype
 from ..errors import ConfigError, InputError
-from .base import Layer, WeightSlot, numeric_dtype, single
+from .base import Layer, WeightSlot, single
 
 
 class InputLayer(Layer):
@@ -33,7 +34,7 @@ class InputLayer(Layer):
             if self.bool_opt(key, False):
                 self.refuse(key, True, "False")
         dt = config.get("dtype", config.get("input_dtype"))
-        self.input_dtype = numeric_dtype(dt, f"{self.where}: input")
+        self.input_dtype = input_dtype(dt, f"{self.where}: input")
 
     def call(self, inputs, mask=None, **kwargs):
         return inputs

@@ -8,8 +8,11 @@ weights tree, the layer's own ``vars`` first, then each group below it depth fir
 order. Keras 3 saves a sublayer under the name of the attribute that holds it, so a layer
 with ``self.zq = Dense(...)`` and ``self.av = Dense(..., use_bias=False)`` gives
 ``[own vars..., av kernel, zq kernel, zq bias]`` (not Keras's ``get_weights`` order, which
-follows the order the attributes were set and is not in the file). ``weights.paths`` names
-where each array came from (``"vars/0"``, ``"zq/vars/1"``; legacy files: the weight name).
+follows the order the attributes were set and is not in the file). In a TF checkpoint or
+SavedModel: the variables below the layer's object, depth first in the order tf.keras
+tracked them (``add_weight`` calls and sublayer attributes, as they were set).
+``weights.paths`` names where each array came from (``"vars/0"``, ``"zq/vars/1"``; legacy
+files: the weight name; TF checkpoints: child names, ``"kernel"``, ``"dense/bias"``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Keras 3 writes the masks it computes automatically as op nodes (``NotEqual`` for
 ``Embedding(mask_zero=True)``, ``NotEqual`` + ``Any`` for ``Masking``) and users write
-``keras.ops`` calls between layers. Each op here receives its positional arguments as a list.
+``keras.ops`` calls between layers (``x[:, -1]`` is a ``GetItem`` node whose key holds
+``__slice__``, ``__ellipsis__``, ``None`` and integers). Each op here receives its
+positional arguments as a list.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 from .. import limits
 from ..errors import ConfigError, InputError
 from .base import Layer, feature_axes, numeric_dtype
+from .tf_ops import slice_key
 
 
 def _axis(v):
@@ -88,7 +91,16 @@ _OPS = {
     "Repeat": lambda cfg, a: np.repeat(a[0], _expanded(cfg, a, "repeats", "repeated"),
                                        axis=cfg.get("axis")),
     "LogicalXor": _binary(np.logical_xor),
+    "GetItem": lambda cfg, a: np.asarray(a[0])[slice_key(a[1], "GetItem")],
+    # Keras 3 Attention/AdditiveAttention record their output mask as convert_to_tensor(mask)
+    "ConvertToTensor": _kind("elementwise", lambda cfg, a: _converted(cfg, a[0])),
 }
+
+
+def _converted(cfg, x):
+    if cfg.get("sparse") or cfg.get("ragged"):
+        raise ConfigError("convert_to_tensor to a sparse or ragged tensor is not supported")
+    return np.asarray(x).astype(_dtype_name(cfg["dtype"])) if cfg.get("dtype") else np.asarray(x)
 
 
 def _like_dtype(cfg, x):

@@ -96,17 +96,20 @@ def _is_zip(path):
 
 def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = None):
     """Load ``path`` with real Keras: Keras 3 ``keras.saving.load_model`` for ``.keras`` zips,
-    tf_keras first then Keras 3 for legacy HDF5. ``custom_objects``: a dict, or a function of
-    the Keras module returning one. Returns ``(module, model)``; raises
+    tf_keras first then Keras 3 for legacy HDF5, tf_keras for SavedModel directories (Keras 3
+    cannot load them as models). ``custom_objects``: a dict, or a function of the Keras module
+    returning one. Returns ``(module, model)``; raises
     :class:`ReferenceUnavailable` when no Keras is installed or none can load the file."""
     import importlib
     if not have_keras():
         raise _unavailable("TensorFlow/Keras is not installed, so there is no real Keras to run "
                            "(pip install tensorflow tf-keras)", "missing")
     _quiet_tf()
-    is_zip = _is_zip(path)
-    # .keras zips: Keras 3 (tf_keras as a fallback for its own zips); HDF5: tf_keras, then Keras 3
-    order = ["keras", "tf_keras"] if is_zip else ["tf_keras", "keras"]
+    is_dir = os.path.isdir(path)
+    is_zip = not is_dir and _is_zip(path)
+    # .keras zips: Keras 3 (tf_keras as a fallback for its own zips); HDF5: tf_keras, then
+    # Keras 3; SavedModel directories: tf_keras
+    order = ["tf_keras"] if is_dir else ["keras", "tf_keras"] if is_zip else ["tf_keras", "keras"]
     errors = []
     tmpdir = None
     try:
@@ -119,7 +122,8 @@ def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = No
                 continue
             want_ext = ".keras" if is_zip else ".h5"
             p = path
-            if not path.lower().endswith((want_ext, ".hdf5") if not is_zip else (want_ext,)):
+            if not is_dir and not path.lower().endswith((want_ext, ".hdf5") if not is_zip
+                                                        else (want_ext,)):
                 if tmpdir is None:
                     tmpdir = tempfile.mkdtemp(prefix="kri-verify-")
                 p = os.path.join(tmpdir, "model" + want_ext)
@@ -250,8 +254,9 @@ def node_key(K, layer, node_index):
     if is_keras3(K):
         from keras.src.ops.function import make_node_key
         return make_node_key(layer, node_index)
-    from tf_keras.src.engine.functional import _make_node_key
-    return _make_node_key(layer.name, node_index)
+    # tf-keras and tf.keras 2.x (keras 2.12-2.15, whose engine lives elsewhere) share the rule
+    # of engine/functional.py _make_node_key
+    return f"{layer.name}_ib-{node_index}"
 
 
 def layer_output_tensors(K, model, layer):
@@ -285,8 +290,28 @@ def reset_states(model) -> None:
 def predict(model, inputs: Sequence[np.ndarray], batch_size=None) -> List[np.ndarray]:
     """``model.predict`` on the list ``inputs``, always returning a flat list of arrays.
     States of stateful layers carry over from earlier calls (see :func:`reset_states`)."""
+    inputs = [_string_tensor(x) for x in inputs]
     x = inputs[0] if len(inputs) == 1 else list(inputs)
-    return [np.asarray(y) for y in flatten(model.predict(x, batch_size=batch_size, verbose=0))]
+    return [_text_array(np.asarray(y))
+            for y in flatten(model.predict(x, batch_size=batch_size, verbose=0))]
+
+
+def _string_tensor(x):
+    """String arrays as a ``tf.string`` tensor: Keras 3's ``predict`` refuses NumPy ``str``
+    arrays ("Invalid dtype: str..."), tf-keras takes both."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
+        import tensorflow as tf
+        return tf.constant(x)
+    return x
+
+
+def _text_array(y: np.ndarray) -> np.ndarray:
+    """TensorFlow's string outputs (object arrays of UTF-8 bytes) as NumPy ``str`` arrays,
+    which ``.npz`` files hold without pickling."""
+    if y.dtype.kind == "O" or y.dtype.kind == "S":
+        return np.vectorize(lambda b: b.decode("utf-8") if isinstance(b, bytes) else str(b),
+                            otypes=[str])(y) if y.size else y.astype(str)
+    return y
 
 
 def probe_layers(K, model, inputs: Sequence[np.ndarray], batch_size=None,
