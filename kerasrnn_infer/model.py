@@ -98,7 +98,7 @@ class Model:
         self._origin: Dict[str, Any] = {}
         provider = weakref.WeakMethod(self._layer_io_shapes)
         for l in self.layers:
-            l._io_shapes = provider
+            l.__dict__["_io_shapes"] = provider       # read by Layer.input_shape
 
     # ----- structure -------------------------------------------------------------------------
     @property
