@@ -6,6 +6,7 @@ against what Keras recorded in the fixtures."""
 import inspect
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -204,12 +205,12 @@ def test_predict_chosen_outputs_runs_only_what_they_need(monkeypatch):
     names = model.output_names                      # ['y_steps', 'z_head', 'lstm/2']
     calls = []
     for l in model.layers:
-        real = l.call
+        real = l.run                 # what the executor calls (TimeDistributed has no call path)
 
         def spy(*a, _real=real, _name=l.name, **k):
             calls.append(_name)
             return _real(*a, **k)
-        monkeypatch.setattr(l, "call", spy)
+        monkeypatch.setattr(l, "run", spy)
     full = model.predict(x)
     assert "y_steps" in calls
     calls.clear()
@@ -224,8 +225,7 @@ def test_predict_chosen_outputs_runs_only_what_they_need(monkeypatch):
     assert "concatenate" not in calls and "z_head" not in calls
     one = model.predict(x, outputs=[1])
     assert isinstance(one, list) and len(one) == 1
-    np.testing.assert_array_equal(one[0], np.asarray(io["call0/out/1"]).astype(np.float32)
-                                  if False else full[1])
+    np.testing.assert_array_equal(one[0], full[1])
     with pytest.raises(kri.ArgumentError) as e:
         model.predict(x, outputs=["z_head", "nope"])
     assert all(n in str(e.value) for n in names)
@@ -385,3 +385,145 @@ def test_live_mixed_float16_passes_verify_at_its_default_tolerance(tmp_path):
     r = assert_matches_keras(path)
     assert r.atol == 2e-3 and r.worst_bound > 0.01
     assert not compare_with_keras(path, atol=1e-5, rtol=1e-5).passed
+
+
+# ----- the command line covers what the API covers -------------------------------------------
+from kerasrnn_infer import cli  # noqa: E402
+
+TF_DIR = os.path.join(FIXTURES, "tf")
+CUSTOM_SM = os.path.join(TF_DIR, "custom_attention__tf2.21")      # AttentionLayer (custom)
+NESTED_TF = os.path.join(TF_DIR, "graph_nested__tf2.21")          # model.json + ckpt/weights
+NESTED_K3 = os.path.join(FIXTURES, "graph_nested_sequential__keras3")
+CUSTOM_PY = os.path.join(os.path.dirname(__file__), "custom_layers.py")
+
+
+def _outputs(path):
+    with np.load(path) as z:
+        return [z[k] for k in z.files]
+
+
+def _wants(io_):
+    return [io_[f"call0/out/{j}"] for j in range(sum(k.startswith("call0/out/") for k in io_))]
+
+
+def _close(got, want, tol=1e-5):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert float(np.max(np.abs(g.astype(np.float64) - w))) <= tol
+
+
+def test_cli_custom_layers_from_a_python_file(tmp_path, capsys):
+    sm = os.path.join(CUSTOM_SM, "saved_model")
+    with pytest.raises(kri.UnsupportedError) as e:
+        cli_run(["info", sm])
+    msg = str(e.value)
+    assert "AttentionLayer" in msg and "--custom" in msg and len(msg) < 700
+    assert cli.main(["info", sm, "--custom", CUSTOM_PY]) == 0
+    assert "AttentionLayer" in capsys.readouterr().out
+    out = str(tmp_path / "y.npz")
+    assert cli.main(["predict", sm, "--custom", CUSTOM_PY, "-i",
+                     os.path.join(CUSTOM_SM, "io.npz"), "-o", out]) == 0
+    _close(_outputs(out), _wants(dict(np.load(os.path.join(CUSTOM_SM, "io.npz")))))
+    # a named attribute, a module path, and what goes wrong said plainly
+    assert cli.main(["info", sm, "--custom", CUSTOM_PY + ":CUSTOM_OBJECTS"]) == 0
+    for spec, pattern in ((CUSTOM_PY + ":NOPE", r"has no NOPE \(dicts there: CUSTOM_OBJECTS"),
+                          (str(tmp_path / "none.py"), "no such file"),
+                          ("no_such_module_xyz", "cannot import no_such_module_xyz")):
+        with pytest.raises(kri.UsageError, match=pattern):
+            cli_run(["info", sm, "--custom", spec])
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(kri.UsageError, match=r"running .*broken.py failed: RuntimeError: boom"):
+        cli_run(["info", sm, "--custom", str(broken)])
+
+
+def cli_run(argv):
+    """cli's work without its error printing: the exception a user would see as one line."""
+    args = cli.build_parser().parse_args(argv)
+    import io as _io
+    return args.func(args, _io.StringIO())
+
+
+def test_cli_help_says_custom_code_is_the_users_own(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["predict", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--custom" in text and "runs that code" in text and "never run code" in text
+    assert "--architecture" in text
+
+
+def test_cli_weights_only_files_with_architecture(tmp_path, capsys):
+    # a Keras 3 .weights.h5, and a TF checkpoint prefix
+    for d, weights in ((NESTED_K3, "model.weights.h5"), (NESTED_TF, "ckpt/weights")):
+        arch = os.path.join(d, "model.json")
+        with pytest.raises(kri.ModelFileError, match="--architecture"):
+            cli_run(["info", os.path.join(d, weights)])
+        assert cli.main(["info", os.path.join(d, weights), "--architecture", arch]) == 0
+        text = capsys.readouterr().out
+        assert "architecture JSON +" in text and "total params" in text
+        out = str(tmp_path / "y.npz")
+        assert cli.main(["predict", os.path.join(d, weights), "--architecture", arch,
+                         "-i", os.path.join(d, "io.npz"), "-o", out]) == 0
+        _close(_outputs(out), _wants(dict(np.load(os.path.join(d, "io.npz")))))
+        capsys.readouterr()
+        assert cli.main(["verify", os.path.join(d, weights), "--architecture", arch,
+                         "--golden", os.path.join(d, "io.npz")]) == 0
+        assert capsys.readouterr().out.splitlines()[-1].startswith("PASS")
+    with pytest.raises(kri.UsageError, match="--architecture .*no such file"):
+        cli_run(["info", os.path.join(NESTED_K3, "model.weights.h5"), "--architecture",
+                 str(tmp_path / "missing.json")])
+
+
+def test_only_a_model_json_is_taken_for_an_architecture(tmp_path):
+    """A file starting with '[' or '{' is not a model JSON unless it is one."""
+    for name, text in (("pyproject.toml", "[build-system]\nrequires = []\n"),
+                       ("list.json", "[1, 2, 3]"), ("obj.json", '{"a": 1}')):
+        p = tmp_path / name
+        p.write_text(text)
+        with pytest.raises(kri.ModelFileError) as e:
+            kri.load_model(str(p))
+        assert "not a Keras model file" in str(e.value) and "architecture" not in str(e.value)
+    with pytest.raises(kri.ModelFileError, match=r"architecture JSON .*--architecture"):
+        kri.load_model(os.path.join(NESTED_K3, "model.json"))
+
+
+def test_batch_size_is_one_spelling_everywhere(tmp_path, capsys):
+    model = os.path.join(RNN, "model.keras")
+    golden = str(tmp_path / "g.npz")
+    for flag in ("--batch-size", "--batch"):        # --batch: the old spelling, kept
+        args = cli.build_parser().parse_args(["verify", model, flag, "3"])
+        assert args.batch_size == 3
+        args = cli.build_parser().parse_args(["golden", model, "--out", golden, flag, "3"])
+        assert args.batch_size == 3
+        args = cli.build_parser().parse_args(["predict", model, "-i", "x.npy", flag, "3"])
+        assert args.batch_size == 3
+    with pytest.raises(kri.UsageError, match="--batch-size 0"):
+        cli_run(["verify", model, "--batch-size", "0", "--golden", golden])
+
+
+def test_json_outputs_print_float32_values_as_float32(capsys):
+    from kerasrnn_infer.arrays_io import json_value
+    y = np.array([[0.1, 1 / 3, 1e-8, -2.5]], np.float32)
+    text = json.dumps(json_value(y))
+    assert text == "[[0.1, 0.33333334, 1e-08, -2.5]]"
+    np.testing.assert_array_equal(np.asarray(json.loads(text), np.float32), y)
+    assert json_value(np.array([0.1])) == [0.1] and json_value(np.array([3])) == [3]
+    model = os.path.join(RNN, "model.keras")
+    x = os.path.join(RNN, "io.npz")
+    assert cli.main(["predict", model, "-i", x]) == 0
+    out = capsys.readouterr().out
+    assert not re.search(r"\d\.\d{12,}", out)          # no 17-digit doubles
+    got = [np.asarray(v, np.float32) for v in json.loads(out).values()]
+    _close(got, _wants(dict(np.load(x))))
+
+
+def test_golden_without_tensorflow_says_to_run_it_where_tensorflow_is(monkeypatch, tmp_path):
+    from kerasrnn_infer.testing import keras_ref
+    monkeypatch.setattr(keras_ref, "have_keras", lambda: False)
+    with pytest.raises(kri.ReferenceUnavailable) as e:
+        cli_run(["golden", os.path.join(RNN, "model.keras"), "--out", str(tmp_path / "g.npz")])
+    msg = str(e.value)
+    assert "where TensorFlow is installed" in msg and "--golden" not in msg
+    with pytest.raises(kri.ReferenceUnavailable) as e:
+        cli_run(["verify", os.path.join(RNN, "model.keras")])
+    assert "--golden golden.npz" in str(e.value)

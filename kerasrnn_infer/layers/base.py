@@ -223,17 +223,22 @@ class Layer:
     # ----- config helpers -------------------------------------------------------------------
     @property
     def where(self) -> str:
+        """``<file>: layer 'name' (Class)``: how messages about this layer begin."""
         return f"{self.ctx.source}: layer {self.name!r} ({self.class_name})"
 
     def opt(self, key: str, default: Any = None) -> Any:
+        """The config value ``key`` as the file holds it, or ``default``."""
         return self.config.get(key, default)
 
     def require(self, key: str) -> Any:
+        """The config value ``key``; a ConfigError naming the layer when it is absent."""
         if key not in self.config:
             raise ConfigError(f"{self.where}: config has no {key!r}")
         return self.config[key]
 
     def refuse(self, option: str, value: Any, supported: str) -> None:
+        """Raise UnsupportedError naming the layer, the option, its value and what is
+        supported."""
         raise UnsupportedError(f"{self.where}: {option}={value!r} is not supported; "
                                f"supported: {supported}")
 
@@ -246,6 +251,8 @@ class Layer:
         return key, default
 
     def bool_opt(self, key: str, default: bool = False, aliases: Sequence[str] = ()) -> bool:
+        """The config value ``key`` (or one of its ``aliases``) as a bool; a ConfigError for
+        anything else."""
         k, v = self._value(key, default, aliases)
         if isinstance(v, bool):
             return v
@@ -255,6 +262,8 @@ class Layer:
 
     def int_opt(self, key: str, default: Any = None, minimum: int = 1,
                 maximum: int = limits.MAX_DIM, aliases: Sequence[str] = ()) -> Any:
+        """The config value ``key`` as an int within ``[minimum, maximum]`` (or None when
+        that is the default); a ConfigError otherwise."""
         k, v = self._value(key, default, aliases)
         if v is None:
             return None
@@ -262,6 +271,8 @@ class Layer:
 
     def float_opt(self, key: str, default: Any = None, aliases: Sequence[str] = (),
                   minimum: Optional[float] = None) -> Any:
+        """The config value ``key`` as a finite float (at least ``minimum``); a ConfigError
+        otherwise."""
         k, v = self._value(key, default, aliases)
         if v is None:
             return None
@@ -273,6 +284,8 @@ class Layer:
 
     def choice_opt(self, key: str, default: Any, choices: Sequence[Any],
                    aliases: Sequence[str] = (), lower: bool = True) -> Any:
+        """The config value ``key``, one of ``choices`` (compared lowercased when ``lower``);
+        UnsupportedError listing the choices otherwise."""
         k, v = self._value(key, default, aliases)
         if lower and isinstance(v, str):
             v = v.lower()
@@ -310,6 +323,8 @@ class Layer:
         return WeightNode(self.class_name, self.slots, [], self.trainable, self)
 
     def set_weights(self, arrays: Sequence[np.ndarray]) -> None:
+        """Give the layer its weights in Keras's ``get_weights`` order, each checked against
+        the shape its config implies (WeightsError naming the weight otherwise)."""
         slots = self.slots or []
         if len(arrays) != len(slots):
             raise WeightsError(f"{self.where}: expects {len(slots)} weight arrays "
@@ -414,6 +429,8 @@ class Layer:
         raise NotImplementedError
 
     def compute_mask(self, inputs, mask):
+        """The mask of the layer's output, as Keras's ``compute_mask``: the input mask when
+        the layer supports masking, else None."""
         return mask if self.supports_masking else None
 
     def stream_block(self) -> Optional[str]:
