@@ -442,3 +442,82 @@ def test_verify_runs_tf_keras_on_a_savedmodel_written_by_tensorflow_2_12(capsys)
     assert main(["verify", os.path.join(TF, "graph_nested__tf2.12", "saved_model")]) == 0
     out = capsys.readouterr().out
     assert re.search(r"PASS: \d+ compared, 0 skipped; .* vs tf_keras 2\.\d+", out), out
+
+
+# ----- adapted lookup vocabularies: the lookup tables' constants in saved_model.pb ------------
+TEXT_SM = [os.path.join(TF, d) for d in sorted(os.listdir(TF))
+           if d.startswith(("text_gru__", "lookup_adapted__"))]
+
+
+def test_adapted_vocabularies_come_from_the_savedmodel_lookup_tables():
+    """tf-keras keeps an adapted lookup layer's vocabulary only as the two constants its
+    StaticHashTable is initialized from: read, the vocabulary is in token order."""
+    assert len(TEXT_SM) == 6
+    for d in TEXT_SM:
+        model = kri.load_model(os.path.join(d, "saved_model"))
+        lookups = [l for l in model.layers if hasattr(l, "set_table")]
+        assert lookups and all(l.vocab_size and l.vocab_size > 10 for l in lookups), d
+    tv = kri.load_model(os.path.join(TF, "text_gru__tf2.12", "saved_model")).get_layer(
+        "vectorize")
+    ids = tv.lookup([b"the", b"no-such-token"], "test")
+    assert ids.tolist() == [2, 1]          # mask 0, OOV 1, tokens from 2 (most frequent first)
+
+
+def _int64_run(start, n):
+    return np.arange(start, start + n, dtype="<i8").tobytes()
+
+
+def test_a_lookup_table_with_gaps_in_its_ids_is_refused(tmp_path):
+    d = copy_case(os.path.join(TF, "text_gru__tf2.21", "saved_model"), str(tmp_path / "sm"))
+    pb = os.path.join(d, "saved_model.pb")
+    data = open(pb, "rb").read()
+    run = _int64_run(2, 38)
+    assert data.count(run) == 1
+    bad = run[:16] + (99).to_bytes(8, "little") + run[24:]
+    open(pb, "wb").write(data.replace(run, bad))
+    with pytest.raises(kri.WeightsError, match=r"lookup table of layer 'vectorize' maps its 38 tokens to ids"):
+        kri.load_model(d)
+
+
+def _table_saved_model(keys: bytes, values: bytes, arg_names=("h", "t_keys", "t_values")):
+    """A minimal SavedModel message: object 0 a resource whose _initialize function (object 1)
+    binds constants 2 and 3 (graph nodes ck and cv)."""
+    ref = lambda nid, name: f_bytes(1, f_varint(1, nid) + f_bytes(2, name.encode()))  # noqa: E731
+    objs = [ref(1, "_initialize") + f_bytes(10, b""),
+            f_bytes(6, f_bytes(1, b"init_fn")),
+            f_bytes(9, f_bytes(1, b"ck")), f_bytes(9, f_bytes(1, b"cv"))]
+    concrete = f_bytes(2, f_bytes(1, b"init_fn") + f_bytes(2, f_bytes(2, b"".join(
+        varint(i) for i in (0, 2, 3)))))
+    graph_obj = b"".join(f_bytes(1, o) for o in objs) + concrete
+    sig = f_bytes(1, b"init_fn") + b"".join(f_bytes(2, f_bytes(1, a.encode()))
+                                            for a in arg_names)
+    library = f_bytes(1, f_bytes(1, sig))
+
+    def const(name, tensor):
+        attr = f_bytes(1, b"value") + f_bytes(2, f_bytes(8, tensor))
+        return f_bytes(1, f_bytes(1, name) + f_bytes(2, b"Const") + f_bytes(5, attr))
+    graph = const(b"ck", keys) + const(b"cv", values) + f_bytes(2, library)
+    return f_bytes(2, f_bytes(2, graph) + f_bytes(7, graph_obj))
+
+
+def _shape(*dims):
+    return f_bytes(2, b"".join(f_bytes(2, f_varint(1, d)) for d in dims))
+
+
+def test_lookup_table_constants_are_bounded_and_checked():
+    from kerasrnn_infer.formats.saved_model import read_tables
+    strings = f_varint(1, 7) + _shape(2) + f_bytes(8, b"a") + f_bytes(8, b"b")
+    ints = f_varint(1, 9) + _shape(2) + f_bytes(4, _int64_run(1, 2))
+    t = read_tables(_table_saved_model(strings, ints), "m")
+    assert t[0]["values"].tolist() == [1, 2] and t[0]["strings"][0].tolist() == [1, 1]
+    # not a keys/values import: ignored (not a lookup table of a Keras layer)
+    assert read_tables(_table_saved_model(strings, ints, ("h", "a", "b")), "m") == {}
+    huge = f_varint(1, 9) + _shape(1 << 40) + f_bytes(4, _int64_run(1, 2))
+    with pytest.raises(kri.ModelFileError, match="vectors of at most"):
+        read_tables(_table_saved_model(strings, huge), "m")
+    short = f_varint(1, 9) + _shape(3) + f_bytes(4, _int64_run(1, 2))
+    with pytest.raises(kri.ModelFileError, match="declares 3 int64 values in 16 bytes"):
+        read_tables(_table_saved_model(strings, short), "m")
+    three = f_varint(1, 7) + _shape(3) + b"".join(f_bytes(8, c) for c in (b"a", b"b", b"c"))
+    with pytest.raises(kri.ModelFileError, match="maps 3 keys to 2"):
+        read_tables(_table_saved_model(three, ints), "m")

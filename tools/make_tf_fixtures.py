@@ -90,6 +90,12 @@ PLAN = {
     "_refused": {"tf2.21": ()},        # SavedModels that must be refused (write_refused)
 }
 NOTES = {
+    "text_gru": "The text classifier (adapted TextVectorization -> Embedding(mask_zero) -> GRU "
+                "-> Dense) as a SavedModel: tf.keras keeps the adapted vocabulary only as the "
+                "constants its lookup table is initialized from, in saved_model.pb.",
+    "lookup_adapted": "Adapted StringLookup, IntegerLookup and tf_idf lookups as a SavedModel: "
+                      "vocabularies from the lookup tables' constants in saved_model.pb, "
+                      "tf_idf weights from the variables.",
     "custom_attention": "A custom layer (AttentionLayer: softmax over time of tanh(x W + b), "
                         "weights named kernel and bias) after a Bidirectional LSTM; loaded "
                         "with custom_objects (tests/custom_layers.py).",
