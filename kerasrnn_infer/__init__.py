@@ -7,9 +7,9 @@ NumPy, without TensorFlow, giving Keras's numbers.
 """
 
 from .ctc import ctc_decode, ctc_decode_keras3
-from .errors import (ConfigError, InputError, InternalError, KerasRnnInferError, ModelFileError,
-                     ReferenceUnavailable, SettingError, UnsafeModelError, UnsupportedError,
-                     UsageError, WeightsError)
+from .errors import (ArgumentError, ConfigError, InputError, InternalError, KerasRnnInferError,
+                     ModelFileError, ReferenceUnavailable, SettingError, UnsafeModelError,
+                     UnsupportedError, UsageError, WeightsError)
 from .layers import supported_layers
 from .layers.containers import TensorSpec
 from .model import Model, load_model, model_from_json
@@ -17,6 +17,7 @@ from .model import Model, load_model, model_from_json
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
     "ConfigError",
     "InputError",
     "InternalError",

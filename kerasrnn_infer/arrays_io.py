@@ -4,7 +4,8 @@
   :func:`coerce_inputs` (an array, a list, a dict or a file path);
 - matching arrays to the model's inputs: :func:`arrays_in_model_order`;
 - writing outputs: :func:`write_outputs` (``.npy``, ``.npz``, ``.json`` or JSON on stdout,
-  keyed by ``Model.output_names``).
+  keyed by ``Model.output_names``; float32 values as their shortest float32 repr,
+  :func:`json_value`).
 
 How named arrays (``.npz`` members, a JSON object, a dict) meet the model's inputs:
 
@@ -36,7 +37,8 @@ import numpy as np
 from ._util import as_list
 from .errors import InputError, UsageError
 
-__all__ = ["arrays_in_model_order", "coerce_inputs", "read_inputs", "write_outputs"]
+__all__ = ["arrays_in_model_order", "coerce_inputs", "json_value", "read_inputs",
+           "write_outputs"]
 
 # keys of a golden file / fixture io.npz that are not inputs
 GOLDEN_EXTRAS = ("call", "layer/", "meta/", "target/")
@@ -120,6 +122,8 @@ def _from_json_value(value, model, source) -> List[np.ndarray]:
                                      f"give a list of {len(specs)} arrays or an object by name")
                 return [np.asarray(v) for v in value]
             return [np.asarray(value)]
+    except InputError:               # ours (an InputError is a ValueError too)
+        raise
     except ValueError as e:          # ragged nested lists
         raise InputError(f"{source}: the arrays are not rectangular: {e}") from None
     raise InputError(f"{source}: expected a JSON array (one input), a list of arrays or an "
@@ -155,6 +159,8 @@ def read_inputs(path: str, model, stdin=None, mmap: bool = False) -> List[np.nda
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
             return arrays_in_model_order(arrays, model, path)
+    except InputError:               # ours (an InputError is a ValueError too)
+        raise
     except (ValueError, OSError, zipfile.BadZipFile) as e:
         hint = ""
         if "allow_pickle" in str(e):      # an object array: strings must be fixed-width
@@ -177,6 +183,19 @@ def coerce_inputs(x, model) -> List[np.ndarray]:
     return [np.asarray(x)]
 
 
+def json_value(y: np.ndarray):
+    """``y`` as nested lists for JSON, float32 and float16 values written as their own
+    shortest repr (``0.1``, not the double ``0.10000000149011612``): each parses back to the
+    same float32 / float16 value. NaN and infinities are written as Python's json writes them
+    (``NaN``, ``Infinity``)."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f" and y.dtype.itemsize < 8:
+        # NumPy's str of a float32/float16 is its shortest round-trip repr; the double parsed
+        # from it prints (repr) as the same digits
+        return y.astype(str).astype(np.float64).tolist()
+    return y.tolist()
+
+
 def write_outputs(model, ys, path, stdout) -> None:
     """Write ``ys`` (``predict``'s result) to ``path``: ``.npy`` (one output), ``.npz`` or
     ``.json`` keyed by ``model.output_names``, or JSON on ``stdout`` when ``path`` is None or
@@ -186,7 +205,7 @@ def write_outputs(model, ys, path, stdout) -> None:
     if len(keys) != len(ys):
         keys = [f"out/{j}" for j in range(len(ys))]
     if path in (None, "-"):
-        json.dump({k: y.tolist() for k, y in zip(keys, ys)}, stdout)
+        json.dump({k: json_value(y) for k, y in zip(keys, ys)}, stdout)
         stdout.write("\n")
         return
     ext = os.path.splitext(path)[1].lower()
@@ -199,7 +218,7 @@ def write_outputs(model, ys, path, stdout) -> None:
         np.savez(path, **dict(zip(keys, ys)))
     elif ext == ".json":
         with open(path, "w") as f:
-            json.dump({k: y.tolist() for k, y in zip(keys, ys)}, f)
+            json.dump({k: json_value(y) for k, y in zip(keys, ys)}, f)
             f.write("\n")
     else:
         raise UsageError(f"{path}: unknown output file type {ext!r}; use .npy, .npz or .json "

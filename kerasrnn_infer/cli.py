@@ -32,11 +32,131 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ----- helpers ----------------------------------------------------------------------------------
-def _load(path, keras_version=None):
-    from . import load_model
-    if not os.path.exists(path):
+def _import_spec(spec: str, option: str):
+    """The module a ``--custom`` / ``--keras-custom`` SPEC names, and the attribute it names
+    (or None): ``FILE.py[:ATTR]`` or ``package.module[:ATTR]``. This runs the user's code."""
+    import importlib
+    import importlib.util
+    path, attr = spec, None
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail.isidentifier() and head and (head.endswith(".py") or "/" not in tail):
+        path, attr = head, tail
+    if path.endswith(".py") or os.sep in path or "/" in path:
+        if not os.path.isfile(path):
+            raise UsageError(f"{option} {spec}: no such file {path}")
+        name = "kerasrnn_infer_custom_" + "".join(
+            c if c.isalnum() else "_" for c in os.path.splitext(os.path.basename(path))[0])
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise UsageError(f"{option} {spec}: {path} is not a Python file")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as e:  # noqa: BLE001 - the user's code failed: say where
+            sys.modules.pop(name, None)
+            raise UsageError(f"{option} {spec}: running {path} failed: "
+                             f"{type(e).__name__}: {e}") from e
+        return module, attr
+    added = os.getcwd() not in sys.path
+    if added:                    # as 'python -m' does: modules in the current directory
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(path), attr
+    except Exception as e:  # noqa: BLE001 - ImportError or the user's code failing
+        raise UsageError(f"{option} {spec}: cannot import {path}: {type(e).__name__}: "
+                         f"{e}") from e
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+
+
+def _objects(module, attr, default: str, spec: str, option: str, required: bool = True,
+             keras: bool = False):
+    """The dict ``module.attr`` (or ``module.<default>``). For our factories a function
+    returning the dict is called now; for real Keras's (``keras``) it is passed on and called
+    with the Keras module (keras or tf_keras) only when real Keras runs, so the module
+    imports without TensorFlow and can give each Keras its own classes."""
+    name = attr or default
+    if not hasattr(module, name):
+        if not required:
+            return None
+        found = [k for k, v in vars(module).items() if isinstance(v, dict) and
+                 not k.startswith("_")]
+        raise UsageError(f"{option} {spec}: {module.__name__} has no {name}"
+                         + (f" (dicts there: {', '.join(found)}; name one with "
+                            f"{spec}:NAME)" if found else
+                            f"; define {name} = {{'LayerClass': factory, ...}}"))
+    value = getattr(module, name)
+    if callable(value) and not isinstance(value, dict):
+        if keras:
+            return value
+        value = value()
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise UsageError(f"{option} {spec}: {name} is a {type(value).__name__}, expected a "
+                         f"dict from layer class names to factories")
+    return value
+
+
+def _custom_objects(args):
+    """``--custom``: our factories, or None."""
+    spec = getattr(args, "custom", None)
+    if not spec:
+        return None
+    module, attr = _import_spec(spec, "--custom")
+    args._custom_module = module
+    return _objects(module, attr, "CUSTOM_OBJECTS", spec, "--custom")
+
+
+def _keras_custom_objects(args):
+    """Real Keras's custom objects (verify/golden, live): ``--keras-custom``, else the
+    ``KERAS_CUSTOM_OBJECTS`` of the ``--custom`` module when it has one, else None."""
+    spec = getattr(args, "keras_custom", None)
+    if spec:
+        module, attr = _import_spec(spec, "--keras-custom")
+        return _objects(module, attr, "KERAS_CUSTOM_OBJECTS", spec, "--keras-custom",
+                        keras=True)
+    module = getattr(args, "_custom_module", None)
+    if module is None:
+        return None
+    return _objects(module, None, "KERAS_CUSTOM_OBJECTS", args.custom, "--custom",
+                    required=False, keras=True)
+
+
+def _load(args, path=None):
+    """The model the arguments name: MODEL, or with ``--architecture`` the architecture JSON
+    and MODEL as its weights file; ``--custom`` supplies custom layers."""
+    from . import limits, load_model, model_from_json
+    from .errors import ConfigError
+    path = path or args.model
+    if not os.path.exists(path) and not os.path.isfile(path + ".index"):   # or a TF checkpoint
         raise UsageError(f"{path}: no such file or directory")
-    return load_model(path, keras_version=keras_version)
+    custom = _custom_objects(args)
+    version = getattr(args, "keras_version", None)
+    arch = getattr(args, "architecture", None)
+    if not arch:
+        model = load_model(path, custom_objects=custom, keras_version=version)
+        if getattr(args, "custom", None):
+            model._origin["cli"] = f"{path} --custom {args.custom}"
+        return model
+    if not os.path.isfile(arch):
+        raise UsageError(f"--architecture {arch}: no such file")
+    with open(arch, "rb") as f:
+        text = f.read(limits.MAX_CONFIG_BYTES + 1)
+    try:
+        model = model_from_json(text, custom_objects=custom, keras_version=version)
+    except ConfigError as e:
+        raise type(e)(str(e).replace("<json>", f"--architecture {arch}", 1)) from None
+    model.load_weights(path)
+    model._origin["label"] = f"{arch} + {path}"
+    model._origin["cli"] = f"{path} --architecture {arch}" + \
+        (f" --custom {args.custom}" if getattr(args, "custom", None) else "")
+    return model
+
+
+def _label(args) -> str:
+    arch = getattr(args, "architecture", None)
+    return f"{arch} + {args.model}" if arch else args.model
 
 
 def _shape(shape) -> str:
@@ -132,10 +252,13 @@ def _predict(model, xs, batch_size=None, progress=True):
 
 # ----- subcommands ---------------------------------------------------------------------------
 def cmd_info(args, out) -> int:
-    model = _load(args.model, args.keras_version)
+    model = _load(args)
     w = out.write
-    w(f"model:    {args.model}\n")
-    w(f"format:   {model.format}\n")
+    w(f"model:    {_label(args)}\n")
+    fmt = model.format
+    if args.architecture:
+        fmt = f"architecture JSON + {model._origin.get('weights_format', 'weights')}"
+    w(f"format:   {fmt}\n")
     w(f"keras:    {model.keras_version}  (writing Keras version)\n")
     if model.stateful:
         w("stateful: yes (states carried between predict calls)\n")
@@ -197,7 +320,7 @@ def cmd_predict(args, out) -> int:
     from .arrays_io import read_inputs, write_outputs
     if args.batch_size is not None and args.batch_size <= 0:
         raise UsageError(f"--batch-size {args.batch_size}: must be a positive integer")
-    model = _load(args.model, args.keras_version)
+    model = _load(args)
     streams = args.input.lower().endswith(".npy") and \
         str(args.output or "").lower().endswith(".npy")
     xs = read_inputs(args.input, model, mmap=streams)
@@ -217,18 +340,26 @@ def cmd_predict(args, out) -> int:
 def _check_tol(args):
     for name in ("atol", "rtol"):
         v = getattr(args, name)
-        if not (v >= 0):
+        if v is not None and not (v >= 0):
             raise UsageError(f"--{name} {v}: must be a number >= 0")
+
+
+def _check_batch(args):
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise UsageError(f"--batch-size {args.batch_size}: must be a positive integer")
 
 
 def cmd_verify(args, out) -> int:
     from .testing import GoldenHoldsInputs, compare_model_with_keras
     _check_tol(args)
-    model = _load(args.model, args.keras_version)
+    _check_batch(args)
+    model = _load(args)
+    keras_custom = None if args.golden else _keras_custom_objects(args)
     try:
-        report = compare_model_with_keras(model, args.model, inputs=args.input or None,
+        report = compare_model_with_keras(model, _label(args), inputs=args.input or None,
                                           golden=args.golden or None, atol=args.atol,
-                                          rtol=args.rtol, batch=args.batch, steps=args.steps,
+                                          rtol=args.rtol, keras_custom_objects=keras_custom,
+                                          batch=args.batch_size, steps=args.steps,
                                           seed=args.seed)
     except GoldenHoldsInputs:
         raise UsageError(f"--input {args.input}: the golden file {args.golden} holds its "
@@ -237,7 +368,7 @@ def cmd_verify(args, out) -> int:
         json.dump(report.to_dict(), out, indent=1, default=float)
         out.write("\n")
     else:
-        out.write(f"verify {args.model} against {report.reference}\n")
+        out.write(f"verify {_label(args)} against {report.reference}\n")
         out.write(report.table() + "\n")
         out.write(report.summary() + "\n")
     return EXIT_OK if report.passed else EXIT_MISMATCH
@@ -245,9 +376,11 @@ def cmd_verify(args, out) -> int:
 
 def cmd_golden(args, out) -> int:
     from .testing import record_model_golden
-    model = _load(args.model, args.keras_version)
-    ref = record_model_golden(model, args.model, args.out, inputs=args.input or None,
-                              batch=args.batch, steps=args.steps, seed=args.seed)
+    _check_batch(args)
+    model = _load(args)
+    ref = record_model_golden(model, _label(args), args.out, inputs=args.input or None,
+                              keras_custom_objects=_keras_custom_objects(args),
+                              batch=args.batch_size, steps=args.steps, seed=args.seed)
     out.write(f"wrote {args.out}: {len(ref.inputs)} input(s), {len(ref.outputs)} output(s), "
               f"{len(ref.layers)} layer(s) from {ref.source}"
               + (f"; not probed (called more than once): {', '.join(ref.skipped)}"
@@ -263,7 +396,7 @@ def cmd_demo(args, out) -> int:
     if not (os.path.exists(path) and os.path.exists(golden)):
         raise UsageError(f"the demo model is missing from {DATA_DIR} (reinstall the package, or "
                          f"run tools/train_demo.py)")
-    model = _load(path)
+    model = _load(argparse.Namespace(model=path))
     ref = read_golden(golden)
     with np.load(golden) as z:
         target = z["target/0"] if "target/0" in z.files else None
@@ -315,18 +448,41 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def model_args(p):
-        p.add_argument("model", metavar="MODEL", help="a .keras or legacy .h5 model file, or "
-                       "a TensorFlow SavedModel directory (tf.keras model.save)")
+    def model_args(p, keras=False):
+        p.add_argument("model", metavar="MODEL",
+                       help="a .keras or legacy .h5 model file, or a TensorFlow SavedModel "
+                            "directory (tf.keras model.save); with --architecture, the "
+                            "weights: a Keras 3 .weights.h5, a legacy save_weights .h5 or a "
+                            "TF checkpoint prefix")
+        p.add_argument("--architecture", metavar="JSON", default=None,
+                       help="the model's architecture JSON (model.to_json()), for a "
+                            "weights-only MODEL")
+        p.add_argument("--custom", metavar="SPEC", default=None,
+                       help="NumPy implementations of the model's custom layers, from YOUR "
+                            "Python code: FILE.py or package.module, optionally :ATTR; its "
+                            "CUSTOM_OBJECTS dict (or ATTR) maps each class name to "
+                            "factory(config, weights) -> layer(inputs, mask=None). This "
+                            "imports and runs that code (trust it as you trust your own); "
+                            "model files never run code")
+        if keras:
+            p.add_argument("--keras-custom", metavar="SPEC", default=None,
+                           help="real Keras's custom objects (live runs): FILE.py or "
+                                "package.module[:ATTR] whose KERAS_CUSTOM_OBJECTS dict (or "
+                                "a function of the Keras module, keras or tf_keras, "
+                                "returning it) maps class names to your Keras layer "
+                                "classes; default: KERAS_CUSTOM_OBJECTS of the --custom "
+                                "module, if it has one. Runs that code too")
         p.add_argument("--keras-version", metavar="V", default=None,
                        help="override the writing Keras version recorded in the file "
                             "(e.g. 2 or 3; decides version-dependent maths such as "
                             "hard_sigmoid)")
 
     def gen_args(p):
-        p.add_argument("--batch", type=int, default=None, metavar="N",
-                       help="batch size of generated inputs (default 4; a fixed batch size "
+        p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                       dest="batch_size",
+                       help="samples in generated inputs (default 4; a fixed batch size "
                             "in the model wins)")
+        p.add_argument("--batch", type=int, dest="batch_size", help=argparse.SUPPRESS)
         p.add_argument("--steps", type=int, default=8, metavar="T",
                        help="length of unknown time dimensions of generated inputs "
                             "(default 8)")
@@ -357,8 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=".npy, .npz, .json or - for JSON on stdin")
     p.add_argument("--output", "-o", metavar="FILE", default=None,
                    help=".npy, .npz or .json (default: JSON on stdout)")
-    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+    p.add_argument("--batch-size", type=int, default=None, metavar="N", dest="batch_size",
                    help="run N samples at a time (a progress bar shows on a terminal)")
+    p.add_argument("--batch", type=int, dest="batch_size", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("verify", parents=[common],
@@ -371,16 +528,21 @@ def build_parser() -> argparse.ArgumentParser:
                                    "inputs are generated from the model's input specs. Prints "
                                    "a per-layer table and the first layer that diverges. Exit "
                                    "0 when everything matches, 1 on a mismatch, 2 when no "
-                                   "reference is available.")
-    model_args(p)
+                                   "reference is available. The default tolerance follows "
+                                   "the model's compute dtype (1e-5 for float32, 2e-3 for "
+                                   "float16 / mixed_float16) and is printed above the table.")
+    model_args(p, keras=True)
     p.add_argument("--input", "-i", metavar="FILE", default=None,
                    help="inputs (.npy, .npz, .json or -); default: generated")
     p.add_argument("--golden", metavar="FILE", default=None,
                    help="an .npz from 'golden' (keys in/i, call0/out/j, layer/<name>/<j>); "
                         "compare with it instead of running Keras")
-    p.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (1e-5)")
-    p.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (1e-5); pass "
-                   "when |ours - keras| <= atol + rtol * |keras|")
+    p.add_argument("--atol", type=float, default=None,
+                   help="absolute tolerance (default: 1e-5 for float32 models, 2e-3 for "
+                        "float16 / mixed_float16 ones)")
+    p.add_argument("--rtol", type=float, default=None,
+                   help="relative tolerance (default as --atol); pass when |ours - keras| <= "
+                        "atol + rtol * |keras|")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     gen_args(p)
     p.set_defaults(func=cmd_verify)
@@ -392,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "inputs and Keras's outputs, final and per layer, to an .npz "
                                    "(keys in/i, call0/out/j, layer/<name>/<j>), for "
                                    "'verify MODEL --golden FILE' where TensorFlow is absent.")
-    model_args(p)
+    model_args(p, keras=True)
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="the .npz to write")
     p.add_argument("--input", "-i", metavar="FILE", default=None,
                    help="inputs (.npy, .npz, .json or -); default: generated")

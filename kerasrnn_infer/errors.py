@@ -10,6 +10,10 @@ Every error about a file, a config or an input derives from ``KerasRnnInferError
     │                              custom layers)
     ├── WeightsError            weights missing, extra, or of the wrong shape for the config
     ├── InputError              arrays given to predict do not fit the model's inputs
+    │                           (also a ValueError, as Keras raises for bad inputs)
+    ├── ArgumentError           a bad argument to an API call: no layer of that name
+    │                           (get_layer), an unknown output, a Keras-only keyword that
+    │                           means nothing here (also a ValueError, as in Keras)
     ├── SettingError            an environment variable of kerasrnn_infer has a bad value
     ├── UsageError              bad command-line arguments (the CLI exits 2)
     ├── ReferenceUnavailable    real Keras is missing or cannot load/run the model (verify)
@@ -20,9 +24,9 @@ Messages name the file, the layer and the offending value, and say what was expe
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "InputError", "InternalError", "KerasRnnInferError", "ModelFileError",
-           "ReferenceUnavailable", "SettingError", "UnsafeModelError", "UnsupportedError",
-           "UsageError", "WeightsError"]
+__all__ = ["ArgumentError", "ConfigError", "InputError", "InternalError", "KerasRnnInferError",
+           "ModelFileError", "ReferenceUnavailable", "SettingError", "UnsafeModelError",
+           "UnsupportedError", "UsageError", "WeightsError"]
 
 
 class KerasRnnInferError(Exception):
@@ -49,8 +53,15 @@ class WeightsError(KerasRnnInferError):
     """Weights are missing, extra or of the wrong shape for the layer."""
 
 
-class InputError(KerasRnnInferError):
-    """Inputs given to the model do not match its input specs."""
+class InputError(KerasRnnInferError, ValueError):
+    """Inputs given to the model do not match its input specs. Also a ``ValueError``, which is
+    what Keras raises for inputs of the wrong shape."""
+
+
+class ArgumentError(KerasRnnInferError, ValueError):
+    """A bad argument to an API call: no layer of that name or index (``get_layer``), an
+    output the model does not have, a Keras keyword that has no meaning here. Also a
+    ``ValueError``, which is what Keras raises in these places."""
 
 
 class SettingError(KerasRnnInferError):

@@ -4,7 +4,11 @@ layer outputs, weights, description). No file format code lives here: files are 
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import time
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -13,12 +17,13 @@ from . import limits
 from ._locks import ForkSafeLock
 from .compat import Compat
 from .dtypes import as_strings, is_string
-from .errors import ConfigError, InputError, KerasRnnInferError, ModelFileError, UnsupportedError
+from .errors import (ArgumentError, ConfigError, InputError, KerasRnnInferError, ModelFileError,
+                     UnsupportedError)
 from .formats import assign_weights, read_model_file
 from .kernels import jit_setting
 from .layers import build_layer
 from .layers.base import BuildContext, Layer
-from .layers.containers import Container, TensorSpec
+from .layers.containers import Container, Functional, TensorSpec
 from .streaming import StatefulStore, StreamContext, StreamState, check_streamable
 
 
@@ -37,6 +42,38 @@ def _model_config(obj: Any, source: str) -> dict:
 Inputs = Union[np.ndarray, Sequence[Any], Dict[str, Any]]
 #: What predict gives: an array for a one-output model, else a list in Keras's output order.
 Outputs = Union[np.ndarray, List[np.ndarray]]
+#: A Keras shape: a tuple (None for unknown sizes) for one tensor, a list of them for several.
+Shape = Union[Optional[Tuple[Optional[int], ...]], List[Optional[Tuple[Optional[int], ...]]]]
+
+
+def _keras_shape(shapes: List[Any]) -> Shape:
+    """Keras's convention: one tensor's shape as a tuple, several as a list of tuples."""
+    shapes = [None if s is None else tuple(s) for s in shapes]
+    return shapes[0] if len(shapes) == 1 else shapes
+
+
+class _Subgraph:
+    """The part of a Functional graph that computes some of its outputs (``predict(x,
+    outputs=...)``): the plan's nodes those outputs depend on, in plan order."""
+
+    def __init__(self, graph, positions: List[int]):
+        self.where = graph.where
+        self.input_keys = graph.input_keys
+        self.output_keys = [graph.output_keys[p] for p in positions]
+        needed = {k[:2] for k in self.output_keys}
+        plan = []
+        for node in reversed(graph.plan):
+            if (node.layer.name, node.call) not in needed:
+                continue
+            plan.append(node)
+            for ref in _refs([node.inputs, node.kwargs]):
+                needed.add((ref.layer, ref.node))
+        self.plan = plan[::-1]
+
+
+def _refs(obj):
+    from .graph import Ref, leaves
+    return [r for r in leaves(obj) if isinstance(r, Ref)]
 
 
 class Model:
@@ -55,31 +92,71 @@ class Model:
         self._lock = ForkSafeLock()
         self._shapes: Optional[Dict[str, Any]] = None
         self._streamable: Any = None
+        self._subgraphs: Dict[Tuple[int, ...], _Subgraph] = {}
+        #: where the model came from, for real Keras (testing.assert_matches_keras(model)):
+        #: {"path": file} or {"json": text}, with "weights" after load_weights
+        self._origin: Dict[str, Any] = {}
+        provider = weakref.WeakMethod(self._layer_io_shapes)
+        for l in self.layers:
+            l.__dict__["_io_shapes"] = provider       # read by Layer.input_shape
 
     # ----- structure -------------------------------------------------------------------------
     @property
     def name(self) -> str:
+        """The model's name, as Keras saved it."""
         return self._root.name
 
     @property
     def layers(self) -> List[Layer]:
+        """The top-level layers in Keras's order (a Functional model's InputLayers included,
+        as in Keras; a nested model is one layer holding its own ``layers``)."""
         return list(self._root.layers)
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """The top-level layer called ``name``, or at position ``index`` in ``layers``
+        (negative counts from the end), as Keras's ``get_layer``. Raises
+        :class:`ArgumentError`, which is also a ``ValueError`` as in Keras, naming the
+        layers there are."""
+        if (name is None) == (index is None):
+            raise ArgumentError("get_layer: give a layer name or an index, not both "
+                                "(nor neither)")
         if index is not None:
-            if not -len(self.layers) <= index < len(self.layers):
-                raise KerasRnnInferError(f"get_layer: index {index} is out of range; the model "
-                                         f"has {len(self.layers)} layers")
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or \
+                    not -len(self.layers) <= index < len(self.layers):
+                raise ArgumentError(f"get_layer: index {index!r} is out of range; the model "
+                                    f"has {len(self.layers)} layers")
             return self.layers[index]
         for l in self.layers:
             if l.name == name:
                 return l
-        raise KerasRnnInferError(f"get_layer: no layer named {name!r}; layers: "
-                                 f"{', '.join(l.name for l in self.layers)}")
+        names = [l.name for l in self.layers]
+        shown = ", ".join(names[:50]) + (f", ... {len(names) - 50} more" if len(names) > 50
+                                         else "")
+        raise ArgumentError(f"get_layer: no layer named {name!r}; layers: {shown}")
 
     @property
     def inputs(self) -> List[TensorSpec]:
+        """One :class:`TensorSpec` (name, shape with None for the batch and unknown sizes,
+        dtype) per model input, in Keras's input order."""
         return list(self._root.input_specs)
+
+    @property
+    def input_names(self) -> List[str]:
+        """The model inputs' names, in order (the keys ``predict`` takes in a dict)."""
+        return [s.name for s in self.inputs]
+
+    @property
+    def input_shape(self) -> Shape:
+        """Keras's ``model.input_shape``: a tuple such as ``(None, 50, 8)`` for a one-input
+        model, a list of tuples for several (None where the file does not fix a size)."""
+        return _keras_shape([s.shape for s in self.inputs])
+
+    @property
+    def output_shape(self) -> Shape:
+        """Keras's ``model.output_shape``: a tuple for a one-output model, a list of tuples
+        for several; sizes that depend on the inputs (batch, unknown lengths) are None.
+        Found by two small dry runs the first time it is asked for; None where they fail."""
+        return _keras_shape([s.shape for s in self.outputs])
 
     @property
     def output_names(self) -> List[str]:
@@ -92,6 +169,8 @@ class Model:
 
     @property
     def outputs(self) -> List[TensorSpec]:
+        """One :class:`TensorSpec` per model output (name from ``output_names``; shape and
+        dtype from two small dry runs, None where they cannot be found)."""
         shapes = self._infer_shapes()
         outs = shapes.get("__outputs__") if shapes else None
         return [TensorSpec(n, outs[i][0] if outs else None, outs[i][1] if outs else None)
@@ -103,13 +182,34 @@ class Model:
 
     @property
     def stateful(self) -> bool:
+        """Whether any layer is ``stateful=True`` (states carry over between calls)."""
         return self._stateful
 
     def count_params(self) -> int:
+        """The number of weight values (trainable and not), as Keras's ``count_params``."""
         return self._root.count_params()
 
     def get_weights(self) -> List[np.ndarray]:
+        """Copies of every weight array, in Keras's ``model.get_weights()`` order."""
         return self._root.get_weights()
+
+    @property
+    def weights(self) -> list:
+        """Every weight as a :class:`~kerasrnn_infer.layers.base.Weight` (``name``,
+        ``path``, ``shape``, ``dtype``, ``trainable``, ``numpy()``), in ``get_weights``
+        order, as Keras's ``model.weights``."""
+        return [w for l in self._root.weighted_layers() for w in l.weights]
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON, as Keras's ``to_json``: the model config as the file
+        holds it, with the Keras version it is run as (``keras_version``, which decides
+        version-dependent maths); ``model_from_json`` reads it back. ``kwargs`` go to
+        ``json.dumps`` (``indent=2``...)."""
+        if self._config is None:
+            raise KerasRnnInferError(f"model {self.name!r}: built without a config")
+        obj = dict(self._config)
+        obj["keras_version"] = self.keras_version
+        return json.dumps(obj, **kwargs)
 
     # ----- weights ---------------------------------------------------------------------------
     def load_weights(self, path: Union[str, os.PathLike]) -> "Model":
@@ -121,6 +221,11 @@ class Model:
         src = read_model_file(path)
         assign_weights(self._root, src)
         self._states.clear()
+        if isinstance(path, (str, os.PathLike)):
+            self._origin["weights"] = os.fspath(path)
+            self._origin["weights_format"] = src.format
+        else:
+            self._origin = {}           # bytes: no file real Keras could read
         return self
 
     # ----- travelling: bytes and pickles -----------------------------------------------------
@@ -218,20 +323,80 @@ class Model:
                              f"{[a.shape[0] for a in out]}")
         return out
 
-    def _run(self, feeds, collect=None, ctx=None):
+    def _run(self, feeds, collect=None, ctx=None, graph=None):
         # NaN and Inf propagate silently, as in Keras (errstate is thread- and context-local)
+        run = self._root.run_model
+        if graph is not None:                         # predict(outputs=...): a subgraph
+            from .executor import run_plan
+
+            def run(f, c, x):
+                return run_plan(graph, f, c, x)
         with np.errstate(all="ignore"):
             if ctx is not None:
-                return self._root.run_model([(a, None) for a in feeds], collect, ctx)
+                return run([(a, None) for a in feeds], collect, ctx)
             if self._stateful:
                 with self._lock:
-                    return self._root.run_model([(a, None) for a in feeds], collect, self._states)
-            return self._root.run_model([(a, None) for a in feeds], collect, None)
+                    return run([(a, None) for a in feeds], collect, self._states)
+            return run([(a, None) for a in feeds], collect, None)
 
-    def predict(self, x: Inputs, batch_size: Optional[int] = None,
-                verbose: Any = None) -> Outputs:
+    def _select(self, outputs: Any) -> Tuple[Optional[_Subgraph], bool]:
+        """``predict(outputs=...)``: the subgraph computing them, and whether one was named
+        alone (a single array is returned)."""
+        names = self.output_names
+        single_out = isinstance(outputs, (str, int, np.integer))
+        wanted = [outputs] if single_out else list(outputs)
+        if not wanted:
+            raise ArgumentError("predict: outputs=[] selects no output; the model's outputs: "
+                                f"{names}")
+        positions = []
+        for o in wanted:
+            if isinstance(o, str) and o in names:
+                positions.append(names.index(o))
+            elif isinstance(o, (int, np.integer)) and not isinstance(o, bool) and \
+                    -len(names) <= o < len(names):
+                positions.append(int(o) % len(names))
+            else:
+                raise ArgumentError(f"predict: outputs={outputs!r}: {o!r} is not an output of "
+                                    f"model {self.name!r}; its outputs: {names} (or their "
+                                    f"indices 0..{len(names) - 1}); layer_outputs(x) gives "
+                                    f"every layer's output")
+        if not isinstance(self._root, Functional) or positions == list(range(len(names))):
+            return None, single_out
+        key = tuple(positions)
+        sub = self._subgraphs.get(key)
+        if sub is None:
+            sub = self._subgraphs[key] = _Subgraph(self._root.graph, positions)
+        return sub, single_out
+
+    def predict(self, x: Inputs, batch_size: Optional[int] = None, verbose: Any = None,
+                steps: Any = None, callbacks: Any = None, max_queue_size: Any = 10,
+                workers: Any = 1, use_multiprocessing: Any = False, *,
+                outputs: Any = None) -> Outputs:
         """Outputs for ``x`` (array, list in model input order, or dict by input name): an
-        array for a one-output model, else a list in Keras's output order."""
+        array for a one-output model, else a list in Keras's output order.
+
+        ``batch_size``: run that many samples at a time (default: all at once); a stateful
+        model with a fixed batch size runs a multiple of it chunk by chunk, in order, states
+        passing from chunk to chunk (Keras's ``predict(x, batch_size=fixed)``).
+        ``verbose``: 1 or "auto" draws a progress bar on stderr, updated per batch; 2 prints
+        one line when done; 0 or None (the default) prints nothing.
+        ``outputs``: compute only some outputs (names from ``output_names`` or indices; a
+        list gives a list, one name gives an array), running only the layers they need, as
+        onnxruntime's ``run(output_names, ...)``; every model input is still given.
+        ``max_queue_size``, ``workers``, ``use_multiprocessing`` (tf-keras's data-loading
+        options) are accepted and have no effect; ``steps`` and ``callbacks`` are refused
+        with :class:`ArgumentError`: x is arrays here, and no callbacks run."""
+        if steps is not None:
+            raise ArgumentError(f"predict: steps={steps!r} counts the batches Keras draws from "
+                                f"a dataset or generator; kerasrnn_infer takes arrays: pass "
+                                f"the samples to predict (x[:steps * batch_size])")
+        if callbacks:
+            raise ArgumentError("predict: callbacks are not supported (kerasrnn_infer runs no "
+                                "training loop and calls no hooks); call predict per batch and "
+                                "do the work around it")
+        if verbose not in (None, 0, 1, 2, "auto", False, True):
+            raise ArgumentError(f"predict: verbose={verbose!r} must be 0, 1, 2 or 'auto'")
+        sub, single_out = (None, False) if outputs is None else self._select(outputs)
         feeds = self._feeds(x)
         n = feeds[0].shape[0] if feeds and feeds[0].ndim else 0
         step = None
@@ -246,15 +411,35 @@ class Model:
             if not isinstance(batch_size, int) or batch_size <= 0:
                 raise InputError(f"predict: batch_size={batch_size!r} must be a positive integer")
             step = batch_size if batch_size < n else None
+        bar = _Progress(1 if step is None else -(-n // step), verbose)
         if step is None:
-            outs = [o for o, _ in self._run(feeds)]
+            outs = [o for o, _ in self._run(feeds, graph=sub)]
+            bar.update(1)
         else:
-            parts = [[o for o, _ in self._run([f[i:i + step] for f in feeds])]
-                     for i in range(0, n, step)]
+            parts = []
+            for k, i in enumerate(range(0, n, step)):
+                parts.append([o for o, _ in self._run([f[i:i + step] for f in feeds],
+                                                      graph=sub)])
+                bar.update(k + 1)
             outs = [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(parts[0]))]
+        bar.close()
+        if single_out:
+            return outs[0]
+        if outputs is not None and not isinstance(outputs, (str, int, np.integer)):
+            return outs
         return outs[0] if len(outs) == 1 else outs
 
-    __call__ = predict
+    def __call__(self, x: Inputs, training: Any = None, mask: Any = None) -> Outputs:
+        """``model(x)``: the same as ``predict(x)`` (``training`` is accepted: inference
+        only)."""
+        if mask is not None:
+            raise ArgumentError("model(x, mask=...): masks come from the model's own layers "
+                                "(Masking, Embedding mask_zero); pass the inputs only")
+        return self.predict(x)
+
+    def predict_on_batch(self, x: Inputs) -> Outputs:
+        """Outputs for ``x`` computed as one batch, as Keras's ``predict_on_batch``."""
+        return self.predict(x)
 
     def step(self, x: Inputs, state: Optional[StreamState] = None
              ) -> Tuple[Outputs, StreamState]:
@@ -316,7 +501,40 @@ class Model:
         self._shapes = shapes
         return shapes
 
+    def _layer_io_shapes(self) -> Dict[str, Tuple[Any, Any]]:
+        """``{layer name: (input shape, output shape)}`` of the top-level layers' first calls
+        (Keras conventions: a tuple, or a list for several tensors; None where unknown)."""
+        shapes = self._infer_shapes()
+        if not shapes:
+            return {}
+        out: Dict[str, Tuple[Any, Any]] = {}
+
+        def tensor(name, j):
+            s = shapes.get(name)
+            if s is None:
+                return None
+            return s[j] if isinstance(s, list) else (s if j == 0 else None)
+
+        if isinstance(self._root, Functional):
+            for node in self._root.graph.plan:
+                name = node.layer.name
+                if node.layer.is_op or node.call or name in out:
+                    continue
+                ins = [tensor(r.layer, r.tensor) if r.node == 0 else None
+                       for r in _refs(node.inputs)]
+                out[name] = (_keras_shape(ins) if ins else None, shapes.get(name))
+            for spec in self.inputs:
+                out.setdefault(spec.name, (spec.shape, spec.shape))
+        else:
+            prev = self.inputs[0].shape
+            for l in self.layers:
+                out[l.name] = (prev, shapes.get(l.name))
+                prev = shapes.get(l.name)
+        return out
+
     def summary(self, print_fn: Callable[[str], Any] = print) -> None:
+        """Print the layer table (name and class, output shape, parameters, key options) and
+        the parameter count through ``print_fn``, as Keras's ``summary``."""
         shapes = self._infer_shapes()
         rows = [("Layer (type)", "Output shape", "Params", "Options")]
         for l in self.layers:
@@ -335,8 +553,37 @@ class Model:
         print_fn(f"Total params: {self.count_params()}")
 
     def __repr__(self) -> str:
-        return (f"<kerasrnn_infer.Model {self.name!r}: {len(self.layers)} layers, "
-                f"{len(self.inputs)} inputs, Keras {self.keras_version}>")
+        n, k = len(self.layers), len(self.inputs)
+        return (f"<kerasrnn_infer.Model {self.name!r}: {n} layer{'s' if n != 1 else ''}, "
+                f"{k} input{'s' if k != 1 else ''}, Keras {self.keras_version}>")
+
+
+class _Progress:
+    """``predict(verbose=...)``: 1 draws a bar on stderr updated per batch, 2 one line at the
+    end, 0 nothing (Keras's ``verbose``)."""
+
+    def __init__(self, total: int, verbose: Any):
+        self.total = total
+        self.mode = 1 if verbose in (1, True, "auto") else 2 if verbose == 2 else 0
+        self.start = time.monotonic()
+
+    def _line(self, done: int) -> str:
+        dt = time.monotonic() - self.start
+        return f"{done}/{self.total} - {dt:.1f}s - {dt * 1e3 / max(done, 1):.0f}ms/step"
+
+    def update(self, done: int) -> None:
+        if self.mode == 1:
+            bar = "=" * (20 * done // max(self.total, 1))
+            sys.stderr.write(f"\r[{bar:<20}] {self._line(done)}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.mode == 1:
+            sys.stderr.write("\n")
+        elif self.mode == 2:
+            sys.stderr.write(self._line(self.total) + "\n")
+        if self.mode:
+            sys.stderr.flush()
 
 
 # ----- entry points -------------------------------------------------------------------------------
@@ -355,26 +602,34 @@ def _build(obj: Any, source: str, custom_objects, keras_version: Optional[str],
 def load_model(path: Union[str, os.PathLike, bytes, Any],
                custom_objects: Optional[Dict[str, Callable]] = None,
                keras_version: Optional[str] = None, compile: Any = None,
-               jit: Optional[bool] = None) -> Model:
+               jit: Optional[bool] = None, safe_mode: Any = True) -> Model:
     """Load a full Keras model: a ``.keras`` archive or a legacy HDF5 file (by content), given
     as a path, as bytes holding the file (``Model.to_bytes()``) or as a binary file object;
     or a TensorFlow SavedModel directory written by tf.keras / tf-keras ``model.save("dir")``.
 
     ``keras_version`` overrides the version recorded in the file; it decides version-dependent
     maths such as ``hard_sigmoid``. ``compile`` is accepted for Keras compatibility and ignored
-    (nothing here trains). ``jit``: the compiled recurrent kernel (``pip install
-    kerasrnn-infer[jit]``): None follows ``KERASRNN_INFER_JIT`` (default ``auto``: used when
-    numba is installed), True requires it, False uses NumPy only. Its kernels are compiled (or
-    read from numba's disk cache) here, not in the first ``predict``."""
+    (nothing here trains). ``safe_mode`` (Keras 3's switch for deserializing lambdas) is
+    accepted, True or False, and changes nothing: code from a file never runs here either way
+    (a ``Lambda`` layer is refused unless ``custom_objects`` gives a NumPy version). ``jit``:
+    the compiled recurrent kernel (``pip install kerasrnn-infer[jit]``): None follows
+    ``KERASRNN_INFER_JIT`` (default ``auto``: used when numba is installed), True requires it,
+    False uses NumPy only. Its kernels are compiled (or read from numba's disk cache) here,
+    not in the first ``predict``."""
+    if not isinstance(safe_mode, bool):
+        raise ArgumentError(f"load_model: safe_mode={safe_mode!r} must be True or False")
     src = read_model_file(path)
     if src.config is None:
         raise ModelFileError(f"{src.path}: holds weights only ({src.format}); build the model "
-                             f"with model_from_json(text) and call load_weights on it")
+                             f"with model_from_json(text) and call load_weights on it (command "
+                             f"line: --architecture MODEL.json)")
     version = keras_version or src.keras_version
     if src.format == "keras-zip" and isinstance(src.config, dict):
         version = version or "3"
     model = _build(src.config, src.path, custom_objects, version, src.format, jit)
     assign_weights(model._root, src)
+    if isinstance(path, (str, os.PathLike)):
+        model._origin = {"path": os.fspath(path)}
     return model
 
 
@@ -385,7 +640,10 @@ def model_from_json(json_text: Union[str, bytes],
     for ``load_model``."""
     obj = limits.parse_json(json_text, ConfigError, "<json>", "the model JSON")
     version = keras_version or (obj.get("keras_version") if isinstance(obj, dict) else None)
-    return _build(obj, "<json>", custom_objects, version, "json", jit)
+    model = _build(obj, "<json>", custom_objects, version, "json", jit)
+    model._origin = {"json": json_text if isinstance(json_text, str)
+                     else bytes(json_text).decode("utf-8", "replace")}
+    return model
 
 
 def _unpickle(state: dict) -> Model:

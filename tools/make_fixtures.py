@@ -162,7 +162,7 @@ def tokens(rng, vocab, *shape):
 CASES = {}
 
 
-def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False,
+def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False, tol=TOL,
          lossy_formats=()):
     """Register `fn(K, rng) -> (model, inputs)` as a case named fn.__name__.
 
@@ -173,7 +173,8 @@ def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False
     (KERAS_FACTS_WIDE "Writers, CPU limits"); the maths is the same.
     `live_only=True`: no committed fixture (tests/test_live_keras.py still runs
     it with every writer and format), for coverage the fixtures' size budget
-    cannot hold.
+    cannot hold. `tol`: the case's max abs tolerance (float16 models: see
+    kerasrnn_infer.testing.compare.FLOAT16_TOL).
     lossy_formats names the kinds that lose part of the model, so that Keras
     cannot reload them either (an adapted vocabulary outside .keras): they
     are never written for the case.
@@ -184,6 +185,7 @@ def case(note, writers=ALL_WRITERS, extra_formats=(), jit=False, live_only=False
         fn.extra_formats = tuple(extra_formats)
         fn.jit = jit
         fn.live_only = live_only
+        fn.tol = tol
         fn.lossy_formats = tuple(lossy_formats)
         CASES[fn.__name__] = fn
         return fn
@@ -207,6 +209,7 @@ def build(name, writer, seed=SEED):
     if builder.jit:
         model.compile(jit_compile=True)
     return {"name": name, "writer": writer, "note": builder.note, "jit": builder.jit,
+            "tol": builder.tol,
             "model": model, "inputs": inputs, "calls": calls[0] if calls else None}
 
 
@@ -386,6 +389,27 @@ def float64_mixed(K, rng):
         L.GRU(4, return_sequences=True),
         L.LSTM(4, dtype="float64"),
         L.Dense(3),
+    ])
+    return model, [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Mixed precision as keras.mixed_precision.set_global_policy(
+      "mixed_float16") sets it, per layer: LSTM, GRU, SimpleRNN and a tanh Dense
+      compute in float16 (float32 variables, float16 outputs), the last Dense in
+      float32 (the usual output layer). Float16 results land one or two float16
+      units apart from Keras's (sums in another order), so the tolerance is
+      2e-3 (kerasrnn_infer.testing.compare.FLOAT16_TOL, measured by
+      tools/measure_fp16_tolerance.py), not 1e-5.""", tol=2e-3)
+def mixed_float16(K, rng):
+    L = K.layers
+    m16 = {"dtype": "mixed_float16"}
+    model = K.Sequential([
+        K.Input((STEPS, 4)),
+        L.LSTM(6, return_sequences=True, **m16),
+        L.GRU(5, return_sequences=True, **m16),
+        L.SimpleRNN(4, **m16),
+        L.Dense(4, activation="tanh", **m16),
+        L.Dense(3, dtype="float32"),
     ])
     return model, [floats(rng, BATCH, STEPS, 4)]
 
@@ -1706,7 +1730,7 @@ def save_case(info, writer, out_dir, formats=None, reload=True):
         "load": specs[0],
         "also_load": specs[1:],
         "calls": call_names,
-        "tol": TOL,
+        "tol": info.get("tol", TOL),
         "keras": K.__version__,
         "writer": writer,
         "reference": _reference(K),

@@ -21,6 +21,7 @@ Everything is read at load time and the file is closed: a loaded model holds Num
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Dict
 
@@ -131,8 +132,10 @@ def read_model_file(source) -> Source:
         if not os.path.lexists(path) and os.path.isfile(path + ".index"):
             return _checkpoint_prefix(path)                  # save_weights("ckpt/w")
     fd, path = open_source(source)
+    model_json = False
     try:
         head = os.pread(fd, 8, 0)
+        model_json = head.lstrip()[:1] in (b"{", b"[") and _is_model_json(fd)
         reader = keras3.read_zip if head.startswith(ZIP_MAGIC) else \
             legacy_h5.read_h5 if head.startswith(HDF5_MAGIC) else None
         if reader is not None:
@@ -150,9 +153,11 @@ def read_model_file(source) -> Source:
         raise ModelFileError(f"{path}: cannot be read: {e.strerror or e}") from None
     finally:
         os.close(fd)
-    if head.lstrip()[:1] in (b"{", b"["):
-        raise ModelFileError(f"{path}: is a JSON file; use model_from_json(text) and then "
-                             f"load_weights(weights_path)")
+    if model_json:
+        raise ModelFileError(f"{path}: is a model architecture JSON (model.to_json()), which "
+                             f"holds no weights; use model_from_json(text) and then "
+                             f"load_weights(weights_path) (command line: --architecture "
+                             f"{path} with the weights file as MODEL)")
     if path.endswith(".index") and _has_table_magic(path):
         return _checkpoint_prefix(path[:-len(".index")])      # the checkpoint's index file
     raise ModelFileError(f"{path}: not a Keras model file (expected a .keras zip archive, an "
@@ -171,6 +176,22 @@ def _has_table_magic(path: str) -> bool:
     finally:
         os.close(fd)
     return len(tail) == 8 and int.from_bytes(tail, "little") == TABLE_MAGIC
+
+
+def _is_model_json(fd: int) -> bool:
+    """Whether the file is a Keras architecture JSON (``{"class_name": ..., "config": ...}``,
+    as ``to_json`` writes), read within the config bounds; any other text is not."""
+    size = os.fstat(fd).st_size
+    if size > limits.MAX_CONFIG_BYTES:
+        return False
+    data = os.pread(fd, size, 0)
+    try:
+        limits.check_json_text(data)
+        obj = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):         # UnicodeDecodeError is a ValueError
+        return False
+    return isinstance(obj, dict) and isinstance(obj.get("class_name"), str) and \
+        isinstance(obj.get("config"), (dict, list))
 
 
 def assign_weights(root, src: Source) -> None:

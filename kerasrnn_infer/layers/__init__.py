@@ -145,9 +145,27 @@ def build_layer(entry: Any, ctx: BuildContext) -> Layer:
     cls, cfg = compat.normalize(cls, cfg, ctx.source)
     layer_class = REGISTRY.get(cls)
     if layer_class is None:
-        raise UnsupportedError(
-            f"{ctx.source}: layer {name!r} has class {cls!r}, which is not supported; "
-            f"supported: {', '.join(supported_layers())}. A custom layer can be supplied with "
-            f"custom_objects={{{cls!r}: factory}}, factory(config, weights) -> "
-            f"layer(inputs, mask=None)")
+        raise UnsupportedError(_unknown_class(ctx, name, cls, entry))
     return layer_class(cls, name, cfg, ctx)
+
+
+def _unknown_class(ctx: BuildContext, name: str, cls: str, entry: dict) -> str:
+    """The message for a class the registry lacks: a Keras built-in (Keras 3 configs say so
+    in ``module``) lists what is supported; a custom layer says how to supply it, from Python
+    and from the command line."""
+    module = entry.get("module")
+    supply = (f"supply a NumPy version: custom_objects={{{cls!r}: factory}} in Python, or on "
+              f"the command line --custom FILE.py whose CUSTOM_OBJECTS dict maps {cls!r} to "
+              f"the factory; factory(config, weights) returns layer(inputs, mask=None)")
+    if isinstance(module, str) and module.split(".")[0] == "keras":
+        return (f"{ctx.source}: layer {name!r} has class {cls!r} ({module}), which is not "
+                f"supported; supported: {', '.join(supported_layers())}. To run it anyway, "
+                f"{supply}")
+    import difflib
+    close = difflib.get_close_matches(cls, list(REGISTRY), n=3, cutoff=0.75)
+    return (f"{ctx.source}: layer {name!r} has class {cls!r}, "
+            + (f"a custom layer ({module})" if isinstance(module, str) else
+               "a custom layer or a Keras layer this library does not implement")
+            + (f" (close supported names: {', '.join(close)})" if close else "")
+            + f"; {supply}. kerasrnn_infer.supported_layers() lists the "
+              f"{len(REGISTRY)} Keras layer classes supported")

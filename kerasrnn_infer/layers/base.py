@@ -133,6 +133,50 @@ class WeightNode:
         return out
 
 
+class _ReadOnlyView:
+    """A property that an instance attribute of the same name shadows (a non-data
+    descriptor), so a layer may still assign an attribute of that name for itself."""
+
+    def __init__(self, fget):
+        self.fget = fget
+        self.__doc__ = fget.__doc__
+
+    def __get__(self, obj, cls=None):
+        return self if obj is None else self.fget(obj)
+
+
+class Weight:
+    """One weight of a layer, as Keras's ``layer.weights`` lists them: ``name`` (``"kernel"``),
+    ``path`` (``"lstm/cell/kernel"``-like: the layer, then the slot), ``shape``, ``dtype``,
+    ``trainable`` and ``numpy()`` (a copy); ``np.asarray(w)`` works too."""
+
+    __slots__ = ("name", "path", "trainable", "_value")
+
+    def __init__(self, name: str, path: str, value: np.ndarray, trainable: bool = True):
+        self.name, self.path, self.trainable = name, path, trainable
+        self._value = value
+
+    @property
+    def shape(self) -> Tuple[int, ...]:
+        """The array's shape."""
+        return tuple(self._value.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The array's dtype."""
+        return self._value.dtype
+
+    def numpy(self) -> np.ndarray:
+        """A copy of the value, as Keras's ``variable.numpy()``."""
+        return self._value.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        return self._value.astype(dtype) if dtype is not None else self._value.copy()
+
+    def __repr__(self) -> str:
+        return f"<Weight path={self.path!r}, shape={self.shape}, dtype={self.dtype.name}>"
+
+
 def to_snake_case(name: str) -> str:
     """Keras's class-name-to-path rule (``SimpleRNN`` -> ``simple_rnn``), used in .keras files."""
     name = re.sub(r"\W+", "", name)
@@ -179,17 +223,22 @@ class Layer:
     # ----- config helpers -------------------------------------------------------------------
     @property
     def where(self) -> str:
+        """``<file>: layer 'name' (Class)``: how messages about this layer begin."""
         return f"{self.ctx.source}: layer {self.name!r} ({self.class_name})"
 
     def opt(self, key: str, default: Any = None) -> Any:
+        """The config value ``key`` as the file holds it, or ``default``."""
         return self.config.get(key, default)
 
     def require(self, key: str) -> Any:
+        """The config value ``key``; a ConfigError naming the layer when it is absent."""
         if key not in self.config:
             raise ConfigError(f"{self.where}: config has no {key!r}")
         return self.config[key]
 
     def refuse(self, option: str, value: Any, supported: str) -> None:
+        """Raise UnsupportedError naming the layer, the option, its value and what is
+        supported."""
         raise UnsupportedError(f"{self.where}: {option}={value!r} is not supported; "
                                f"supported: {supported}")
 
@@ -202,6 +251,8 @@ class Layer:
         return key, default
 
     def bool_opt(self, key: str, default: bool = False, aliases: Sequence[str] = ()) -> bool:
+        """The config value ``key`` (or one of its ``aliases``) as a bool; a ConfigError for
+        anything else."""
         k, v = self._value(key, default, aliases)
         if isinstance(v, bool):
             return v
@@ -211,6 +262,8 @@ class Layer:
 
     def int_opt(self, key: str, default: Any = None, minimum: int = 1,
                 maximum: int = limits.MAX_DIM, aliases: Sequence[str] = ()) -> Any:
+        """The config value ``key`` as an int within ``[minimum, maximum]`` (or None when
+        that is the default); a ConfigError otherwise."""
         k, v = self._value(key, default, aliases)
         if v is None:
             return None
@@ -218,6 +271,8 @@ class Layer:
 
     def float_opt(self, key: str, default: Any = None, aliases: Sequence[str] = (),
                   minimum: Optional[float] = None) -> Any:
+        """The config value ``key`` as a finite float (at least ``minimum``); a ConfigError
+        otherwise."""
         k, v = self._value(key, default, aliases)
         if v is None:
             return None
@@ -229,6 +284,8 @@ class Layer:
 
     def choice_opt(self, key: str, default: Any, choices: Sequence[Any],
                    aliases: Sequence[str] = (), lower: bool = True) -> Any:
+        """The config value ``key``, one of ``choices`` (compared lowercased when ``lower``);
+        UnsupportedError listing the choices otherwise."""
         k, v = self._value(key, default, aliases)
         if lower and isinstance(v, str):
             v = v.lower()
@@ -266,6 +323,8 @@ class Layer:
         return WeightNode(self.class_name, self.slots, [], self.trainable, self)
 
     def set_weights(self, arrays: Sequence[np.ndarray]) -> None:
+        """Give the layer its weights in Keras's ``get_weights`` order, each checked against
+        the shape its config implies (WeightsError naming the weight otherwise)."""
         slots = self.slots or []
         if len(arrays) != len(slots):
             raise WeightsError(f"{self.where}: expects {len(slots)} weight arrays "
@@ -291,10 +350,68 @@ class Layer:
         """Prepare computation from the checked arrays (reorder, cast...)."""
 
     def get_weights(self) -> List[np.ndarray]:
+        """Copies of the layer's weight arrays, in Keras's ``get_weights`` order."""
         return [w.copy() for w in self._weights]
 
     def count_params(self) -> int:
+        """The number of weight values, as Keras's ``count_params``."""
         return int(sum(w.size for w in self._weights))
+
+    @_ReadOnlyView
+    def weights(self) -> List[Weight]:
+        """The layer's weights as :class:`Weight` objects (``name``, ``path``, ``shape``,
+        ``dtype``, ``trainable``, ``numpy()``), in ``get_weights`` order, as Keras's
+        ``layer.weights``."""
+        arrays = self.get_weights()
+        slots = self.weight_node().flat_slots() or []
+        paths = getattr(arrays, "paths", None) or []
+        out = []
+        for k, a in enumerate(arrays):
+            slot = slots[k] if k < len(slots) else None
+            name = slot.name if slot is not None else \
+                str(paths[k]) if k < len(paths) and paths[k] else f"weight_{k}"
+            out.append(Weight(name.rsplit("/", 1)[-1], f"{self.name}/{name}", a,
+                              slot.trainable if slot is not None else self.trainable))
+        return out
+
+    @property
+    def trainable_weights(self) -> List[Weight]:
+        """The trainable part of ``weights`` (Keras's ``trainable_weights``)."""
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self) -> List[Weight]:
+        """The rest of ``weights`` (moving statistics, frozen layers)."""
+        return [w for w in self.weights if not w.trainable]
+
+    def get_config(self) -> Dict[str, Any]:
+        """The layer's config as the file holds it (a deep copy), as Keras's
+        ``get_config``."""
+        import copy
+        return copy.deepcopy(self.config)
+
+    def _io_shape(self, which: int, attr: str) -> Any:
+        provider = self.__dict__.get("_io_shapes")
+        shapes = provider() if provider is not None else None
+        got = shapes() if shapes is not None else {}
+        if self.name not in got:
+            raise AttributeError(f"layer {self.name!r} has no known {attr}: shapes are known "
+                                 f"for the top-level layers of a model whose input shapes the "
+                                 f"file records")
+        return got[self.name][which]
+
+    @property
+    def input_shape(self) -> Any:
+        """The shape of the layer's input in its model (first call), as tf-keras's
+        ``layer.input_shape``: a tuple, a list for several inputs; None for sizes that depend
+        on the inputs. Known for a model's top-level layers."""
+        return self._io_shape(0, "input_shape")
+
+    @property
+    def output_shape(self) -> Any:
+        """The shape of the layer's output in its model (first call), as tf-keras's
+        ``layer.output_shape``; see ``input_shape``."""
+        return self._io_shape(1, "output_shape")
 
     # ----- maths --------------------------------------------------------------------------------
     def cast_input(self, x: np.ndarray) -> np.ndarray:
@@ -312,6 +429,8 @@ class Layer:
         raise NotImplementedError
 
     def compute_mask(self, inputs, mask):
+        """The mask of the layer's output, as Keras's ``compute_mask``: the input mask when
+        the layer supports masking, else None."""
         return mask if self.supports_masking else None
 
     def stream_block(self) -> Optional[str]:

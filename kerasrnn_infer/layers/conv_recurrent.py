@@ -69,12 +69,12 @@ class ConvLSTM(Layer):
         return WeightNode(self.class_name, [], [("cell", cell)], self.trainable, self)
 
     def build_weights(self, arrays):
-        self.weights = CellWeights.of(self.spec, arrays)
-        if self.weights.recurrent_kernel.shape[-1] != 4 * self.filters:
+        self.cell_weights = CellWeights.of(self.spec, arrays)
+        if self.cell_weights.recurrent_kernel.shape[-1] != 4 * self.filters:
             raise ConfigError(f"{self.where}: recurrent_kernel has "
-                              f"{self.weights.recurrent_kernel.shape[-1]} columns, expected "
-                              f"{4 * self.filters}")
-        self.kernel = recurrent_kernel([self.spec], [self.weights])
+                              f"{self.cell_weights.recurrent_kernel.shape[-1]} columns, "
+                              f"expected {4 * self.filters}")
+        self.kernel = recurrent_kernel([self.spec], [self.cell_weights])
 
     @property
     def state_sizes(self) -> List[int]:
@@ -105,7 +105,7 @@ class ConvLSTM(Layer):
                              f"{x.shape}")
         received = x.shape
         x = self._last(x, 2)
-        cin = self.weights.features
+        cin = self.cell_weights.features
         if x.shape[-1] != cin:
             raise InputError(f"{w}: expects {cin} input channels, received shape {received}")
         out_spatial = self.spec.conv.out_shape(x.shape[2:-1])

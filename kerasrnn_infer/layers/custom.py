@@ -19,8 +19,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError, InputError, KerasRnnInferError
+from ..errors import ConfigError, InputError, KerasRnnInferError, UnsupportedError
 from .base import Layer
+
+#: what a factory is, for messages
+CONTRACT = ("a NumPy factory(config, weights) that returns a callable layer(inputs, "
+            "mask=None) (optionally with compute_mask(inputs, mask))")
+
+
+def keras_class(obj) -> str:
+    """``module.Class`` when ``obj`` is a Keras / TensorFlow class (a Keras layer class passed
+    where a NumPy factory belongs), else ''. Looks at module names only: imports nothing."""
+    if not isinstance(obj, type):
+        return ""
+    for base in obj.__mro__:
+        if (getattr(base, "__module__", "") or "").split(".")[0] in \
+                ("keras", "tf_keras", "tensorflow"):
+            return f"{obj.__module__}.{obj.__qualname__}"
+    return ""
 
 
 class WeightList(list):
@@ -36,6 +52,18 @@ class CustomLayer(Layer):
 
     def __init__(self, class_name, name, config, ctx, factory):
         super().__init__(class_name, name, config, ctx)
+        cls = keras_class(factory)
+        if cls:
+            raise UnsupportedError(
+                f"{self.where}: custom_objects[{class_name!r}] is the Keras layer class {cls}; "
+                f"kerasrnn_infer runs NumPy, not Keras layers, and needs {CONTRACT}: it "
+                f"receives the layer's config dict and its weight arrays from the file and "
+                f"computes the layer's output with NumPy. Keras's own classes go to real Keras "
+                f"(testing: keras_custom_objects=; command line: KERAS_CUSTOM_OBJECTS in the "
+                f"--custom module)")
+        if not callable(factory):
+            raise ConfigError(f"{self.where}: custom_objects[{class_name!r}] is a "
+                              f"{type(factory).__name__}, not {CONTRACT}")
         self.factory = factory
         self.fn = None
         self.slots = None     # unknown until the file says

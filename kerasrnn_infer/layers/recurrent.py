@@ -81,7 +81,7 @@ class RNN(Layer):
                            for spec in self.specs]
         self.slots = [s for slots in self.cell_slots for s in slots]
         self.kernel = None
-        self.weights: List[CellWeights] = []
+        self.cell_weights: List[CellWeights] = []
 
     # ----- config -----------------------------------------------------------------------------
     def _cell_specs(self, spec) -> List[CellSpec]:
@@ -139,12 +139,12 @@ class RNN(Layer):
             if w.features != prev.units:
                 raise ConfigError(f"{self.where}: stacked cell kernel has {w.features} input "
                                   f"rows, the previous cell outputs {prev.units}")
-        self.weights = weights
+        self.cell_weights = weights
         self.kernel = recurrent_kernel(self.specs, weights, self.ctx.jit, self.where)
 
     @property
     def input_features(self) -> int:
-        return self.weights[0].features
+        return self.cell_weights[0].features
 
     @property
     def state_sizes(self) -> List[int]:

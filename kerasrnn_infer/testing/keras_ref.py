@@ -23,8 +23,22 @@ from ..errors import ReferenceUnavailable
 from .golden import Reference
 
 __all__ = ["flatten", "graph_node_keys", "have_keras", "is_keras3", "keras_reference",
-           "layer_output_tensors", "load_keras", "node_key", "predict", "probe_layers",
-           "reset_states"]
+           "layer_output_tensors", "load_keras", "load_keras_origin", "node_key", "predict",
+           "probe_layers", "reset_states"]
+
+
+def _unavailable(message: str, kind: str, custom: bool = False) -> ReferenceUnavailable:
+    """A ReferenceUnavailable with ``kind`` ("missing": no Keras installed, "load": no
+    installed Keras loads the file, "run": Keras cannot run it) and ``custom`` (Keras failed
+    on a class it does not know), so that callers add the advice that fits them."""
+    e = ReferenceUnavailable(message)
+    e.kind, e.custom = kind, custom          # type: ignore[attr-defined]
+    return e
+
+
+#: what Keras says about a class it does not know (tf_keras "Unknown layer: 'X'. Please
+#: ensure you are using a custom_object_scope", Keras 3 "Could not locate class 'X'")
+_UNKNOWN_CLASS = ("unknown layer", "could not locate class", "custom_object")
 
 
 # ----- quiet TensorFlow ---------------------------------------------------------------------
@@ -83,13 +97,13 @@ def _is_zip(path):
 def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = None):
     """Load ``path`` with real Keras: Keras 3 ``keras.saving.load_model`` for ``.keras`` zips,
     tf_keras first then Keras 3 for legacy HDF5, tf_keras for SavedModel directories (Keras 3
-    cannot load them as models). Returns ``(module, model)``; raises
+    cannot load them as models). ``custom_objects``: a dict, or a function of the Keras module
+    returning one. Returns ``(module, model)``; raises
     :class:`ReferenceUnavailable` when no Keras is installed or none can load the file."""
     import importlib
     if not have_keras():
-        raise ReferenceUnavailable("TensorFlow/Keras is not installed; verify needs it to run "
-                                   "Keras (pip install tensorflow tf-keras), or pass --golden "
-                                   "FILE recorded with 'kerasrnn-infer golden'")
+        raise _unavailable("TensorFlow/Keras is not installed, so there is no real Keras to run "
+                           "(pip install tensorflow tf-keras)", "missing")
     _quiet_tf()
     is_dir = os.path.isdir(path)
     is_zip = not is_dir and _is_zip(path)
@@ -116,9 +130,11 @@ def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = No
                 shutil.copyfile(path, p)
             try:
                 if modname == "keras":
-                    m = K.saving.load_model(p, compile=False, custom_objects=custom_objects)
+                    m = K.saving.load_model(p, compile=False,
+                                            custom_objects=_for_module(custom_objects, K))
                 else:
-                    m = K.models.load_model(p, compile=False, custom_objects=custom_objects)
+                    m = K.models.load_model(p, compile=False,
+                                            custom_objects=_for_module(custom_objects, K))
                 return K, m
             except Exception as e:
                 msg = " ".join(str(e).split())[:300]
@@ -127,7 +143,88 @@ def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = No
     finally:
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)
-    raise ReferenceUnavailable(f"Keras cannot load {path}: " + "; ".join(errors))
+    raise _cannot_load(path, keras_version, errors)
+
+
+def _cannot_load(label: str, keras_version: Optional[str], errors: List[str]):
+    written = f" (written by Keras {keras_version})" if keras_version else ""
+    custom = any(k in e.lower() for e in errors for k in _UNKNOWN_CLASS)
+    errors = [e.split(" Full config:")[0][:240] for e in errors]    # Keras 3 echoes the config
+    return _unavailable(f"no installed Keras can load {label}{written}: " + "; ".join(errors),
+                        "load", custom)
+
+
+def _for_module(custom_objects, K):
+    """Keras's custom objects for the Keras module ``K``: a dict, or a function of the module
+    (``keras`` or ``tf_keras``) returning one, so one definition can serve both."""
+    return custom_objects(K) if callable(custom_objects) else custom_objects
+
+
+def _h5_suffix(path: str) -> str:
+    """The file name ending Keras needs to read the weights file ``path``: ``.weights.h5``
+    for a Keras 3 weights tree, ``.h5`` for a legacy save_weights file."""
+    try:
+        import h5py
+        with h5py.File(path, "r") as f:
+            return ".h5" if "layer_names" in f.attrs else ".weights.h5"
+    except Exception:  # noqa: BLE001 - not HDF5: let Keras say what it is
+        return ".h5"
+
+
+def load_keras_origin(origin: dict, custom_objects=None, keras_version: Optional[str] = None):
+    """Load with real Keras the model that ``origin`` names (``Model._origin``): ``{"path":
+    file}`` (see :func:`load_keras`) or ``{"json": text}`` (``model_from_json``), either with
+    ``"weights": file`` (then ``load_weights``). Returns ``(module, model)``."""
+    import importlib
+    if "json" not in origin:
+        K, m = load_keras(origin["path"], custom_objects, keras_version)
+        if origin.get("weights"):
+            _load_weights(K, m, origin["weights"], origin["path"], keras_version)
+        return K, m
+    if not have_keras():
+        load_keras("", custom_objects, keras_version)           # raises "missing"
+    _quiet_tf()
+    text = origin["json"]
+    label = origin.get("label") or "the architecture JSON"
+    keras3 = '"registered_name"' in text or '"__keras_tensor__"' in text or \
+        str(keras_version or "").startswith("3")
+    errors = []
+    for modname in (["keras", "tf_keras"] if keras3 else ["tf_keras", "keras"]):
+        try:
+            with _QuietStderr():
+                K = importlib.import_module(modname)
+        except Exception as e:  # not installed or broken install
+            errors.append(f"{modname}: cannot import ({type(e).__name__}: {e})")
+            continue
+        try:
+            m = K.models.model_from_json(text,
+                                         custom_objects=_for_module(custom_objects, K))
+            if origin.get("weights"):
+                _load_weights(K, m, origin["weights"], label, keras_version)
+            return K, m
+        except ReferenceUnavailable as e:
+            errors.append(f"{modname} {getattr(K, '__version__', '?')}: {e}")
+        except Exception as e:
+            msg = " ".join(str(e).split())[:300]
+            errors.append(f"{modname} {getattr(K, '__version__', '?')}: "
+                          f"{type(e).__name__}: {msg}")
+    raise _cannot_load(label, keras_version, errors)
+
+
+def _load_weights(K, m, weights: str, label: str, keras_version: Optional[str]) -> None:
+    tmpdir = tempfile.mkdtemp(prefix="kri-verify-")
+    try:
+        p = os.path.join(tmpdir, "weights" + _h5_suffix(weights))
+        shutil.copyfile(weights, p)
+        try:
+            m.load_weights(p)
+        except Exception as e:
+            msg = " ".join(str(e).split())[:300]
+            raise _unavailable(f"{K.__name__} {getattr(K, '__version__', '?')} cannot load the "
+                               f"weights {weights} into {label}: {type(e).__name__}: {msg}",
+                               "load") from None
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 # ----- probing ------------------------------------------------------------------------------
@@ -265,11 +362,14 @@ def probe_layers(K, model, inputs: Sequence[np.ndarray], batch_size=None,
 
 
 # ----- the reference ------------------------------------------------------------------------
-def keras_reference(path: str, inputs: Sequence[np.ndarray], custom_objects=None,
+def keras_reference(path, inputs: Sequence[np.ndarray], custom_objects=None,
                     keras_version: Optional[str] = None, per_layer: bool = True) -> Reference:
     """Run real Keras on ``inputs``: final outputs and per-layer outputs (sub-models
-    ``Model(model.inputs, layer outputs)``; layers called more than once are skipped)."""
-    K, km = load_keras(path, custom_objects, keras_version)
+    ``Model(model.inputs, layer outputs)``; layers called more than once are skipped).
+    ``path``: a model file, or an origin dict (:func:`load_keras_origin`)."""
+    origin = path if isinstance(path, dict) else {"path": path}
+    K, km = load_keras_origin(origin, custom_objects, keras_version)
+    path = origin.get("label") or origin.get("path")
     inputs = [np.asarray(x) for x in inputs]
     fixed = None
     for layer in km.layers:
@@ -281,9 +381,9 @@ def keras_reference(path: str, inputs: Sequence[np.ndarray], custom_objects=None
         reset_states(km)
         outputs = predict(km, inputs, fixed)
     except Exception as e:
-        raise ReferenceUnavailable(f"Keras ({label}) cannot run {path} on these inputs: "
-                                   f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
-                                   ) from None
+        raise _unavailable(f"Keras ({label}) cannot run {path} on these inputs: "
+                           f"{type(e).__name__}: {' '.join(str(e).split())[:300]}",
+                           "run") from None
     layers: Dict[str, List[np.ndarray]] = {}
     skipped: List[str] = []
     if per_layer:
