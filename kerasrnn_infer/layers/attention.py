@@ -236,9 +236,9 @@ class MultiHeadAttention(Layer):
             self.refuse("flash_attention", self.opt("flash_attention"), "None, False")
         out = self.opt("output_shape")
         if out is None or out == [] or out == ():
-            self.output_shape: Optional[Tuple[int, ...]] = None
+            self.out_dims: Optional[Tuple[int, ...]] = None
         else:
-            self.output_shape = self.ints_opt("output_shape", None, len(out)
+            self.out_dims = self.ints_opt("output_shape", None, len(out)
                                               if isinstance(out, (list, tuple)) else 1)
         axes = self.opt("attention_axes")
         self.attention_axes = None if axes is None else tuple(self.axes_opt("attention_axes",
@@ -254,7 +254,7 @@ class MultiHeadAttention(Layer):
                 raise ConfigError(f"{self.where}: attention_axes={list(self.attention_axes)} "
                                   f"must be distinct axes other than the batch axis")
         h, dk, dv = self.heads, self.key_dim, self.value_dim
-        out_dims = self.output_shape or (None,)
+        out_dims = self.out_dims or (None,)
         self.projections = {}
         for name, shape, bias in (("query", (None, h, dk), (h, dk)),
                                   ("key", (None, h, dk), (h, dk)),
@@ -309,7 +309,7 @@ class MultiHeadAttention(Layer):
                                f"{[self.w[n][0].shape for n in _PROJECTIONS]} do not fit "
                                f"num_heads={self.heads}, key_dim={self.key_dim}, "
                                f"value_dim={self.value_dim}")
-        if self.output_shape is None and self.w["attention_output"][0].shape[2:] != (dq,):
+        if self.out_dims is None and self.w["attention_output"][0].shape[2:] != (dq,):
             raise WeightsError(f"{self.where}: the output kernel has shape "
                                f"{self.w['attention_output'][0].shape}, expected "
                                f"({self.heads}, {self.value_dim}, {dq})")
