@@ -36,7 +36,7 @@ from .. import activations as A
 from ..cells import CellSpec, CellWeights
 
 FUSED_UP_TO = 8           # batch sizes run whole-sequence in one compiled call (measured)
-BLAS_FROM = 2             # from this batch size its products are NumPy's BLAS (measured)
+BLAS_FROM = 1             # from this batch size on, NumPy's BLAS (measured: docs/jit.md)
 
 # activation -> code understood by the compiled kernels
 ACTIVATIONS = {A.linear: 0, A.tanh: 1, A.sigmoid: 2, A.relu: 3, A.hard_sigmoid_keras2: 4,
