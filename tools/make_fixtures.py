@@ -1666,10 +1666,27 @@ def _try_formats(K, model, inputs, outputs, formats, folder, reload=True, batch_
                   f"{reload_failed[fmt.name]}")
             continue
         for j, (want, got) in enumerate(zip(outputs, reloaded)):
-            assert np.array_equal(np.isnan(want), np.isnan(got)), f"{fmt.name} output {j} NaNs"
+            same_nan = np.array_equal(np.isnan(want), np.isnan(got))
             err = float(np.nanmax(np.abs(want - got))) if want.size else 0.0
-            assert err <= RELOAD_TOL, f"{fmt.name} output {j} differs by {err}"
+            if not same_nan or err > RELOAD_TOL:
+                # Keras's own round trip is lossy (tf.keras 2.12 restores a checkpoint into
+                # lazily built MultiHeadAttention/GRU layers in the wrong order): the file is
+                # kept, the recorded outputs are the in-memory model's, and case.json says so
+                reload_failed[fmt.name] = (
+                    f"{K.__name__} {_keras_version(K)} reloads it with output {j} "
+                    + ("NaNs in other places" if not same_nan else f"differing by {err:.3g}"))
+                print(f"  WARNING: {reload_failed[fmt.name]} ({fmt.name})")
+                break
     return specs, skipped, reload_failed
+
+
+def _keras_version(K):
+    """K.__version__, or TensorFlow's for tf.keras modules that have none (2.15)."""
+    v = getattr(K, "__version__", None)
+    if v:
+        return v
+    import tensorflow as tf
+    return tf.__version__
 
 
 def _reference(K):
