@@ -1669,9 +1669,9 @@ def _try_formats(K, model, inputs, outputs, formats, folder, reload=True, batch_
             same_nan = np.array_equal(np.isnan(want), np.isnan(got))
             err = float(np.nanmax(np.abs(want - got))) if want.size else 0.0
             if not same_nan or err > RELOAD_TOL:
-                # Keras's own round trip is lossy (tf.keras 2.12 restores a checkpoint into
-                # lazily built MultiHeadAttention/GRU layers in the wrong order): the file is
-                # kept, the recorded outputs are the in-memory model's, and case.json says so
+                # Keras's own round trip is lossy (tf.keras 2.12 and 2.15 on a checkpoint of a
+                # MultiHeadAttention/GRU model): the file is kept, the recorded outputs are the
+                # in-memory model's, and case.json says so
                 reload_failed[fmt.name] = (
                     f"{K.__name__} {_keras_version(K)} reloads it with output {j} "
                     + ("NaNs in other places" if not same_nan else f"differing by {err:.3g}"))
