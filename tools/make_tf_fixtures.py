@@ -90,6 +90,10 @@ PLAN = {
     # MultiHeadAttention tracked as _query_dense... (private attributes) in checkpoints
     "mha_block": {w: ("ckpt",) for w in _THREE},
     "mha_axes": {w: ("ckpt",) for w in _THREE},
+    # attention and preprocessing configs of older tf.keras (2.21 is covered by the live tests)
+    "dense_attention": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
+    "luong_seq2seq": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
+    "lookup_vocabularies": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
     "_refused": {"tf2.21": ()},        # SavedModels that must be refused (write_refused)
 }
 # appended to the case's note
