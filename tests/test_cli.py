@@ -564,5 +564,8 @@ def test_live_keras_cannot_load_old_file(capsys):
     model = os.path.join(d, "simple_lstm_tf_keras_1_model.h5")
     assert cli.main(["verify", model]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("kerasrnn-infer: error: Keras cannot load") and err.count("\n") == 1
+    assert err.startswith("kerasrnn-infer: error: no installed Keras can load") and \
+        err.count("\n") == 1
+    assert "written by Keras 1." in err and f"kerasrnn-infer golden {model} --out" in err and \
+        f"kerasrnn-infer verify {model} --golden golden.npz" in err
     assert cli.main(["verify", model, "--golden", os.path.join(d, "io.npz")]) == 0
