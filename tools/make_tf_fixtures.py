@@ -94,6 +94,11 @@ PLAN = {
     "dense_attention": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
     "luong_seq2seq": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
     "lookup_vocabularies": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
+    # convolutional front ends and ConvLSTM of older tf.keras (their configs and object graphs)
+    "crnn_captcha": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
+    "conv2d_options": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
+    "convlstm_options": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
+    "td_layers": {w: ("ckpt",) for w in ("tf2.12", "tf2.15")},
     "_refused": {"tf2.21": ()},        # SavedModels that must be refused (write_refused)
 }
 # appended to the case's note
