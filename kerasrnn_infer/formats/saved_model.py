@@ -309,14 +309,15 @@ def read_saved_model(folder: Directory, path: str) -> Source:
                                  f"binary saved_model.pb (what Keras writes)")
         raise ModelFileError(f"{path}: is not a SavedModel (no saved_model.pb)")
     kmeta = folder.file("keras_metadata.pb")
+    pb_data: Optional[bytes] = None          # read once, only where it is needed
     if kmeta is not None:
         where = folder.where("keras_metadata.pb")
         meta: Optional[_Metadata] = _Metadata.from_keras_metadata(
             folder.read(kmeta, MAX_METADATA_BYTES, "keras_metadata.pb"), where)
     else:
         where = folder.where("saved_model.pb")
-        meta = _Metadata.from_saved_model(
-            folder.read(pb, MAX_SAVED_MODEL_BYTES, "saved_model.pb"), where)
+        pb_data = folder.read(pb, MAX_SAVED_MODEL_BYTES, "saved_model.pb")
+        meta = _Metadata.from_saved_model(pb_data, where)
     if meta is None:
         raise ModelFileError(f"{where}: holds no object graph, hence no Keras metadata; "
                              f"it was not written by Keras model.save (TensorFlow 1 "
@@ -328,8 +329,9 @@ def read_saved_model(folder: Directory, path: str) -> Source:
     weights = read_bundle_weights(TensorBundle(variables, "variables"))
     if any(name in config for name in _LOOKUP_CLASSES):
         # adapted lookup layers keep their vocabulary only in the graph's constants
-        weights.tables = read_tables(folder.read(pb, MAX_SAVED_MODEL_BYTES, "saved_model.pb"),
-                                     folder.where("saved_model.pb"))
+        if pb_data is None:
+            pb_data = folder.read(pb, MAX_SAVED_MODEL_BYTES, "saved_model.pb")
+        weights.tables = read_tables(pb_data, folder.where("saved_model.pb"))
     folder.check_unchanged()
     return Source(path, "saved-model", config, version, weights)
 

@@ -24,7 +24,7 @@ from ..errors import ConfigError, InputError, UnsupportedError
 from ..kernels import recurrent_kernel
 from .base import Layer, WeightNode, WeightSlot
 from .convolutional import _rank_class
-from .recurrent import split_call
+from .recurrent import RNN, split_call
 
 _SLOT_NAMES = ("kernel", "recurrent_kernel", "bias")
 
@@ -89,9 +89,7 @@ class ConvLSTM(Layer):
         return np.ascontiguousarray(np.moveaxis(a, -1, axis)) if self.channels_first else a
 
     # ----- maths ------------------------------------------------------------------------------
-    def run(self, inputs, mask, kwargs, ctx):
-        return self.call(inputs, mask=mask, state_ctx=ctx, **kwargs), \
-            self.compute_mask(inputs, mask)
+    run = RNN.run           # the same call path (state context, output mask) as RNN's
 
     def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None,
              **kwargs):

@@ -107,7 +107,7 @@ class Report:
         body = []
         for r in self.rows:
             body.append((r.name, r.class_name, r.shape, _fmt(r.abs_err), _fmt(r.rel_err),
-                         _fmt_bound(r.bound), r.status + (f" ({r.note})" if r.note else "")))
+                         _fmt(r.bound, 2), r.status + (f" ({r.note})" if r.note else "")))
         widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
         rule = "  ".join("-" * w for w in widths)
         lines = [self.tolerance_line(),
@@ -134,7 +134,7 @@ class Report:
         tol = f"atol={self.atol:g}, rtol={self.rtol:g}"
         if self.passed:
             return (f"PASS: {n_pass} compared, {n_skip} skipped; max abs err "
-                    f"{self.max_abs_err:.3g}, worst/bound {_fmt_bound(self.worst_bound)} "
+                    f"{self.max_abs_err:.3g}, worst/bound {_fmt(self.worst_bound, 2)} "
                     f"({tol}) vs {self.reference}")
         return (f"FAIL: {n_fail} of {n_pass + n_fail} differ ({tol}) vs {self.reference}; "
                 f"first divergence: {self.first_divergence}")
@@ -152,20 +152,12 @@ class Report:
                 "rows": [r.__dict__ for r in self.rows]}
 
 
-def _fmt(v):
+def _fmt(v, digits: int = 3):
     if v is None:
         return "-"
     if not np.isfinite(v):
         return str(v)
-    return f"{v:.3g}" if v else "0"
-
-
-def _fmt_bound(v):
-    if v is None:
-        return "-"
-    if not np.isfinite(v):
-        return str(v)
-    return f"{v:.2g}" if v else "0"
+    return f"{v:.{digits}g}" if v else "0"
 
 
 def _shape_text(shapes):

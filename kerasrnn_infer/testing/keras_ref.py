@@ -94,13 +94,24 @@ def _is_zip(path):
         return False
 
 
+def _import_keras(modname: str, errors: List[str]):
+    """``keras`` or ``tf_keras`` imported quietly, or None with the reason added to
+    ``errors`` (not installed, or a broken install)."""
+    import importlib
+    try:
+        with _QuietStderr():
+            return importlib.import_module(modname)
+    except Exception as e:  # noqa: BLE001 - any failure means this Keras is unavailable
+        errors.append(f"{modname}: cannot import ({type(e).__name__}: {e})")
+        return None
+
+
 def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = None):
     """Load ``path`` with real Keras: Keras 3 ``keras.saving.load_model`` for ``.keras`` zips,
     tf_keras first then Keras 3 for legacy HDF5, tf_keras for SavedModel directories (Keras 3
     cannot load them as models). ``custom_objects``: a dict, or a function of the Keras module
     returning one. Returns ``(module, model)``; raises
     :class:`ReferenceUnavailable` when no Keras is installed or none can load the file."""
-    import importlib
     if not have_keras():
         raise _unavailable("TensorFlow/Keras is not installed, so there is no real Keras to run "
                            "(pip install tensorflow tf-keras)", "missing")
@@ -110,15 +121,12 @@ def load_keras(path: str, custom_objects=None, keras_version: Optional[str] = No
     # .keras zips: Keras 3 (tf_keras as a fallback for its own zips); HDF5: tf_keras, then
     # Keras 3; SavedModel directories: tf_keras
     order = ["tf_keras"] if is_dir else ["keras", "tf_keras"] if is_zip else ["tf_keras", "keras"]
-    errors = []
+    errors: List[str] = []
     tmpdir = None
     try:
         for modname in order:
-            try:
-                with _QuietStderr():
-                    K = importlib.import_module(modname)
-            except Exception as e:  # not installed or broken install
-                errors.append(f"{modname}: cannot import ({type(e).__name__}: {e})")
+            K = _import_keras(modname, errors)
+            if K is None:
                 continue
             want_ext = ".keras" if is_zip else ".h5"
             p = path
@@ -175,7 +183,6 @@ def load_keras_origin(origin: dict, custom_objects=None, keras_version: Optional
     """Load with real Keras the model that ``origin`` names (``Model._origin``): ``{"path":
     file}`` (see :func:`load_keras`) or ``{"json": text}`` (``model_from_json``), either with
     ``"weights": file`` (then ``load_weights``). Returns ``(module, model)``."""
-    import importlib
     if "json" not in origin:
         K, m = load_keras(origin["path"], custom_objects, keras_version)
         if origin.get("weights"):
@@ -188,13 +195,10 @@ def load_keras_origin(origin: dict, custom_objects=None, keras_version: Optional
     label = origin.get("label") or "the architecture JSON"
     keras3 = '"registered_name"' in text or '"__keras_tensor__"' in text or \
         str(keras_version or "").startswith("3")
-    errors = []
+    errors: List[str] = []
     for modname in (["keras", "tf_keras"] if keras3 else ["tf_keras", "keras"]):
-        try:
-            with _QuietStderr():
-                K = importlib.import_module(modname)
-        except Exception as e:  # not installed or broken install
-            errors.append(f"{modname}: cannot import ({type(e).__name__}: {e})")
+        K = _import_keras(modname, errors)
+        if K is None:
             continue
         try:
             m = K.models.model_from_json(text,
