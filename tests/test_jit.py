@@ -66,6 +66,7 @@ def product(request, monkeypatch):
         if not numba_rnn._compiled()["blas"]:
             pytest.skip("NumPy's BLAS was not found: " + numba_rnn.blas_source())
         monkeypatch.setattr(numba_rnn, "BLAS_FROM", 1)
+        monkeypatch.setattr(numba_rnn, "OWN_GEMV_FROM", 1 << 40)
     else:
         monkeypatch.setattr(numba_rnn, "BLAS_FROM", 10 ** 9)
     return request.param
@@ -145,7 +146,7 @@ def test_compiled_path_agrees_with_the_numpy_path_within_1e_6(kind, reset_after,
         got = jit.run(x, init, m, False, True, False)
         want = ref.run(x, init, m, False, True, False)
         _close(got, want, 1e-6)
-        if batch > numba_rnn.FUSED_UP_TO:
+        if batch >= numba_rnn.NUMPY_FROM and kind != "gru":
             np.testing.assert_array_equal(got[1], want[1])
 
 
@@ -288,3 +289,158 @@ def test_cached_kernels_load_in_a_fresh_process_and_agree(tmp_path):
                 np.testing.assert_array_equal(g, w)
             else:
                 np.testing.assert_allclose(g, w, atol=1e-6, rtol=0)
+
+
+# ----- padding masks, chunks, the one-product form, the NumPy hand-over ---------------------
+def _padding(rng, batch, steps, left):
+    """A padding mask: each sample's unmasked steps one run, at the start (right padding) or
+    the end (left padding), lengths unsorted, one sample fully masked and one not at all."""
+    lengths = rng.integers(1, steps, batch)
+    lengths[0] = steps
+    if batch > 2:
+        lengths[1] = 0
+    t = np.arange(steps)
+    return (t >= steps - lengths[:, None]) if left else (t < lengths[:, None])
+
+
+@pytest.mark.parametrize("masks", [
+    ("right", [[1, 1, 0], [1, 0, 0], [0, 0, 0]], 2),
+    ("left", [[0, 1, 1], [1, 1, 1], [0, 0, 1]], 2),
+    ("none masked", [[1, 1, 1], [1, 1, 1]], 0),
+    ("gap", [[1, 0, 1], [1, 1, 1]], 1),
+    ("both ends", [[1, 1, 0], [0, 1, 1]], 1),
+])
+def test_masks_are_classified(masks):
+    from kerasrnn_infer.kernels import _numba_impl
+    _, m, want = masks
+    m = np.array(m, bool)
+    mode, counts, order, _ = _numba_impl.classify(m)
+    assert mode == want
+    if mode == 2:
+        lengths = m.sum(1)
+        assert list(lengths[order]) == sorted(lengths, reverse=True)
+        assert list(counts) == list(m.sum(0))
+        for t in range(m.shape[1]):             # the active samples are a sorted prefix
+            assert list(m[order, t]) == [True] * counts[t] + [False] * (len(m) - counts[t])
+
+
+@pytest.mark.parametrize("kind,reset_after", KINDS)
+@pytest.mark.parametrize("batch", [1, 3, 20])
+@pytest.mark.parametrize("left", [False, True])
+def test_padding_masks_run_sorted_and_match_the_reference(kind, reset_after, batch, left,
+                                                          product):
+    """Right and left padding (mode 2: samples sorted by length, the masked ones' products
+    skipped), at batch sizes on both sides of NUMPY_FROM, with every option."""
+    rng = np.random.default_rng(hash((kind, reset_after, batch, left)) % 2 ** 32)
+    spec = _spec(kind, reset_after, 5, "float32")
+    w = _weights(spec, 4, rng)
+    kernel = recurrent_kernel([spec], [w], jit=True)
+    x = rng.normal(0, 0.7, (batch, 9, 4)).astype(np.float32)
+    mask = _padding(rng, batch, 9, left)
+    for back, seqs, zero_out, init, prev in itertools.product(*[(False, True)] * 5):
+        states = [rng.normal(0, 0.5, (batch, n)).astype(np.float32) for n in spec.state_sizes] \
+            if init else [np.zeros((batch, n), np.float32) for n in spec.state_sizes]
+        prev_out = rng.normal(0, 0.5, (batch, 5)).astype(np.float32) if prev else None
+        want = cells.run([spec], [w], x, states, mask, back, seqs, zero_out, prev_out)
+        got = kernel.run(x, states, mask, back, seqs, zero_out, prev_out)
+        _close(got, want, 2e-6)
+
+
+def test_stacked_cells_with_a_padding_mask_match_the_reference():
+    rng = np.random.default_rng(17)
+    specs = [_spec("lstm", False, 4, "float32"), _spec("gru", True, 3, "float32")]
+    ws = [_weights(specs[0], 4, rng), _weights(specs[1], 4, rng)]
+    kernel = recurrent_kernel(specs, ws, jit=True)
+    x = rng.normal(0, 0.7, (6, 8, 4)).astype(np.float32)
+    init = [rng.normal(0, 0.5, (6, n)).astype(np.float32) for n in (4, 4, 3)]
+    for back, left in itertools.product((False, True), (False, True)):
+        mask = _padding(rng, 6, 8, left)
+        want = cells.run(specs, ws, x, init, mask, back, True, True)
+        _close(kernel.run(x, init, mask, back, True, True), want, 2e-6)
+
+
+@pytest.mark.parametrize("kind,reset_after", KINDS)
+@pytest.mark.parametrize("chunk_values", [1, 40, 1 << 16])
+def test_the_input_projection_in_chunks_matches_the_reference(kind, reset_after, chunk_values,
+                                                              monkeypatch):
+    """Chunks of one timestep, a few, and the whole sequence; forward and backward; a
+    padding mask whose masked steps (no projection) fall inside and across chunks."""
+    monkeypatch.setattr(numba_rnn, "CHUNK_VALUES", chunk_values)
+    monkeypatch.setattr(numba_rnn, "MERGED_FROM", 1 << 40)
+    rng = np.random.default_rng(chunk_values)
+    spec = _spec(kind, reset_after, 4, "float64")
+    w = _weights(spec, 3, rng)
+    kernel = recurrent_kernel([spec], [w], jit=True)
+    x = rng.normal(0, 0.7, (2, 11, 3))
+    init = [np.zeros((2, n)) for n in spec.state_sizes]
+    for back, mask in itertools.product((False, True), (None, _padding(rng, 2, 11, False),
+                                                        _padding(rng, 2, 11, True))):
+        want = cells.run([spec], [w], x, init, mask, back, True, False)
+        _close(kernel.run(x, init, mask, back, True, False), want, 1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "simple_rnn"])
+@pytest.mark.parametrize("batch", [1, 8])
+def test_one_product_per_step_matches_the_two_product_form(kind, batch, monkeypatch):
+    """LSTM and SimpleRNN from MERGED_FROM samples on: [h | x_t] [U; W] in one product;
+    both forms at the same batch size agree with the reference."""
+    rng = np.random.default_rng(batch)
+    spec = _spec(kind, False, 6, "float64")
+    w = _weights(spec, 5, rng)
+    x = rng.normal(0, 0.7, (batch, 7, 5))
+    init = [rng.normal(0, 0.5, (batch, 6)) for _ in spec.state_sizes]
+    mask = _mask(rng, batch, 7)
+    want = cells.run([spec], [w], x, init, mask, True, True, False)
+    for merged_from in (1, 1 << 40):
+        monkeypatch.setattr(numba_rnn, "MERGED_FROM", merged_from)
+        _close(recurrent_kernel([spec], [w], jit=True).run(x, init, mask, True, True, False),
+               want, 1e-12)
+
+
+def test_one_sample_uses_the_hand_written_product_for_a_large_recurrent_kernel(monkeypatch):
+    """At one sample the recurrent product is BLAS up to OWN_GEMV_FROM bytes of U, the
+    hand-written loop beyond: both agree with the reference."""
+    rng = np.random.default_rng(4)
+    spec = _spec("lstm", False, 40, "float32")
+    w = _weights(spec, 6, rng, scale=0.15)
+    x = rng.normal(0, 0.7, (1, 12, 6)).astype(np.float32)
+    init = [np.zeros((1, 40), np.float32)] * 2
+    want = cells.run([spec], [w], x, init, None, False, True, False)
+    got = []
+    for limit in (0, 1 << 40):
+        monkeypatch.setattr(numba_rnn, "OWN_GEMV_FROM", limit)
+        kernel = recurrent_kernel([spec], [w], jit=True)
+        assert kernel.cells[0].small_U == (limit > 0)
+        got.append(kernel.run(x, init, None, False, True, False))
+        _close(got[-1], want, 2e-6)
+
+
+def test_large_unmasked_lstm_batches_run_the_numpy_kernel_and_padded_ones_compiled():
+    """From NUMPY_FROM samples on, LSTM and SimpleRNN without a padding mask run the NumPy
+    kernel (the same bits); with a padding mask they stay compiled (within 1e-6); GRU stays
+    compiled at every batch size."""
+    rng = np.random.default_rng(9)
+    b = numba_rnn.NUMPY_FROM
+    for kind, reset_after in (("lstm", False), ("simple_rnn", False), ("gru", True)):
+        spec = _spec(kind, reset_after, 8, "float32")
+        w = _weights(spec, 5, rng)
+        jit, ref = recurrent_kernel([spec], [w], jit=True), NumpyRecurrent([spec], [w])
+        handed = []
+        numpy_run = jit.numpy.run
+        jit.numpy.run = lambda *a: handed.append(1) or numpy_run(*a)
+        x = rng.normal(0, 0.7, (b, 10, 5)).astype(np.float32)
+        init = [np.zeros((b, 8), np.float32) for _ in spec.state_sizes]
+        for name, mask in (("none", None), ("random", _mask(rng, b, 10)),
+                           ("padding", _padding(rng, b, 10, False))):
+            del handed[:]
+            got = jit.run(x, init, mask, False, True, False)
+            want = ref.run(x, init, mask, False, True, False)
+            _close(got, want, 1e-6)
+            numpy_path = kind != "gru" and name != "padding"
+            assert bool(handed) == numpy_path, (kind, name)
+            if numpy_path:
+                np.testing.assert_array_equal(got[1], want[1])
+        for small in (1, b - 1):                # below NUMPY_FROM: compiled
+            del handed[:]
+            jit.run(x[:small], [s[:small] for s in init], None, False, True, False)
+            assert not handed

@@ -1,12 +1,14 @@
 """The numba-compiled loops of kernels/numba_rnn.py (imported, and numba with it, only when
-that kernel is used). Module-level functions, so that numba's disk cache applies.
+that kernel is used). Module-level functions, so that numba's disk cache applies; the
+per-timestep helpers ``advance`` and ``cell_step`` are inlined into ``seq`` (a call passing
+a dozen arrays costs more than a masked timestep).
 
 Each activation runs as its own loop over a gate block (``apply``), so that LLVM vectorises
-it. ``tanh`` of float32 values is computed in float64 without a libm call: the continued
-fraction of tanh to 8 terms on ``|x| / 8`` (error 6e-14 there), then ``tanh(2y) =
-2 tanh(y) / (1 + tanh(y)^2)`` three times on numerator and denominator (one division in
-all; errors do not grow), rounded to float32: correctly rounded over [-12, 12] (measured),
-within an ulp of NumPy's. float64 values use libm's ``tanh``.
+it. ``tanh`` of float32 values is computed in float32 without a libm call: the continued
+fraction of tanh to 8 terms on ``|x| / 8`` (coefficients scaled so that nothing overflows),
+then ``tanh(2y) = 2 tanh(y) / (1 + tanh(y)^2)`` three times on numerator and denominator
+(one division in all; relative errors do not grow): within 2.4e-7 of float64 ``tanh`` and of
+NumPy's float32 ``tanh`` over [-12, 12] (measured). float64 values use libm's ``tanh``.
 
 Gate order is Keras's (LSTM i f c o, GRU z r h); sigmoid is ``0.5 tanh(x / 2) + 0.5`` and the
 other activations use the NumPy kernel's formulas, in the arrays' own precision (``cst``:
@@ -22,7 +24,11 @@ from numba import njit, types
 from . import _blas
 
 _jit = njit(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
+_inline = njit(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy",
+               inline="always")
 _CLAMP = 9.5           # float32 tanh is 1.0 beyond 9.02
+_P1, _P2, _P3 = 270270 / 2027025, 6930 / 2027025, 36 / 2027025
+_Q1, _Q2, _Q3, _Q4 = 945945 / 2027025, 51975 / 2027025, 630 / 2027025, 1 / 2027025
 
 # NumPy's cblas gemm (kernels/_blas.py) as external symbols, resolved when compiled code is
 # linked (also code loaded from the disk cache). Without it the symbols name a do-nothing
@@ -52,16 +58,17 @@ _dgemm = types.ExternalFunction("kerasrnn_infer_dgemm", types.void(
 
 @_jit
 def tanh32(v):
-    x = np.float64(v)
-    a = min(abs(x), _CLAMP) * 0.125
+    one, two = np.float32(1.0), np.float32(2.0)
+    a = min(abs(v), np.float32(_CLAMP)) * np.float32(0.125)
     z = a * a
-    p = a * (2027025.0 + z * (270270.0 + z * (6930.0 + z * 36.0)))
-    q = 2027025.0 + z * (945945.0 + z * (51975.0 + z * (630.0 + z)))
-    p, q = 2.0 * p * q, p * p + q * q
-    p, q = 2.0 * p * q, p * p + q * q
-    p, q = 2.0 * p * q, p * p + q * q
-    t = np.float32(p / q)
-    return t if x >= 0 else -t
+    p = a * (one + z * (np.float32(_P1) + z * (np.float32(_P2) + z * np.float32(_P3))))
+    q = one + z * (np.float32(_Q1) + z * (np.float32(_Q2) + z * (np.float32(_Q3)
+                                                              + z * np.float32(_Q4))))
+    p, q = two * p * q, p * p + q * q
+    p, q = two * p * q, p * p + q * q
+    p, q = two * p * q, p * p + q * q
+    t = p / q
+    return t if v >= 0 else -t
 
 
 @_jit
@@ -158,7 +165,7 @@ def gru_fused(x, z, b_rec, h, cst):
         h[j] = hh + zg * (h[j] - hh)
 
 
-@_jit
+@_inline
 def cell_step(kind, reset_after, x, z, h, c, U_h, b_rec, g, tmp, cst, act_code, ract_code,
               fast):
     """One timestep of one sample: ``x`` the input projection, ``z`` the recurrent product
@@ -217,13 +224,13 @@ def cell_step(kind, reset_after, x, z, h, c, U_h, b_rec, g, tmp, cst, act_code, 
 
 
 @_jit
-def recurrent_batch(H, U, Z, active):
-    """Z[i, :U.shape[1]] = H[i] U for the samples with ``active[i]``: four rows of U at a
-    time, each used for every sample while it is in cache (one pass over U per timestep,
+def recurrent_batch(H, U, Z, active, n):
+    """Z[i, :U.shape[1]] = H[i] U for the first ``n`` samples with ``active[i]``: four rows of
+    U at a time, each used for every sample while it is in cache (one pass over U per product,
     whatever the batch). All arrays C-contiguous (else nothing vectorises)."""
-    b, u = H.shape
+    u = H.shape[1]
     G = U.shape[1]
-    for i in range(b):
+    for i in range(n):
         if active[i]:
             z = Z[i]
             for j in range(G):
@@ -231,7 +238,7 @@ def recurrent_batch(H, U, Z, active):
     k = 0
     while k + 4 <= u:
         r0, r1, r2, r3 = U[k], U[k + 1], U[k + 2], U[k + 3]
-        for i in range(b):
+        for i in range(n):
             if active[i]:
                 h0, h1, h2, h3 = H[i, k], H[i, k + 1], H[i, k + 2], H[i, k + 3]
                 z = Z[i]
@@ -240,7 +247,7 @@ def recurrent_batch(H, U, Z, active):
         k += 4
     while k < u:
         r = U[k]
-        for i in range(b):
+        for i in range(n):
             if active[i]:
                 hk, z = H[i, k], Z[i]
                 for j in range(G):
@@ -248,7 +255,7 @@ def recurrent_batch(H, U, Z, active):
         k += 1
 
 
-@_jit
+@_inline
 def advance(kind, reset_after, xw_t, Z, states, step, out_seq, last, zero_out,
             U_h, b_rec, g, tmp, active, cst, act_code, ract_code, has_mask, want_seq, fast):
     """One timestep of every sample, after its recurrent product ``Z`` (b, G): ``xw_t``
@@ -275,68 +282,187 @@ def advance(kind, reset_after, xw_t, Z, states, step, out_seq, last, zero_out,
 
 
 @_jit
-def blas_product(H, U, Z, fast):
-    """Z[:, :U.shape[1]] = H U by NumPy's BLAS (row-major gemm; Z's rows may be wider)."""
-    b, u = H.shape
-    G = U.shape[1]
+def gemm(A, m, k, B, C, ldc, fast):
+    """C[:m, :B.shape[1]] = A[:m, :k] B by NumPy's BLAS (row-major gemm; ``A``, ``C`` any
+    arrays whose data start at the matrices' first elements, rows ``k`` and ``ldc`` apart)."""
+    n = B.shape[1]
     if fast:
-        _sgemm(101, 111, 111, b, G, u, np.float32(1.0), H.ctypes.data, u, U.ctypes.data, G,
-               np.float32(0.0), Z.ctypes.data, Z.shape[1])
+        _sgemm(101, 111, 111, m, n, k, np.float32(1.0), A.ctypes.data, k, B.ctypes.data, n,
+               np.float32(0.0), C.ctypes.data, ldc)
     else:
-        _dgemm(101, 111, 111, b, G, u, np.float64(1.0), H.ctypes.data, u, U.ctypes.data, G,
-               np.float64(0.0), Z.ctypes.data, Z.shape[1])
+        _dgemm(101, 111, 111, m, n, k, np.float64(1.0), A.ctypes.data, k, B.ctypes.data, n,
+               np.float64(0.0), C.ctypes.data, ldc)
 
 
 @_jit
-def seq(kind, reset_after, xw, rec, U_h, b_rec, states, mask, backwards, out_seq, last,
-        zero_out, act_code, ract_code, has_mask, want_seq, cst, fast, use_blas):
-    """The whole sequence of every sample: ``xw`` (T, b, G) is the hoisted ``x W + b``;
-    ``rec`` the recurrent kernel (GRU without reset_after: its z and r columns only);
-    ``states`` (n, b, u) are updated in place; ``last`` (b, u) starts as the previous
-    output and ends as the last one (with masks; else it is the last state). Each
-    timestep's recurrent product is one BLAS call (``use_blas``) or one pass of the
-    hand-written product over ``rec``."""
-    T, b, G = xw.shape
-    u = rec.shape[0]
-    Z = np.empty((b, G), xw.dtype)
-    g = np.empty(G, xw.dtype)
-    tmp = np.empty(u, xw.dtype)
+def project(xt, lo, hi, W, b_in, XW, everyone, use_blas, fast):
+    """XW[:hi - lo] = xt[lo:hi] W + b_in: the input projection of timesteps lo..hi-1 of every
+    sample (``xt`` time-major), one product."""
+    b = xt.shape[1]
+    G = W.shape[1]
+    if use_blas:
+        gemm(xt[lo:hi], (hi - lo) * b, xt.shape[2], W, XW, G, fast)
+    else:
+        for t in range(lo, hi):
+            recurrent_batch(xt[t], W, XW[t - lo], everyone, b)
+    for t in range(hi - lo):
+        for i in range(b):
+            r = XW[t, i]
+            for j in range(G):
+                r[j] += b_in[j]
+
+
+@_jit
+def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
+        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, use_blas,
+        chunk):
+    """The whole sequence of every sample. ``xt`` (T, b, F) is the input, time-major.
+
+    ``chunk`` > 0: the input projection ``x W + b_in`` is computed ``chunk`` timesteps at a
+    time (one product each, kept in cache) and each timestep's recurrent product ``h rec``
+    is one more; ``rec`` is the recurrent kernel (GRU without reset_after: its z and r columns
+    only). ``chunk`` == 0 (LSTM and SimpleRNN): ``W`` is the stacked ``[U; W]`` and a timestep
+    is one product ``[h | x_t] [U; W]``, plus ``b_in`` in the gates.
+
+    ``mode``: 0 no mask; 1 ``mask`` (b, T); 2 the samples active at time t are the first
+    ``counts[t]`` (a padding mask with samples sorted by length), the others' products are
+    not computed. ``states`` (n, b, u) are updated in place; ``last`` (b, u) starts as the
+    previous output and ends as the last one (with masks; else it is the last state).
+    Products are BLAS calls (``use_blas``) or the hand-written loops."""
+    T, b, F = xt.shape
+    G = W.shape[1]
+    u = states.shape[2]
+    merged = chunk == 0
+    XW = np.empty((max(chunk, 1), b, G), xt.dtype)
+    Z = np.empty((b, G), xt.dtype)
+    g = np.empty(G, xt.dtype)
+    tmp = np.empty(u, xt.dtype)
     active = np.ones(b, np.bool_)
+    everyone = np.ones(b, np.bool_)
+    X = np.empty((b, u + F) if merged else (1, 1), xt.dtype)
+    if merged:
+        for i in range(b):
+            XW[0, i] = b_in
+    has_mask = mode != 0
+    # timesteps where some sample is active (padding masks: one run of them); the others
+    # need no projection and no product
+    first, stop = 0, T
+    if mode == 2:
+        while first < T and counts[first] == 0:
+            first += 1
+        while stop > first and counts[stop - 1] == 0:
+            stop -= 1
+    lo, hi = 0, 0
     for step in range(T):
         t = T - 1 - step if backwards else step
-        if has_mask:
+        n = b
+        if mode == 1:
             for i in range(b):
                 active[i] = mask[i, t]
-        if use_blas:
-            blas_product(states[0], rec, Z, fast)
-        else:
-            recurrent_batch(states[0], rec, Z, active)
-        advance(kind, reset_after, xw[t], Z, states, step, out_seq, last, zero_out,
-                U_h, b_rec, g, tmp, active, cst, act_code, ract_code, has_mask, want_seq, fast)
+        elif mode == 2:
+            n = counts[t]
+            for i in range(b):
+                active[i] = i < n
+        if n > 0 and not merged and (t < lo or t >= hi):
+            if backwards:
+                lo, hi = max(first, t - chunk + 1), t + 1
+            else:
+                lo, hi = t, min(stop, t + chunk)
+            project(xt, lo, hi, W, b_in, XW, everyone, use_blas, fast)
+        if n > 0:
+            if merged:
+                for i in range(n):
+                    X[i, :u] = states[0, i]
+                    X[i, u:] = xt[t, i]
+                if use_blas:
+                    gemm(X, n, u + F, W, Z, G, fast)
+                else:
+                    recurrent_batch(X, W, Z, active, n)
+            elif use_blas:
+                gemm(states[0], n, u, rec, Z, G, fast)
+            elif b == 1:
+                recurrent(states[0, 0], rec, Z[0, :rec.shape[1]])
+            else:
+                recurrent_batch(states[0], rec, Z, active, n)
+        xw_t = XW[0] if merged or n == 0 else XW[t - lo]
+        advance(kind, reset_after, xw_t, Z, states, step, out_seq, last, zero_out, U_h, b_rec,
+                g, tmp, active, cst, act_code, ract_code, has_mask, want_seq, fast)
 
 
-# One entry point per cell kind: ``kind`` reaches ``seq`` (and, through it, ``advance`` and
-# ``cell_step``) as a compile-time constant, whose dead branches numba prunes, so a model
-# compiles the code of its own cell kinds only.
 @_jit
-def seq_simple_rnn(reset_after, xw, rec, U_h, b_rec, states, mask, backwards, out_seq, last,
-                   zero_out, act_code, ract_code, has_mask, want_seq, cst, fast, use_blas):
-    seq(0, reset_after, xw, rec, U_h, b_rec, states, mask, backwards, out_seq, last, zero_out,
-        act_code, ract_code, has_mask, want_seq, cst, fast, use_blas)
+def classify(m):
+    """How ``seq`` applies the mask ``m`` (b, T): (mode, counts, order, reordered). Mode 0:
+    nothing masked. Mode 2, padding: every sample's unmasked steps are one run, and either
+    all runs start at step 0 or all end at the last step; ``order`` sorts the samples by
+    their number of unmasked steps, longest first (stable), so that the samples active at
+    step t are the first ``counts[t]`` of that order; ``reordered`` is whether the order
+    differs from the given one. Mode 1: any other mask."""
+    b, T = m.shape
+    lengths = np.zeros(b, np.int64)
+    firsts = np.zeros(b, np.int64)
+    counts = np.zeros(T, np.int64)
+    right, left, everything = True, True, True
+    for i in range(b):
+        n, first, ended, runs = 0, 0, False, True
+        for t in range(T):
+            if m[i, t]:
+                if n == 0:
+                    first = t
+                elif ended:
+                    runs = False
+                n += 1
+            elif n > 0:
+                ended = True
+        lengths[i], firsts[i] = n, first
+        everything = everything and n == T
+        if not runs:
+            right = left = False
+        elif n > 0:
+            right = right and first == 0
+            left = left and first + n == T
+    order = np.arange(b)
+    if everything:
+        return 0, counts, order, False
+    if not (right or left):
+        return 1, counts, order, False
+    order = np.argsort(-lengths, kind="mergesort")
+    reordered = False
+    for k in range(b):
+        i = order[k]
+        reordered = reordered or i != k
+        for t in range(firsts[i], firsts[i] + lengths[i]):
+            counts[t] += 1
+    return 2, counts, order, reordered
+
+
+# One entry point per cell kind, each compiled (and cached) on its own. numba types ``kind``
+# as an integer, not a constant, so each still holds every kind's step code (measured: forcing
+# a literal with ``numba.literally`` neither shortened compiles nor sped up a step).
+@_jit
+def seq_simple_rnn(reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
+                  out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast,
+                  use_blas, chunk):
+    seq(0, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
+        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, use_blas,
+        chunk)
 
 
 @_jit
-def seq_lstm(reset_after, xw, rec, U_h, b_rec, states, mask, backwards, out_seq, last,
-             zero_out, act_code, ract_code, has_mask, want_seq, cst, fast, use_blas):
-    seq(1, reset_after, xw, rec, U_h, b_rec, states, mask, backwards, out_seq, last, zero_out,
-        act_code, ract_code, has_mask, want_seq, cst, fast, use_blas)
+def seq_lstm(reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
+            out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast,
+            use_blas, chunk):
+    seq(1, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
+        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, use_blas,
+        chunk)
 
 
 @_jit
-def seq_gru(reset_after, xw, rec, U_h, b_rec, states, mask, backwards, out_seq, last,
-            zero_out, act_code, ract_code, has_mask, want_seq, cst, fast, use_blas):
-    seq(2, reset_after, xw, rec, U_h, b_rec, states, mask, backwards, out_seq, last, zero_out,
-        act_code, ract_code, has_mask, want_seq, cst, fast, use_blas)
+def seq_gru(reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
+           out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast,
+           use_blas, chunk):
+    seq(2, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
+        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, use_blas,
+        chunk)
 
 
 SEQ = (seq_simple_rnn, seq_lstm, seq_gru)

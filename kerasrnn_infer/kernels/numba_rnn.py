@@ -1,20 +1,34 @@
 """The compiled recurrent kernel (``pip install kerasrnn-infer[jit]``): SimpleRNN, LSTM and
 GRU cells run by numba-compiled loops, tested against ``kerasrnn_infer.cells``.
 
-Up to ``FUSED_UP_TO`` samples, one compiled call runs the whole sequence: the input
-projection ``x W + b`` of every timestep is one BLAS product beforehand; then, per timestep,
-the recurrent product ``h U`` (NumPy's own BLAS called from the compiled loop from
-``BLAS_FROM`` samples on, a hand-written loop below: kernels/_blas.py) and each sample's gates
-in one vectorised loop, so a timestep costs no Python call at all. Larger batches run the
-NumPy kernel: there its products and NumPy's vectorised elementwise calls are as fast, and a
-middle form (NumPy's product per step plus one compiled call for the gates) was measured
-slower than the NumPy kernel. Both thresholds are measured by ``tools/bench.py --jit``.
+One compiled call runs a cell over the whole sequence (kernels/_numba_impl.py ``seq``): no
+Python call per timestep. Within it, per batch size (every threshold measured by
+``tools/bench.py --jit``, docs/jit.md):
 
-Numbers: the same formulas as the NumPy kernel (sigmoid as ``0.5 tanh(x / 2) + 0.5``); float32
-``tanh`` is computed in float64 and rounded (kernels/_numba_impl.py), products are summed in
-another order, so results differ from the NumPy kernel by float rounding only (tests hold
-them within 1e-6 of it and of the reference). For one input shape the results are the same
-bits on every call and thread. Stacked cells run one after the other over the whole
+- the input projection ``x W + b`` is one product per chunk of timesteps (``CHUNK_VALUES``
+  values, kept in cache), then each timestep's recurrent product ``h U`` is one more: NumPy's
+  own BLAS called from the compiled loop (kernels/_blas.py), or at one sample, from
+  ``OWN_GEMV_FROM`` bytes of ``U`` on, a hand-written vector-matrix loop (faster there);
+- from ``MERGED_FROM`` samples on, LSTM and SimpleRNN run one product per timestep instead,
+  ``[h | x_t] [U; W]`` (GRU's candidate keeps ``x W_h`` apart from ``h U_h``, so GRU keeps
+  the two-product form);
+- each sample's gates are one vectorised loop (float32 ``tanh`` without a libm call);
+- padding masks (each sample's unmasked steps one run, all from the first step or all to the
+  last: ``pad_sequences`` either way, Embedding ``mask_zero``) run the samples sorted by
+  length, so that the samples active at a timestep are a leading block: only their products
+  are computed, and timesteps where none is active cost nothing. Other masks compute every
+  product and keep the masked samples' states.
+
+From ``NUMPY_FROM`` samples on, LSTM and SimpleRNN layers without a padding mask run the
+NumPy kernel instead: there both spend their time in the same BLAS products, and NumPy's
+feature-major layout makes them about 5 % faster (docs/jit.md). GRU stays compiled at every
+batch size (faster at every one measured).
+
+Numbers: the same formulas as the NumPy kernel (sigmoid as ``0.5 tanh(x / 2) + 0.5``); the
+float32 ``tanh`` differs from NumPy's by at most 2.4e-7 (kernels/_numba_impl.py), products
+are summed in another order, so results differ from the NumPy kernel by float rounding only
+(tests hold them within 1e-6 of it and of the reference). For one input the results are the
+same bits on every call and thread. Stacked cells run one after the other over the whole
 sequence, which gives the same numbers as interleaving them per step (a masked step changes
 no cell's state). Activations outside ``ACTIVATIONS``, and dtypes other than float32 and
 float64, get the NumPy kernel, per layer.
@@ -35,8 +49,12 @@ import numpy as np
 from .. import activations as A
 from ..cells import CellSpec, CellWeights
 
-FUSED_UP_TO = 8           # batch sizes run whole-sequence in one compiled call (measured)
-BLAS_FROM = 1             # from this batch size on, NumPy's BLAS (measured: docs/jit.md)
+# measured thresholds (tools/bench.py --jit, docs/jit.md)
+CHUNK_VALUES = 1 << 16    # values of the input projection computed per product
+OWN_GEMV_FROM = 40 << 10  # bytes of U from which one sample's h U is the hand-written loop
+MERGED_FROM = 8           # LSTM and SimpleRNN from this batch size: one product per timestep
+NUMPY_FROM = 16           # LSTM and SimpleRNN from this batch size (no padding mask): NumPy
+BLAS_FROM = 1             # products by BLAS from this batch size (tests raise it: own loops)
 
 # activation -> code understood by the compiled kernels
 ACTIVATIONS = {A.linear: 0, A.tanh: 1, A.sigmoid: 2, A.relu: 3, A.hard_sigmoid_keras2: 4,
@@ -82,7 +100,8 @@ def _compiled():
 
 def _build():
     from . import _numba_impl
-    return {"seq": _numba_impl.SEQ, "blas": _numba_impl.HAVE_BLAS}
+    return {"seq": _numba_impl.SEQ, "blas": _numba_impl.HAVE_BLAS,
+            "classify": _numba_impl.classify}
 
 
 
@@ -106,6 +125,10 @@ class _Cell:
         else:
             b_in, b_rec = np.ascontiguousarray(w.bias, dt), np.zeros(g, dt)
         self.b_in, self.b_rec = b_in, b_rec
+        # [U; W] for one product per timestep (LSTM, SimpleRNN; GRU's candidate keeps
+        # x W_h apart from h U_h)
+        self.WU = None if spec.kind == "gru" else np.ascontiguousarray(
+            np.concatenate([self.U, self.W]))
         self.U_zr = np.ascontiguousarray(self.U[:, :2 * self.units])
         self.U_h = np.ascontiguousarray(self.U[:, 2 * self.units:])
         self.act = ACTIVATIONS[spec.activation]
@@ -114,38 +137,61 @@ class _Cell:
         self.n_states = len(spec.state_sizes)
         self.cst = np.array([0.5, 0.2, 6.0, 1.0, 0.0], dt)
         self.fast = dt == np.dtype(np.float32)      # float32: the vectorised tanh
+        self.dtype = dt
+        self.reset_after = spec.kind == "gru" and spec.reset_after
+        self.rec = self.U_zr if self.kind == 2 and not self.reset_after else self.U
+        self.small_U = self.U.nbytes <= OWN_GEMV_FROM
+        self.seq = _compiled()["seq"][self.kind]
 
-    def run(self, x, init, mask, go_backwards, return_sequences, zero_out, prev_output):
-        fn = _compiled()
-        b, T = x.shape[:2]
-        u, dt = self.units, self.spec.dtype
-        states = np.empty((self.n_states, b, u), dt)
-        for k, s in enumerate(init):
-            states[k] = s
-        has_mask = mask is not None
-        last = np.zeros((b, u), dt) if prev_output is None or not has_mask else \
-            np.array(prev_output, dt, copy=True)
-        seq = np.empty((b, T, u), dt) if return_sequences else np.empty((0, 0, 0), dt)
-        m = np.ascontiguousarray(mask, bool) if has_mask else np.ones((1, 1), bool)
-        reset_after = self.spec.kind == "gru" and self.spec.reset_after
-        # x W + b of every timestep as one product, time-major (T, b, G)
-        xt = np.ascontiguousarray(x.swapaxes(0, 1))
-        xw = np.matmul(xt.reshape(T * b, -1), self.W).reshape(T, b, -1)
-        xw += self.b_in
-        rec = self.U_zr if self.kind == 2 and not reset_after else self.U
-        fn["seq"][self.kind](reset_after, xw, rec, self.U_h, self.b_rec, states, m,
-                  go_backwards, seq, last, zero_out, self.act, self.ract, has_mask,
-                  return_sequences, self.cst, self.fast, fn["blas"] and b >= BLAS_FROM)
-        if not has_mask:
-            last = states[0].copy() if T else np.zeros((b, u), dt)
-        return last, (seq if return_sequences else None), [states[k].copy()
-                                                            for k in range(self.n_states)]
+    def run(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output):
+        """One cell over ``xt`` (time, batch, features), time-major; ``masking`` from
+        ``_masking``. Returns (last output, sequence in processing order or None, states)."""
+        fn = _NUMBA or _compiled()
+        T, b = xt.shape[:2]
+        u, dt = self.units, self.dtype
+        states = np.array(init, dt)                     # (n_states, b, u), a new array
+        mode = masking[0]
+        last = np.zeros((b, u), dt) if prev_output is None or not mode else \
+            np.array(prev_output, dt)
+        seq = np.empty((b, T, u), dt) if return_sequences else _EMPTY[dt]
+        merged = self.WU is not None and b >= MERGED_FROM
+        # BLAS from BLAS_FROM samples on; at one sample, the hand-written vector-matrix
+        # product from OWN_GEMV_FROM bytes of U on (faster there: docs/jit.md)
+        blas = fn["blas"] and b >= BLAS_FROM and (b > 1 or merged or self.small_U)
+        chunk = 0 if merged else max(1, min(T, CHUNK_VALUES // (b * self.W.shape[1])))
+        self.seq(self.reset_after, xt, self.WU if merged else self.W, self.b_in, self.rec,
+                 self.U_h, self.b_rec, states, masking[1], masking[2], go_backwards, seq, last,
+                 zero_out, self.act, self.ract, mode, return_sequences, self.cst, self.fast,
+                 blas, chunk)
+        if not mode:
+            last = states[0].copy()
+        return last, (seq if return_sequences else None), list(states)
+
+
+_EMPTY = {np.dtype(t): np.empty((0, 0, 0), t) for t in (np.float32, np.float64)}
+_NO_MASK = np.ones((1, 1), bool)
+_NO_COUNTS = np.zeros(1, np.int64)
+_UNMASKED = (0, _NO_MASK, _NO_COUNTS)
+
+
+def _masking(mask):
+    """How the compiled loop applies ``mask`` (batch, time): ``(mode, mask, counts)`` for
+    ``seq``, and the order the samples run in (None: as given); see ``_numba_impl.classify``.
+    Padding masks (mode 2) run the samples sorted by length so that only the active ones'
+    products are computed."""
+    if mask is None:
+        return _UNMASKED, None
+    m = np.ascontiguousarray(mask, bool)
+    mode, counts, order, reordered = _compiled()["classify"](m)
+    if mode == 0:
+        return _UNMASKED, None
+    return (mode, m if mode == 1 else _NO_MASK, counts), (order if reordered else None)
+
 
 class NumbaRecurrent:
-    """The kernel of one recurrent layer with the compiled form: whole sequences of up to
-    ``FUSED_UP_TO`` samples run compiled; larger batches run the NumPy kernel, whose BLAS
-    products and vectorised NumPy calls are faster there (measured: tools/benchmarks). Same
-    interface as NumpyRecurrent."""
+    """The kernel of one recurrent layer with the compiled form (the NumPy kernel for large
+    unpadded LSTM and SimpleRNN batches, and empty inputs). Same interface as
+    NumpyRecurrent."""
 
     name = "numba"
 
@@ -154,35 +200,50 @@ class NumbaRecurrent:
         self.cells = [_Cell(s, w) for s, w in zip(specs, weights)]
         self.dtype = specs[0].dtype
         self.numpy = NumpyRecurrent(specs, weights)
+        self.numpy_from = NUMPY_FROM if any(c.kind != 2 for c in self.cells) else 1 << 62
         self.warm_up()
 
     def warm_up(self) -> None:
         """Compile (or load from the disk cache) this layer's kernels now, at load, rather
-        than in the first predict."""
+        than in the first predict: every mask mode, with and without sequences."""
         for c in self.cells:
-            x = np.zeros((1, 1, c.W.shape[0]), self.dtype)
-            init = [np.zeros((1, c.units), self.dtype)] * c.n_states
-            c.run(x, init, np.ones((1, 1), bool), False, True, False, None)
-            c.run(x, init, None, True, False, False, None)
+            x = np.zeros((2, 2, c.W.shape[0]), self.dtype)
+            init = [np.zeros((2, c.units), self.dtype)] * c.n_states
+            for mask in (None, np.array([[1, 0], [0, 1]], bool), np.array([[1, 1], [1, 0]], bool)):
+                masking = _masking(mask)[0]
+                c.run(x, init, masking, False, True, False, None)
+                c.run(x, init, masking, True, False, True, None)
 
     def run(self, x, initial_states, mask, go_backwards, return_sequences,
             zero_output_for_mask, prev_output=None):
-        if x.shape[0] > FUSED_UP_TO or x.shape[0] == 0 or x.shape[1] == 0:
+        b, T = x.shape[:2]
+        masking, order = _masking(mask) if b and T else (_UNMASKED, None)
+        if b == 0 or T == 0 or (b >= self.numpy_from and masking[0] != 2):
             return self.numpy.run(x, initial_states, mask, go_backwards, return_sequences,
                                   zero_output_for_mask, prev_output)
-        x = np.asarray(x, self.dtype)
+        if order is not None:                   # samples sorted by length (padding masks)
+            x = x[order]
+            initial_states = [s[order] for s in initial_states]
+            prev_output = None if prev_output is None else prev_output[order]
+        # time-major (a view at batch 1), so that a chunk of timesteps is one product
+        xt = np.ascontiguousarray(np.swapaxes(x, 0, 1), self.dtype)
         k, finals = 0, []
-        out = x
         for n, cell in enumerate(self.cells):
             init = initial_states[k:k + cell.n_states]
             k += cell.n_states
             top = n == len(self.cells) - 1
-            last, seq, states = cell.run(out, init, mask, go_backwards,
+            last, seq, states = cell.run(xt, init, masking, go_backwards,
                                          return_sequences or not top,
                                          zero_output_for_mask, prev_output if top else None)
             finals += states
-            if not top:
-                out = seq[:, ::-1] if go_backwards else seq     # back in time order
+            if not top:                         # back in time order, time-major
+                xt = np.ascontiguousarray(np.swapaxes(seq[:, ::-1] if go_backwards else seq,
+                                                      0, 1))
+        if order is not None:
+            back = np.argsort(order)
+            last = last[back]
+            seq = seq[back] if return_sequences else None
+            finals = [s[back] for s in finals]
         return last, (seq if return_sequences else None), finals
 
 

@@ -3,7 +3,7 @@ onnxruntime (a hand-built fused ONNX LSTM/GRU/RNN graph, and tf2onnx's graph), t
 Keras predict, over batch 1, 8, 32 and 256 for LSTM, GRU, SimpleRNN, a masked Bi-LSTM text
 model and a stacked GRU; then, per path, the first call of a fresh process (import, load,
 first predict) and its peak memory; and the crossover study behind the kernel's thresholds
-(FUSED_UP_TO, BLAS_FROM).
+(MERGED_FROM, NUMPY_FROM, OWN_GEMV_FROM).
 
 Everything times in one worker process with one BLAS thread (TensorFlow and onnxruntime set
 to one thread too), round-robin over the peers, medians. Model files are written by hand
@@ -149,8 +149,8 @@ def worker(spec):
         import numba
         results["info"]["numba"] = numba.__version__
         results["info"]["jit_product"] = numba_rnn.blas_source()
-        results["info"]["FUSED_UP_TO"] = numba_rnn.FUSED_UP_TO
-        results["info"]["BLAS_FROM"] = numba_rnn.BLAS_FROM
+        for k in ("NUMPY_FROM", "MERGED_FROM", "OWN_GEMV_FROM", "CHUNK_VALUES", "BLAS_FROM"):
+            results["info"][k] = getattr(numba_rnn, k)
     else:
         results["unavailable"]["engine+jit"] = "numba not installed: pip install '.[jit]'"
     try:
@@ -215,40 +215,62 @@ def worker(spec):
 
 
 def crossover(spec):
-    """The thresholds: per batch size (LSTM and GRU, 128 units, 100 steps) the compiled
-    whole-sequence kernel with NumPy's BLAS product, with its own product, and the NumPy
-    kernel, timed round-robin."""
+    """The thresholds, timed round-robin (ms): per batch size (128 units, 100 steps, 32
+    features) the compiled kernel in its one-product form (LSTM, SimpleRNN: MERGED_FROM), in
+    its two-product form (input projection in chunks, then h U), and the NumPy kernel
+    (NUMPY_FROM); and at one sample, h U by BLAS and by the hand-written loop per size of U
+    (OWN_GEMV_FROM)."""
     from kerasrnn_infer import activations as A
     from kerasrnn_infer.cells import CellSpec, CellWeights
     from kerasrnn_infer.kernels import NumpyRecurrent, numba_rnn
-    out = {}
+    out = {"forms": {}, "gemv": {}}
     rng = np.random.default_rng(0)
-    for kind in ("lstm", "gru"):
-        cspec = CellSpec(kind, 128, A.tanh, A.sigmoid, True, kind == "gru", np.dtype("f4"))
-        w = CellWeights.of(cspec, _cell_weights(rng, kind, 32, 128))
-        jit, ref = numba_rnn.NumbaRecurrent([cspec], [w]), NumpyRecurrent([cspec], [w])
-        for b in (1, 2, 4, 8, 12, 16, 24, 32, 64):
-            x = rng.normal(0, 1, (b, 100, 32)).astype(np.float32)
-            init = [np.zeros((b, 128), np.float32)] * len(cspec.state_sizes)
-            cell = jit.cells[0]
+    saved = {k: getattr(numba_rnn, k) for k in ("MERGED_FROM", "NUMPY_FROM", "OWN_GEMV_FROM")}
+    try:
+        numba_rnn.NUMPY_FROM = 1 << 40                  # the compiled kernel at every batch
+        for kind in ("lstm", "gru", "simple_rnn"):
+            ract = None if kind == "simple_rnn" else A.sigmoid
+            cspec = CellSpec(kind, 128, A.tanh, ract, True, kind == "gru", np.dtype("f4"))
+            w = CellWeights.of(cspec, _cell_weights(rng, kind, 32, 128))
+            jit, ref = numba_rnn.NumbaRecurrent([cspec], [w]), NumpyRecurrent([cspec], [w])
+            for b in (1, 2, 4, 8, 16, 32, 64, 256):
+                x = rng.normal(0, 1, (b, 100, 32)).astype(np.float32)
+                init = [np.zeros((b, 128), np.float32)] * len(cspec.state_sizes)
 
-            def run(use_blas, cell=cell, x=x, init=init):
-                saved = numba_rnn.BLAS_FROM
-                numba_rnn.BLAS_FROM = 1 if use_blas else 10 ** 9
-                try:
-                    return cell.run(x, init, None, False, False, False, None)[0]
-                finally:
-                    numba_rnn.BLAS_FROM = saved
-            funcs = {"numpy": lambda x=x, init=init: ref.run(x, init, None, False, False,
-                                                             False)[0],
-                     "own-product": lambda: run(False)}
-            if numba_rnn._compiled()["blas"]:
-                funcs["blas"] = lambda: run(True)
-            res = new_results()
-            times = time_round_robin(funcs, dict(spec, budget=0.3), f"{kind}{b}", res, {})
-            out[f"{kind}_b{b}"] = {k: statistics.median(v) for k, v in times.items()}
-            log(f"  crossover {kind} b{b}: " + "  ".join(
-                f"{k} {v * 1e3:.3f}" for k, v in out[f"{kind}_b{b}"].items()))
+                def run(merged_from, x=x, init=init):
+                    numba_rnn.MERGED_FROM = merged_from
+                    return jit.run(x, init, None, False, False, False)[0]
+                funcs = {"two products": lambda: run(1 << 40),
+                         "numpy": lambda x=x, init=init: ref.run(x, init, None, False, False,
+                                                                 False)[0]}
+                if kind != "gru":
+                    funcs["one product"] = lambda: run(1)
+                times = time_round_robin(funcs, dict(spec, budget=0.3), f"{kind}{b}",
+                                         new_results(), {})
+                out["forms"][f"{kind}_b{b}"] = {k: statistics.median(v)
+                                                for k, v in times.items()}
+                log(f"  crossover {kind} b{b}: " + "  ".join(
+                    f"{k} {v * 1e3:.3f}" for k, v in out["forms"][f"{kind}_b{b}"].items()))
+        if numba_rnn._compiled()["blas"]:
+            for u in (16, 32, 48, 64, 96, 128, 256):
+                cspec = CellSpec("lstm", u, A.tanh, A.sigmoid, True, False, np.dtype("f4"))
+                w = CellWeights.of(cspec, _cell_weights(rng, "lstm", 16, u))
+                x = rng.normal(0, 1, (1, 100, 16)).astype(np.float32)
+                init = [np.zeros((1, u), np.float32)] * 2
+                funcs = {}
+                for name, limit in (("blas", 1 << 40), ("own", 0)):
+                    numba_rnn.OWN_GEMV_FROM = limit
+                    k = numba_rnn.NumbaRecurrent([cspec], [w])
+                    funcs[name] = lambda k=k: k.run(x, init, None, False, False, False)[0]
+                times = time_round_robin(funcs, dict(spec, budget=0.3), f"gemv{u}",
+                                         new_results(), {})
+                out["gemv"][f"lstm_u{u} ({u * 4 * u * 4 >> 10} KB)"] = {
+                    k: statistics.median(v) for k, v in times.items()}
+                log(f"  crossover gemv u{u}: " + "  ".join(
+                    f"{k} {statistics.median(v) * 1e3:.3f}" for k, v in times.items()))
+    finally:
+        for k, v in saved.items():
+            setattr(numba_rnn, k, v)
     return out
 
 
@@ -370,13 +392,19 @@ def report(res, configs, first, elapsed, loads):
                              f"{r['predict']:.3f} | {r['total']:.2f} | {r['peak_mb']:.0f} |")
     cross = res.get("crossover")
     if cross:
-        lines += ["", "Crossover (LSTM / GRU, 128 units, 100 steps, ms): the compiled "
-                  "whole-sequence kernel with NumPy's BLAS product, with its own product, and "
-                  "the NumPy kernel:", "", "| case | blas | own product | numpy |",
-                  "|---|---|---|---|"]
-        for k, v in cross.items():
-            lines.append(f"| {k} | {_ms(v.get('blas'))} | {_ms(v.get('own-product'))} | "
-                         f"{_ms(v.get('numpy'))} |")
+        lines += ["", "Crossover (128 units, 100 steps, 32 features, ms): the compiled kernel "
+                  "in its one-product form (LSTM, SimpleRNN), its two-product form, and the "
+                  "NumPy kernel, by batch size (MERGED_FROM, NUMPY_FROM):", "",
+                  "| case | one product | two products | numpy |", "|---|---|---|---|"]
+        for k, v in cross["forms"].items():
+            lines.append(f"| {k} | {_ms(v.get('one product'))} | {_ms(v.get('two products'))} "
+                         f"| {_ms(v.get('numpy'))} |")
+        if cross["gemv"]:
+            lines += ["", "One sample, LSTM, 100 steps (ms): h U by BLAS and by the "
+                      "hand-written loop, by size of U (OWN_GEMV_FROM):", "",
+                      "| case | blas | own |", "|---|---|---|"]
+            for k, v in cross["gemv"].items():
+                lines.append(f"| {k} | {_ms(v.get('blas'))} | {_ms(v.get('own'))} |")
     return "\n".join(lines)
 
 
