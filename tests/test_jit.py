@@ -366,7 +366,7 @@ def test_the_input_projection_in_chunks_matches_the_reference(kind, reset_after,
     """Chunks of one timestep, a few, and the whole sequence; forward and backward; a
     padding mask whose masked steps (no projection) fall inside and across chunks."""
     monkeypatch.setattr(numba_rnn, "CHUNK_VALUES", chunk_values)
-    monkeypatch.setattr(numba_rnn, "MERGED_FROM", 1 << 40)
+    monkeypatch.setattr(numba_rnn, "MERGED", (0, 0))
     rng = np.random.default_rng(chunk_values)
     spec = _spec(kind, reset_after, 4, "float64")
     w = _weights(spec, 3, rng)
@@ -379,11 +379,11 @@ def test_the_input_projection_in_chunks_matches_the_reference(kind, reset_after,
         _close(kernel.run(x, init, mask, back, True, False), want, 1e-12)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "simple_rnn"])
+@pytest.mark.parametrize("kind", ["lstm"])
 @pytest.mark.parametrize("batch", [1, 8])
 def test_one_product_per_step_matches_the_two_product_form(kind, batch, monkeypatch):
-    """LSTM and SimpleRNN from MERGED_FROM samples on: [h | x_t] [U; W] in one product;
-    both forms at the same batch size agree with the reference."""
+    """LSTM batches in MERGED: [h | x_t] [U; W] in one product; both forms at the same batch
+    size agree with the reference."""
     rng = np.random.default_rng(batch)
     spec = _spec(kind, False, 6, "float64")
     w = _weights(spec, 5, rng)
@@ -391,8 +391,8 @@ def test_one_product_per_step_matches_the_two_product_form(kind, batch, monkeypa
     init = [rng.normal(0, 0.5, (batch, 6)) for _ in spec.state_sizes]
     mask = _mask(rng, batch, 7)
     want = cells.run([spec], [w], x, init, mask, True, True, False)
-    for merged_from in (1, 1 << 40):
-        monkeypatch.setattr(numba_rnn, "MERGED_FROM", merged_from)
+    for merged in ((1, 1 << 40), (0, 0)):
+        monkeypatch.setattr(numba_rnn, "MERGED", merged)
         _close(recurrent_kernel([spec], [w], jit=True).run(x, init, mask, True, True, False),
                want, 1e-12)
 

@@ -9,9 +9,9 @@ Python call per timestep. Within it, per batch size (every threshold measured by
   values, kept in cache), then each timestep's recurrent product ``h U`` is one more: NumPy's
   own BLAS called from the compiled loop (kernels/_blas.py), or at one sample, from
   ``OWN_GEMV_FROM`` bytes of ``U`` on, a hand-written vector-matrix loop (faster there);
-- from ``MERGED_FROM`` samples on, LSTM and SimpleRNN run one product per timestep instead,
-  ``[h | x_t] [U; W]`` (GRU's candidate keeps ``x W_h`` apart from ``h U_h``, so GRU keeps
-  the two-product form);
+- LSTM batches in the range ``MERGED`` run one product per timestep instead,
+  ``[h | x_t] [U; W]`` (measured no faster for SimpleRNN; GRU's candidate keeps ``x W_h``
+  apart from ``h U_h``);
 - each sample's gates are one vectorised loop (float32 ``tanh`` without a libm call);
 - padding masks (each sample's unmasked steps one run, all from the first step or all to the
   last: ``pad_sequences`` either way, Embedding ``mask_zero``) run the samples sorted by
@@ -21,8 +21,8 @@ Python call per timestep. Within it, per batch size (every threshold measured by
 
 From ``NUMPY_FROM`` samples on, LSTM and SimpleRNN layers without a padding mask run the
 NumPy kernel instead: there both spend their time in the same BLAS products, and NumPy's
-feature-major layout makes them about 5 % faster (docs/jit.md). GRU stays compiled at every
-batch size (faster at every one measured).
+feature-major layout makes them as fast or 5-10 % faster (docs/jit.md). GRU stays compiled
+at every batch size (faster at every one measured).
 
 Numbers: the same formulas as the NumPy kernel (sigmoid as ``0.5 tanh(x / 2) + 0.5``); the
 float32 ``tanh`` differs from NumPy's by at most 2.4e-7 (kernels/_numba_impl.py), products
@@ -51,9 +51,9 @@ from ..cells import CellSpec, CellWeights
 
 # measured thresholds (tools/bench.py --jit, docs/jit.md)
 CHUNK_VALUES = 1 << 16    # values of the input projection computed per product
-OWN_GEMV_FROM = 40 << 10  # bytes of U from which one sample's h U is the hand-written loop
-MERGED_FROM = 8           # LSTM and SimpleRNN from this batch size: one product per timestep
-NUMPY_FROM = 16           # LSTM and SimpleRNN from this batch size (no padding mask): NumPy
+OWN_GEMV_FROM = 192 << 10  # bytes of U from which one sample's h U is the hand-written loop
+MERGED = (4, 16)          # LSTM batch sizes [from, below) run one product per timestep
+NUMPY_FROM = 64           # LSTM and SimpleRNN from this batch size (no padding mask): NumPy
 BLAS_FROM = 1             # products by BLAS from this batch size (tests raise it: own loops)
 
 # activation -> code understood by the compiled kernels
@@ -125,9 +125,9 @@ class _Cell:
         else:
             b_in, b_rec = np.ascontiguousarray(w.bias, dt), np.zeros(g, dt)
         self.b_in, self.b_rec = b_in, b_rec
-        # [U; W] for one product per timestep (LSTM, SimpleRNN; GRU's candidate keeps
-        # x W_h apart from h U_h)
-        self.WU = None if spec.kind == "gru" else np.ascontiguousarray(
+        # [U; W] for one product per timestep (LSTM only: measured no faster for SimpleRNN;
+        # GRU's candidate keeps x W_h apart from h U_h)
+        self.WU = None if spec.kind != "lstm" else np.ascontiguousarray(
             np.concatenate([self.U, self.W]))
         self.U_zr = np.ascontiguousarray(self.U[:, :2 * self.units])
         self.U_h = np.ascontiguousarray(self.U[:, 2 * self.units:])
@@ -154,7 +154,7 @@ class _Cell:
         last = np.zeros((b, u), dt) if prev_output is None or not mode else \
             np.array(prev_output, dt)
         seq = np.empty((b, T, u), dt) if return_sequences else _EMPTY[dt]
-        merged = self.WU is not None and b >= MERGED_FROM
+        merged = self.WU is not None and MERGED[0] <= b < MERGED[1]
         # BLAS from BLAS_FROM samples on; at one sample, the hand-written vector-matrix
         # product from OWN_GEMV_FROM bytes of U on (faster there: docs/jit.md)
         blas = fn["blas"] and b >= BLAS_FROM and (b > 1 or merged or self.small_U)

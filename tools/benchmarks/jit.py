@@ -3,7 +3,7 @@ onnxruntime (a hand-built fused ONNX LSTM/GRU/RNN graph, and tf2onnx's graph), t
 Keras predict, over batch 1, 8, 32 and 256 for LSTM, GRU, SimpleRNN, a masked Bi-LSTM text
 model and a stacked GRU; then, per path, the first call of a fresh process (import, load,
 first predict) and its peak memory; and the crossover study behind the kernel's thresholds
-(MERGED_FROM, NUMPY_FROM, OWN_GEMV_FROM).
+(MERGED, NUMPY_FROM, OWN_GEMV_FROM).
 
 Everything times in one worker process with one BLAS thread (TensorFlow and onnxruntime set
 to one thread too), round-robin over the peers, medians. Model files are written by hand
@@ -149,7 +149,7 @@ def worker(spec):
         import numba
         results["info"]["numba"] = numba.__version__
         results["info"]["jit_product"] = numba_rnn.blas_source()
-        for k in ("NUMPY_FROM", "MERGED_FROM", "OWN_GEMV_FROM", "CHUNK_VALUES", "BLAS_FROM"):
+        for k in ("NUMPY_FROM", "MERGED", "OWN_GEMV_FROM", "CHUNK_VALUES", "BLAS_FROM"):
             results["info"][k] = getattr(numba_rnn, k)
     else:
         results["unavailable"]["engine+jit"] = "numba not installed: pip install '.[jit]'"
@@ -216,7 +216,7 @@ def worker(spec):
 
 def crossover(spec):
     """The thresholds, timed round-robin (ms): per batch size (128 units, 100 steps, 32
-    features) the compiled kernel in its one-product form (LSTM, SimpleRNN: MERGED_FROM), in
+    features) the compiled kernel in its one-product form (LSTM: MERGED), in
     its two-product form (input projection in chunks, then h U), and the NumPy kernel
     (NUMPY_FROM); and at one sample, h U by BLAS and by the hand-written loop per size of U
     (OWN_GEMV_FROM)."""
@@ -225,7 +225,7 @@ def crossover(spec):
     from kerasrnn_infer.kernels import NumpyRecurrent, numba_rnn
     out = {"forms": {}, "gemv": {}}
     rng = np.random.default_rng(0)
-    saved = {k: getattr(numba_rnn, k) for k in ("MERGED_FROM", "NUMPY_FROM", "OWN_GEMV_FROM")}
+    saved = {k: getattr(numba_rnn, k) for k in ("MERGED", "NUMPY_FROM", "OWN_GEMV_FROM")}
     try:
         numba_rnn.NUMPY_FROM = 1 << 40                  # the compiled kernel at every batch
         for kind in ("lstm", "gru", "simple_rnn"):
@@ -237,14 +237,14 @@ def crossover(spec):
                 x = rng.normal(0, 1, (b, 100, 32)).astype(np.float32)
                 init = [np.zeros((b, 128), np.float32)] * len(cspec.state_sizes)
 
-                def run(merged_from, x=x, init=init):
-                    numba_rnn.MERGED_FROM = merged_from
+                def run(merged, x=x, init=init):
+                    numba_rnn.MERGED = merged
                     return jit.run(x, init, None, False, False, False)[0]
-                funcs = {"two products": lambda: run(1 << 40),
+                funcs = {"two products": lambda: run((0, 0)),
                          "numpy": lambda x=x, init=init: ref.run(x, init, None, False, False,
                                                                  False)[0]}
-                if kind != "gru":
-                    funcs["one product"] = lambda: run(1)
+                if kind == "lstm":
+                    funcs["one product"] = lambda: run((1, 1 << 40))
                 times = time_round_robin(funcs, dict(spec, budget=0.3), f"{kind}{b}",
                                          new_results(), {})
                 out["forms"][f"{kind}_b{b}"] = {k: statistics.median(v)
@@ -393,8 +393,8 @@ def report(res, configs, first, elapsed, loads):
     cross = res.get("crossover")
     if cross:
         lines += ["", "Crossover (128 units, 100 steps, 32 features, ms): the compiled kernel "
-                  "in its one-product form (LSTM, SimpleRNN), its two-product form, and the "
-                  "NumPy kernel, by batch size (MERGED_FROM, NUMPY_FROM):", "",
+                  "in its one-product form (LSTM), its two-product form, and the NumPy "
+                  "kernel, by batch size (MERGED, NUMPY_FROM):", "",
                   "| case | one product | two products | numpy |", "|---|---|---|---|"]
         for k, v in cross["forms"].items():
             lines.append(f"| {k} | {_ms(v.get('one product'))} | {_ms(v.get('two products'))} "
