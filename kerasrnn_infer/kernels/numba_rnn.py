@@ -106,6 +106,19 @@ def _build():
 
 
 
+def _aligned(a, dt) -> np.ndarray:
+    """A C-contiguous copy of ``a`` whose data start on a 64-byte boundary (a cache line):
+    the compiled loops stream the weights every timestep with 64-byte vector loads, which
+    cost up to 1.4x more when every load straddles two lines (measured: a 64x256 float32
+    vector-matrix product, 0.57 against 0.79 us)."""
+    a = np.asarray(a, dt)
+    buf = np.empty(a.nbytes + 64, np.uint8)
+    start = -buf.ctypes.data % 64
+    out = buf[start:start + a.nbytes].view(dt).reshape(a.shape)
+    out[...] = a
+    return out
+
+
 class _Cell:
     """One cell's weights as the compiled loops take them."""
 
@@ -114,28 +127,27 @@ class _Cell:
         self.spec = spec
         self.kind = _KINDS[spec.kind]
         self.units = spec.units
-        self.W = np.ascontiguousarray(w.kernel, dt)
-        self.U = np.ascontiguousarray(w.recurrent_kernel, dt)
+        self.W = _aligned(w.kernel, dt)
+        self.U = _aligned(w.recurrent_kernel, dt)
         g = self.W.shape[1]
         if w.bias is None:
-            b_in, b_rec = np.zeros(g, dt), np.zeros(g, dt)
+            b_in, b_rec = _aligned(np.zeros(g), dt), _aligned(np.zeros(g), dt)
         elif spec.kind == "gru" and spec.reset_after:
-            b_in, b_rec = (np.ascontiguousarray(w.bias[0], dt),
-                           np.ascontiguousarray(w.bias[1], dt))
+            b_in, b_rec = _aligned(w.bias[0], dt), _aligned(w.bias[1], dt)
         else:
-            b_in, b_rec = np.ascontiguousarray(w.bias, dt), np.zeros(g, dt)
+            b_in, b_rec = _aligned(w.bias, dt), _aligned(np.zeros(g), dt)
         self.b_in, self.b_rec = b_in, b_rec
         # [U; W] for one product per timestep (LSTM only: measured no faster for SimpleRNN;
         # GRU's candidate keeps x W_h apart from h U_h)
-        self.WU = None if spec.kind != "lstm" else np.ascontiguousarray(
-            np.concatenate([self.U, self.W]))
-        self.U_zr = np.ascontiguousarray(self.U[:, :2 * self.units])
-        self.U_h = np.ascontiguousarray(self.U[:, 2 * self.units:])
+        self.WU = None if spec.kind != "lstm" else _aligned(np.concatenate([self.U, self.W]),
+                                                            dt)
+        self.U_zr = _aligned(self.U[:, :2 * self.units], dt)
+        self.U_h = _aligned(self.U[:, 2 * self.units:], dt)
         self.act = ACTIVATIONS[spec.activation]
         ract = spec.recurrent_activation
         self.ract = 0 if ract is None else ACTIVATIONS[ract]
         self.n_states = len(spec.state_sizes)
-        self.cst = np.array([0.5, 0.2, 6.0, 1.0, 0.0], dt)
+        self.cst = _aligned([0.5, 0.2, 6.0, 1.0, 0.0], dt)
         self.fast = dt == np.dtype(np.float32)      # float32: the vectorised tanh
         self.dtype = dt
         self.reset_after = spec.kind == "gru" and spec.reset_after
@@ -151,8 +163,10 @@ class _Cell:
         u, dt = self.units, self.dtype
         states = np.array(init, dt)                     # (n_states, b, u), a new array
         mode = masking[0]
-        last = np.zeros((b, u), dt) if prev_output is None or not mode else \
-            np.array(prev_output, dt)
+        if not mode:                                    # not written without a mask
+            last = _EMPTY2[dt]
+        else:
+            last = np.zeros((b, u), dt) if prev_output is None else np.array(prev_output, dt)
         seq = np.empty((b, T, u), dt) if return_sequences else _EMPTY[dt]
         merged = self.WU is not None and MERGED[0] <= b < MERGED[1]
         # BLAS from BLAS_FROM samples on; at one sample, the hand-written vector-matrix
@@ -165,10 +179,11 @@ class _Cell:
                  blas, chunk)
         if not mode:
             last = states[0].copy()
-        return last, (seq if return_sequences else None), list(states)
+        return last, (seq if return_sequences else None), [s for s in states]
 
 
 _EMPTY = {np.dtype(t): np.empty((0, 0, 0), t) for t in (np.float32, np.float64)}
+_EMPTY2 = {np.dtype(t): np.empty((0, 0), t) for t in (np.float32, np.float64)}
 _NO_MASK = np.ones((1, 1), bool)
 _NO_COUNTS = np.zeros(1, np.int64)
 _UNMASKED = (0, _NO_MASK, _NO_COUNTS)
@@ -227,6 +242,9 @@ class NumbaRecurrent:
             prev_output = None if prev_output is None else prev_output[order]
         # time-major (a view at batch 1), so that a chunk of timesteps is one product
         xt = np.ascontiguousarray(np.swapaxes(x, 0, 1), self.dtype)
+        if order is None and len(self.cells) == 1:
+            return self.cells[0].run(xt, initial_states, masking, go_backwards,
+                                     return_sequences, zero_output_for_mask, prev_output)
         k, finals = 0, []
         for n, cell in enumerate(self.cells):
             init = initial_states[k:k + cell.n_states]
