@@ -281,7 +281,7 @@ def test_chunked_predict_equals_whole(monkeypatch):
     xs = [np.repeat(io_["in/0"], 4, 0), np.repeat(io_["in/1"], 4, 0)]
     """The CLI's batches are predict's: bit-identical to predict(batch_size=5), and within
     float rounding of one whole batch (a row's float32 result may depend on the batch it is
-    computed in: BLAS kernels, and the compiled kernel up to 8 samples)."""
+    computed in: BLAS kernels, and the compiled kernel's choices by batch size)."""
     whole = model.predict(xs)
     same = model.predict(xs, batch_size=5)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
