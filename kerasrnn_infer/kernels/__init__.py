@@ -55,7 +55,8 @@ def recurrent_kernel(specs: Sequence[CellSpec], weights: Sequence[CellWeights],
                      jit: Optional[bool] = None, where: str = "recurrent layer"):
     """The kernel that runs these cells: an object with ``run(x, initial_states, mask,
     go_backwards, return_sequences, zero_output_for_mask, prev_output)`` returning
-    ``(last output, sequence or None, final states)`` as ``cells.run`` does, and ``name``
+    ``(last output, sequence or None, final states)`` as ``cells.run`` does
+    (``initial_states`` None: zeros), and ``name``
     (``"numba"`` or ``"numpy"``). ``jit`` as for ``jit_setting``; cells the compiled kernel
     has no form for (other activations, dtypes, ConvLSTM) get the NumPy kernel in any case."""
     choice = jit_setting(jit)

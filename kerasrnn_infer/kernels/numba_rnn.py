@@ -153,37 +153,51 @@ class _Cell:
         self.reset_after = spec.kind == "gru" and spec.reset_after
         self.rec = self.U_zr if self.kind == 2 and not self.reset_after else self.U
         self.small_U = self.U.nbytes <= OWN_GEMV_FROM
-        self.seq = _compiled()["seq"][self.kind]
+        self.seq = self.call = _compiled()["seq"][self.kind]
+        self.have_blas = _compiled()["blas"]
+        self.empty3, self.empty2 = np.empty((0, 0, 0), dt), np.empty((0, 0), dt)
+
+    def bind(self) -> None:
+        """After a first call has compiled this cell's loop: call its compiled entry point
+        directly, without numba's per-call type dispatch (1 us a call, several times that
+        when the call's code is out of cache). Safe because ``run`` passes only arrays it
+        made itself (or the cell's own), of the cell's dtype, C-contiguous, aligned and
+        writeable, and Python bools and ints: the types of that first call, every time."""
+        sig = tuple(self.seq.typeof_pyval(a) for a in self.first_args)
+        compiled = self.seq.overloads.get(sig)
+        if compiled is not None:
+            self.call = compiled.entry_point
 
     def run(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output):
         """One cell over ``xt`` (time, batch, features), time-major; ``masking`` from
         ``_masking``. Returns (last output, sequence in processing order or None, states)."""
-        fn = _NUMBA or _compiled()
         T, b = xt.shape[:2]
         u, dt = self.units, self.dtype
-        states = np.array(init, dt)                     # (n_states, b, u), a new array
+        # (n_states, b, u), a new array
+        states = np.zeros((self.n_states, b, u), dt) if init is None else np.array(init, dt)
         mode = masking[0]
         if not mode:                                    # not written without a mask
-            last = _EMPTY2[dt]
+            last = self.empty2
         else:
             last = np.zeros((b, u), dt) if prev_output is None else np.array(prev_output, dt)
-        seq = np.empty((b, T, u), dt) if return_sequences else _EMPTY[dt]
+        seq = np.empty((b, T, u), dt) if return_sequences else self.empty3
         merged = self.WU is not None and MERGED[0] <= b < MERGED[1]
         # BLAS from BLAS_FROM samples on; at one sample, the hand-written vector-matrix
         # product from OWN_GEMV_FROM bytes of U on (faster there: docs/jit.md)
-        blas = fn["blas"] and b >= BLAS_FROM and (b > 1 or merged or self.small_U)
+        blas = self.have_blas and b >= BLAS_FROM and (b > 1 or merged or self.small_U)
         chunk = 0 if merged else max(1, min(T, CHUNK_VALUES // (b * self.W.shape[1])))
-        self.seq(self.reset_after, xt, self.WU if merged else self.W, self.b_in, self.rec,
-                 self.U_h, self.b_rec, states, masking[1], masking[2], go_backwards, seq, last,
-                 zero_out, self.act, self.ract, mode, return_sequences, self.cst, self.fast,
-                 blas, chunk)
+        args = (self.reset_after, xt, self.WU if merged else self.W, self.b_in, self.rec,
+                self.U_h, self.b_rec, states, masking[1], masking[2], go_backwards, seq, last,
+                zero_out, self.act, self.ract, mode, return_sequences, self.cst, self.fast,
+                bool(blas), chunk)
+        if self.call is self.seq:                       # not bound yet: through numba
+            self.first_args = args
+        self.call(*args)
         if not mode:
             last = states[0].copy()
         return last, (seq if return_sequences else None), [s for s in states]
 
 
-_EMPTY = {np.dtype(t): np.empty((0, 0, 0), t) for t in (np.float32, np.float64)}
-_EMPTY2 = {np.dtype(t): np.empty((0, 0), t) for t in (np.float32, np.float64)}
 _NO_MASK = np.ones((1, 1), bool)
 _NO_COUNTS = np.zeros(1, np.int64)
 _UNMASKED = (0, _NO_MASK, _NO_COUNTS)
@@ -196,7 +210,7 @@ def _masking(mask):
     products are computed."""
     if mask is None:
         return _UNMASKED, None
-    m = np.ascontiguousarray(mask, bool)
+    m = np.array(mask, bool, order="C")                 # a new array (see _Cell.bind)
     mode, counts, order, reordered = _compiled()["classify"](m)
     if mode == 0:
         return _UNMASKED, None
@@ -228,6 +242,7 @@ class NumbaRecurrent:
                 masking = _masking(mask)[0]
                 c.run(x, init, masking, False, True, False, None)
                 c.run(x, init, masking, True, False, True, None)
+            c.bind()
 
     def run(self, x, initial_states, mask, go_backwards, return_sequences,
             zero_output_for_mask, prev_output=None):
@@ -238,16 +253,18 @@ class NumbaRecurrent:
                                   zero_output_for_mask, prev_output)
         if order is not None:                   # samples sorted by length (padding masks)
             x = x[order]
-            initial_states = [s[order] for s in initial_states]
+            if initial_states is not None:
+                initial_states = [s[order] for s in initial_states]
             prev_output = None if prev_output is None else prev_output[order]
-        # time-major (a view at batch 1), so that a chunk of timesteps is one product
-        xt = np.ascontiguousarray(np.swapaxes(x, 0, 1), self.dtype)
+        # time-major, so that a chunk of timesteps is one product; always a new array (the
+        # compiled entry point takes only arrays of the cells' own making: _Cell.bind)
+        xt = np.array(x.swapaxes(0, 1), self.dtype, order="C")
         if order is None and len(self.cells) == 1:
             return self.cells[0].run(xt, initial_states, masking, go_backwards,
                                      return_sequences, zero_output_for_mask, prev_output)
         k, finals = 0, []
         for n, cell in enumerate(self.cells):
-            init = initial_states[k:k + cell.n_states]
+            init = None if initial_states is None else initial_states[k:k + cell.n_states]
             k += cell.n_states
             top = n == len(self.cells) - 1
             last, seq, states = cell.run(xt, init, masking, go_backwards,
@@ -255,8 +272,8 @@ class NumbaRecurrent:
                                          zero_output_for_mask, prev_output if top else None)
             finals += states
             if not top:                         # back in time order, time-major
-                xt = np.ascontiguousarray(np.swapaxes(seq[:, ::-1] if go_backwards else seq,
-                                                      0, 1))
+                xt = np.array((seq[:, ::-1] if go_backwards else seq).swapaxes(0, 1),
+                              order="C")
         if order is not None:
             back = np.argsort(order)
             last = last[back]

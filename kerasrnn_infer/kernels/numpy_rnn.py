@@ -504,7 +504,8 @@ class StackedCell:
             cell.step(f)
 
 
-def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optional[np.ndarray],
+def run(cell, x: np.ndarray, initial_states: Optional[Sequence[np.ndarray]],
+        mask: Optional[np.ndarray],
         go_backwards: bool, return_sequences: bool, zero_output_for_mask: bool,
         prev_output: Optional[np.ndarray] = None
         ) -> Tuple[np.ndarray, Optional[np.ndarray], List[np.ndarray]]:
@@ -523,8 +524,12 @@ def run(cell, x: np.ndarray, initial_states: Sequence[np.ndarray], mask: Optiona
     dtype = cell.dtype
     fr = _frame_for(cell, batch, tuple(x.shape[2:]))
     states = fr.states_bs                            # (batch, ...) views, either layout
-    for view, s in zip(states, initial_states):
-        np.copyto(view, s, casting="unsafe")
+    if initial_states is None:                       # zeros
+        for view in states:
+            view.fill(0)
+    else:
+        for view, s in zip(states, initial_states):
+            np.copyto(view, s, casting="unsafe")
     # time-major views, no copy: x_t as (features, batch) or (batch, *features)
     xs = x.transpose(1, 2, 0) if fr.cols else x.swapaxes(0, 1)
     if go_backwards:

@@ -187,8 +187,6 @@ class RNN(Layer):
         prev_output = None
         if state_ctx is not None:
             init, prev_output = state_ctx.initial(self, batch, init)
-        if init is None:
-            init = [np.zeros((batch, size), self.dtype) for size in sizes]
         if mask is not None:
             mask = np.asarray(mask, bool)
             if mask.shape != x.shape[:2]:
