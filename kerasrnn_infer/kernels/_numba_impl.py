@@ -433,36 +433,3 @@ def classify(m):
         for t in range(firsts[i], firsts[i] + lengths[i]):
             counts[t] += 1
     return 2, counts, order, reordered
-
-
-# One entry point per cell kind, each compiled (and cached) on its own. numba types ``kind``
-# as an integer, not a constant, so each still holds every kind's step code (measured: forcing
-# a literal with ``numba.literally`` neither shortened compiles nor sped up a step).
-@_jit
-def seq_simple_rnn(reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
-                  out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast,
-                  use_blas, chunk):
-    seq(0, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
-        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, use_blas,
-        chunk)
-
-
-@_jit
-def seq_lstm(reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
-            out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast,
-            use_blas, chunk):
-    seq(1, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
-        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, use_blas,
-        chunk)
-
-
-@_jit
-def seq_gru(reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
-           out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast,
-           use_blas, chunk):
-    seq(2, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
-        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, use_blas,
-        chunk)
-
-
-SEQ = (seq_simple_rnn, seq_lstm, seq_gru)

@@ -100,7 +100,7 @@ def _compiled():
 
 def _build():
     from . import _numba_impl
-    return {"seq": _numba_impl.SEQ, "blas": _numba_impl.HAVE_BLAS,
+    return {"seq": _numba_impl.seq, "blas": _numba_impl.HAVE_BLAS,
             "classify": _numba_impl.classify}
 
 
@@ -141,8 +141,11 @@ class _Cell:
         # GRU's candidate keeps x W_h apart from h U_h)
         self.WU = None if spec.kind != "lstm" else _aligned(np.concatenate([self.U, self.W]),
                                                             dt)
-        self.U_zr = _aligned(self.U[:, :2 * self.units], dt)
-        self.U_h = _aligned(self.U[:, 2 * self.units:], dt)
+        if spec.kind == "gru":          # GRU's z and r columns, and its candidate's
+            self.U_zr = _aligned(self.U[:, :2 * self.units], dt)
+            self.U_h = _aligned(self.U[:, 2 * self.units:], dt)
+        else:                           # not read: any array of the type
+            self.U_zr = self.U_h = self.U
         self.act = ACTIVATIONS[spec.activation]
         ract = spec.recurrent_activation
         self.ract = 0 if ract is None else ACTIVATIONS[ract]
@@ -153,7 +156,7 @@ class _Cell:
         self.reset_after = spec.kind == "gru" and spec.reset_after
         self.rec = self.U_zr if self.kind == 2 and not self.reset_after else self.U
         self.small_U = self.U.nbytes <= OWN_GEMV_FROM
-        self.seq = self.call = _compiled()["seq"][self.kind]
+        self.seq = self.call = _compiled()["seq"]
         self.have_blas = _compiled()["blas"]
         self.empty3, self.empty2 = np.empty((0, 0, 0), dt), np.empty((0, 0), dt)
 
@@ -186,7 +189,7 @@ class _Cell:
         # product from OWN_GEMV_FROM bytes of U on (faster there: docs/jit.md)
         blas = self.have_blas and b >= BLAS_FROM and (b > 1 or merged or self.small_U)
         chunk = 0 if merged else max(1, min(T, CHUNK_VALUES // (b * self.W.shape[1])))
-        args = (self.reset_after, xt, self.WU if merged else self.W, self.b_in, self.rec,
+        args = (self.kind, self.reset_after, xt, self.WU if merged else self.W, self.b_in, self.rec,
                 self.U_h, self.b_rec, states, masking[1], masking[2], go_backwards, seq, last,
                 zero_out, self.act, self.ract, mode, return_sequences, self.cst, self.fast,
                 bool(blas), chunk)
