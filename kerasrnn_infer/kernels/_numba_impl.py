@@ -1,7 +1,7 @@
 """The numba-compiled loops of kernels/numba_rnn.py (imported, and numba with it, only when
 that kernel is used). Module-level functions, so that numba's disk cache applies; the
-per-timestep helpers ``advance`` and ``cell_step`` are inlined into ``seq`` (a call passing
-a dozen arrays costs more than a masked timestep).
+per-timestep helper ``advance`` is inlined into ``seq`` (a call passing a dozen arrays costs
+more than a masked timestep).
 
 Each activation runs as its own loop over a gate block (``apply``), so that LLVM vectorises
 it. ``tanh`` of float32 values is computed in float32 without a libm call: the continued
@@ -15,13 +15,12 @@ other activations use the NumPy kernel's formulas, in the arrays' own precision 
 0.5, 0.2, 6, 1, 0 of that dtype).
 """
 
-import ctypes
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import njit
 
-from . import _blas
+from ._simd import mm
 
 _jit = njit(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
 _inline = njit(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy",
@@ -29,31 +28,6 @@ _inline = njit(cache=True, nogil=True, fastmath=False, boundscheck=False, error_
 _CLAMP = 9.5           # float32 tanh is 1.0 beyond 9.02
 _P1, _P2, _P3 = 270270 / 2027025, 6930 / 2027025, 36 / 2027025
 _Q1, _Q2, _Q3, _Q4 = 945945 / 2027025, 51975 / 2027025, 630 / 2027025, 1 / 2027025
-
-# NumPy's cblas gemm (kernels/_blas.py) as external symbols, resolved when compiled code is
-# linked (also code loaded from the disk cache). Without it the symbols name a do-nothing
-# placeholder that ``seq`` never calls (``use_blas`` is then False).
-HAVE_BLAS = _blas.SGEMM is not None
-_KEEP: list = []
-_addrs = (_blas.SGEMM, _blas.DGEMM)
-if not HAVE_BLAS:
-    _KEEP = [_blas._gemm_type(r)(lambda *a: None) for r in (ctypes.c_float, ctypes.c_double)]
-    _addrs = (ctypes.cast(_KEEP[0], ctypes.c_void_p).value,
-              ctypes.cast(_KEEP[1], ctypes.c_void_p).value)
-
-
-def _register():
-    import llvmlite.binding as llvm
-    llvm.add_symbol("kerasrnn_infer_sgemm", _addrs[0])
-    llvm.add_symbol("kerasrnn_infer_dgemm", _addrs[1])
-
-
-_register()
-_I, _P = types.int64, types.voidptr
-_sgemm = types.ExternalFunction("kerasrnn_infer_sgemm", types.void(
-    _I, _I, _I, _I, _I, _I, types.float32, _P, _I, _P, _I, types.float32, _P, _I))
-_dgemm = types.ExternalFunction("kerasrnn_infer_dgemm", types.void(
-    _I, _I, _I, _I, _I, _I, types.float64, _P, _I, _P, _I, types.float64, _P, _I))
 
 
 @_jit
@@ -110,77 +84,55 @@ def apply(code, a, cst, fast):
 
 
 @_jit
-def recurrent(h, U, out):
-    """out = h U: four rows of U at a time (the loop over outputs vectorises)."""
-    u = h.shape[0]
-    out[:] = 0
-    k = 0
-    while k + 4 <= u:
-        h0, h1, h2, h3 = h[k], h[k + 1], h[k + 2], h[k + 3]
-        r0, r1, r2, r3 = U[k], U[k + 1], U[k + 2], U[k + 3]
-        for j in range(out.shape[0]):
-            out[j] += h0 * r0[j] + h1 * r1[j] + h2 * r2[j] + h3 * r3[j]
-        k += 4
-    while k < u:
-        hk, r = h[k], U[k]
-        for j in range(out.shape[0]):
-            out[j] += hk * r[j]
-        k += 1
-
-
-@_jit
 def sig32(v, h):
     return h * tanh32(h * v) + h
 
 
 @_jit
-def lstm_fused(x, z, c, h, cst):
-    """LSTM units with sigmoid gates and tanh, float32: one vectorised loop."""
-    u = h.shape[0]
+def lstm_fused(XW, t, Z, S, i, cst):
+    """Sample ``i``'s LSTM units with sigmoid gates and tanh, float32: one vectorised loop
+    (``XW[t, i]`` the input projection, ``Z[i]`` the recurrent product, ``S[0, i]`` and
+    ``S[1, i]`` h and c; indexed, not viewed: see ``advance``)."""
+    u = S.shape[2]
     hf = cst[0]
-    xi, xf, xc, xo = x[:u], x[u:2 * u], x[2 * u:3 * u], x[3 * u:]
-    zi, zf, zc, zo = z[:u], z[u:2 * u], z[2 * u:3 * u], z[3 * u:]
     for j in range(u):
-        i = sig32(xi[j] + zi[j], hf)
-        f = sig32(xf[j] + zf[j], hf)
-        g = tanh32(xc[j] + zc[j])
-        o = sig32(xo[j] + zo[j], hf)
-        cc = f * c[j] + i * g
-        c[j] = cc
-        h[j] = o * tanh32(cc)
+        ig = sig32(XW[t, i, j] + Z[i, j], hf)
+        fg = sig32(XW[t, i, u + j] + Z[i, u + j], hf)
+        gg = tanh32(XW[t, i, 2 * u + j] + Z[i, 2 * u + j])
+        og = sig32(XW[t, i, 3 * u + j] + Z[i, 3 * u + j], hf)
+        cc = fg * S[1, i, j] + ig * gg
+        S[1, i, j] = cc
+        S[0, i, j] = og * tanh32(cc)
 
 
 @_jit
-def gru_fused(x, z, b_rec, h, cst):
-    """GRU (reset_after) units with sigmoid gates and tanh, float32: one loop."""
-    u = h.shape[0]
+def gru_fused(XW, t, Z, S, i, b_rec, cst):
+    """Sample ``i``'s GRU (reset_after) units with sigmoid gates and tanh, float32."""
+    u = S.shape[2]
     hf = cst[0]
-    xz, xr, xh = x[:u], x[u:2 * u], x[2 * u:]
-    zz, zr, zh = z[:u], z[u:2 * u], z[2 * u:]
-    bz, br, bh = b_rec[:u], b_rec[u:2 * u], b_rec[2 * u:]
     for j in range(u):
-        zg = sig32(xz[j] + (zz[j] + bz[j]), hf)
-        rg = sig32(xr[j] + (zr[j] + br[j]), hf)
-        hh = tanh32(xh[j] + rg * (zh[j] + bh[j]))
-        h[j] = hh + zg * (h[j] - hh)
+        zg = sig32(XW[t, i, j] + (Z[i, j] + b_rec[j]), hf)
+        rg = sig32(XW[t, i, u + j] + (Z[i, u + j] + b_rec[u + j]), hf)
+        hh = tanh32(XW[t, i, 2 * u + j] + rg * (Z[i, 2 * u + j] + b_rec[2 * u + j]))
+        S[0, i, j] = hh + zg * (S[0, i, j] - hh)
 
 
-@_inline
-def cell_step(kind, reset_after, x, z, h, c, U_h, b_rec, g, tmp, cst, act_code, ract_code,
-              fast):
-    """One timestep of one sample: ``x`` the input projection, ``z`` the recurrent product
-    ``h U`` (GRU without reset_after: ``h U_zr``, the candidate's ``(r h) U_h`` is computed
-    here), ``h`` (and ``c``) updated in place."""
+@_jit
+def rnn_fused(XW, t, Z, S, i):
+    """Sample ``i``'s SimpleRNN units with tanh, float32."""
+    for j in range(S.shape[2]):
+        S[0, i, j] = tanh32(XW[t, i, j] + Z[i, j])
+
+
+@_jit
+def cell_general(kind, reset_after, x, z, h, c, U_h, b_rec, g, tmp, zc, cst, act_code,
+                 ract_code, fast):
+    """One timestep of one sample, any compiled activation: ``x`` the input projection,
+    ``z`` the recurrent product ``h U`` (GRU without reset_after: ``h U_zr``; the candidate's
+    ``(r h) U_h``, ``U_h`` packed, is computed here into ``zc``), ``h`` (and ``c``) updated in
+    place."""
     u = h.shape[0]
-    common = fast and act_code == 1 and ract_code == 2              # tanh, sigmoid
-    if kind == 1 and common:
-        lstm_fused(x, z, c, h, cst)
-    elif kind == 2 and reset_after and common:
-        gru_fused(x, z, b_rec, h, cst)
-    elif kind == 0 and act_code == 1 and fast:
-        for j in range(u):
-            h[j] = tanh32(x[j] + z[j])
-    elif kind == 1:                                                 # LSTM i f c o
+    if kind == 1:                                                   # LSTM i f c o
         for j in range(4 * u):
             g[j] = x[j] + z[j]
         gi, gf, gc, go = g[:u], g[u:2 * u], g[2 * u:3 * u], g[3 * u:4 * u]
@@ -209,9 +161,9 @@ def cell_step(kind, reset_after, x, z, h, c, U_h, b_rec, g, tmp, cst, act_code, 
             apply(ract_code, g[:2 * u], cst, fast)
             for j in range(u):
                 gh[j] = gr[j] * h[j]
-            recurrent(gh, U_h, zh)
+            mm(gh, 1, U_h, zc)
             for j in range(u):
-                tmp[j] = xh[j] + zh[j]
+                tmp[j] = xh[j] + zc[j]
         apply(act_code, tmp, cst, fast)
         for j in range(u):
             h[j] = tmp[j] + gz[j] * (h[j] - tmp[j])
@@ -223,88 +175,55 @@ def cell_step(kind, reset_after, x, z, h, c, U_h, b_rec, g, tmp, cst, act_code, 
             h[j] = tmp[j]
 
 
-@_jit
-def recurrent_batch(H, U, Z, active, n):
-    """Z[i, :U.shape[1]] = H[i] U for the first ``n`` samples with ``active[i]``: four rows of
-    U at a time, each used for every sample while it is in cache (one pass over U per product,
-    whatever the batch). All arrays C-contiguous (else nothing vectorises)."""
-    u = H.shape[1]
-    G = U.shape[1]
-    for i in range(n):
-        if active[i]:
-            z = Z[i]
-            for j in range(G):
-                z[j] = 0
-    k = 0
-    while k + 4 <= u:
-        r0, r1, r2, r3 = U[k], U[k + 1], U[k + 2], U[k + 3]
-        for i in range(n):
-            if active[i]:
-                h0, h1, h2, h3 = H[i, k], H[i, k + 1], H[i, k + 2], H[i, k + 3]
-                z = Z[i]
-                for j in range(G):
-                    z[j] += h0 * r0[j] + h1 * r1[j] + h2 * r2[j] + h3 * r3[j]
-        k += 4
-    while k < u:
-        r = U[k]
-        for i in range(n):
-            if active[i]:
-                hk, z = H[i, k], Z[i]
-                for j in range(G):
-                    z[j] += hk * r[j]
-        k += 1
-
-
 @_inline
-def advance(kind, reset_after, xw_t, Z, states, step, out_seq, last, zero_out,
-            U_h, b_rec, g, tmp, active, cst, act_code, ract_code, has_mask, want_seq, fast):
-    """One timestep of every sample, after its recurrent product ``Z`` (b, G): ``xw_t``
-    (b, G) the input projection of timestep ``t``; ``active`` (b,) the mask's column
-    ``t``; the output goes to ``last`` (with masks) and ``out_seq[:, step]``."""
+def advance(kind, reset_after, XW, t, Z, states, n, step, out_seq, last, zero_out,
+            U_h, b_rec, g, tmp, zc, active, cst, act_code, ract_code, has_mask, want_seq,
+            fast):
+    """One timestep of every sample, after the recurrent product ``Z`` (b, >= G) of the
+    first ``n``: ``XW[t]`` (b, >= G) the input projection of the timestep; ``active`` (b,)
+    the mask's column; the output goes to ``last`` (with masks) and ``out_seq[:, step]``.
+
+    The common cells (float32, tanh and sigmoid) index the arrays rather than take views of
+    them: a view costs a reference count taken and dropped (atomic), a few per sample and
+    timestep, which measured 200 ns of a 400 ns LSTM step (32 units)."""
     b = Z.shape[0]
-    n = states.shape[0]
+    k = states.shape[0]
     u = states.shape[2]
+    common = fast and act_code == 1 and (kind == 0 or ract_code == 2)  # tanh, sigmoid
     for i in range(b):
-        h = states[0, i]
-        if active[i]:
-            cell_step(kind, reset_after, xw_t[i], Z[i], h, states[n - 1, i], U_h, b_rec,
-                      g, tmp, cst, act_code, ract_code, fast)
+        if i < n and active[i]:
+            if common and kind == 1:
+                lstm_fused(XW, t, Z, states, i, cst)
+            elif common and kind == 2 and reset_after:
+                gru_fused(XW, t, Z, states, i, b_rec, cst)
+            elif common and kind == 0:
+                rnn_fused(XW, t, Z, states, i)
+            else:
+                cell_general(kind, reset_after, XW[t, i], Z[i], states[0, i],
+                             states[k - 1, i], U_h, b_rec, g, tmp, zc, cst, act_code,
+                             ract_code, fast)
             if has_mask:
                 for j in range(u):
-                    last[i, j] = h[j]
+                    last[i, j] = states[0, i, j]
         elif zero_out:
             for j in range(u):
                 last[i, j] = cst[4]
         if want_seq:
-            src = last[i] if has_mask else h
-            for j in range(u):
-                out_seq[i, step, j] = src[j]
+            if has_mask:
+                for j in range(u):
+                    out_seq[i, step, j] = last[i, j]
+            else:
+                for j in range(u):
+                    out_seq[i, step, j] = states[0, i, j]
 
 
 @_jit
-def gemm(A, m, k, B, C, ldc, fast):
-    """C[:m, :B.shape[1]] = A[:m, :k] B by NumPy's BLAS (row-major gemm; ``A``, ``C`` any
-    arrays whose data start at the matrices' first elements, rows ``k`` and ``ldc`` apart)."""
-    n = B.shape[1]
-    if fast:
-        _sgemm(101, 111, 111, m, n, k, np.float32(1.0), A.ctypes.data, k, B.ctypes.data, n,
-               np.float32(0.0), C.ctypes.data, ldc)
-    else:
-        _dgemm(101, 111, 111, m, n, k, np.float64(1.0), A.ctypes.data, k, B.ctypes.data, n,
-               np.float64(0.0), C.ctypes.data, ldc)
-
-
-@_jit
-def project(xt, lo, hi, W, b_in, XW, everyone, use_blas, fast):
-    """XW[:hi - lo] = xt[lo:hi] W + b_in: the input projection of timesteps lo..hi-1 of every
-    sample (``xt`` time-major), one product."""
+def project(xt, lo, hi, W, b_in, XW):
+    """XW[:hi - lo, :, :G] = xt[lo:hi] W + b_in: the input projection of timesteps lo..hi-1
+    of every sample (``xt`` time-major, ``W`` packed), one product."""
     b = xt.shape[1]
-    G = W.shape[1]
-    if use_blas:
-        gemm(xt[lo:hi], (hi - lo) * b, xt.shape[2], W, XW, G, fast)
-    else:
-        for t in range(lo, hi):
-            recurrent_batch(xt[t], W, XW[t - lo], everyone, b)
+    G = b_in.shape[0]
+    mm(xt[lo:hi], (hi - lo) * b, W, XW)
     for t in range(hi - lo):
         for i in range(b):
             r = XW[t, i]
@@ -314,35 +233,28 @@ def project(xt, lo, hi, W, b_in, XW, everyone, use_blas, fast):
 
 @_jit
 def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
-        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, use_blas,
-        chunk):
-    """The whole sequence of every sample. ``xt`` (T, b, F) is the input, time-major.
+        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, chunk):
+    """The whole sequence of every sample. ``xt`` (T, b, F) is the input, time-major;
+    ``W``, ``rec`` and ``U_h`` are packed (kernels/_simd.py ``pack``).
 
-    ``chunk`` > 0: the input projection ``x W + b_in`` is computed ``chunk`` timesteps at a
-    time (one product each, kept in cache) and each timestep's recurrent product ``h rec``
-    is one more; ``rec`` is the recurrent kernel (GRU without reset_after: its z and r columns
-    only). ``chunk`` == 0 (LSTM and SimpleRNN): ``W`` is the stacked ``[U; W]`` and a timestep
-    is one product ``[h | x_t] [U; W]``, plus ``b_in`` in the gates.
+    The input projection ``x W + b_in`` is computed ``chunk`` timesteps at a time (one
+    product each, kept in cache), and each timestep's recurrent product ``h rec`` is one
+    more; ``rec`` is the recurrent kernel (GRU without reset_after: its z and r columns only,
+    and ``U_h`` its candidate's).
 
     ``mode``: 0 no mask; 1 ``mask`` (b, T); 2 the samples active at time t are the first
     ``counts[t]`` (a padding mask with samples sorted by length), the others' products are
     not computed. ``states`` (n, b, u) are updated in place; ``last`` (b, u) starts as the
-    previous output and ends as the last one (with masks; else it is the last state).
-    Products are BLAS calls (``use_blas``) or the hand-written loops."""
+    previous output and ends as the last one (with masks; else it is the last state)."""
     T, b, F = xt.shape
-    G = W.shape[1]
+    width = W.shape[0] * W.shape[2]             # >= G, and >= rec's (panels are whole)
     u = states.shape[2]
-    merged = chunk == 0
-    XW = np.empty((max(chunk, 1), b, G), xt.dtype)
-    Z = np.empty((b, G), xt.dtype)
-    g = np.empty(G, xt.dtype)
+    XW = np.empty((chunk, b, width), xt.dtype)
+    Z = np.empty((b, width), xt.dtype)
+    g = np.empty(width, xt.dtype)
     tmp = np.empty(u, xt.dtype)
+    zc = np.empty(U_h.shape[0] * U_h.shape[2], xt.dtype)
     active = np.ones(b, np.bool_)
-    everyone = np.ones(b, np.bool_)
-    X = np.empty((b, u + F) if merged else (1, 1), xt.dtype)
-    if merged:
-        for i in range(b):
-            XW[0, i] = b_in
     has_mask = mode != 0
     # timesteps where some sample is active (padding masks: one run of them); the others
     # need no projection and no product
@@ -361,32 +273,17 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
                 active[i] = mask[i, t]
         elif mode == 2:
             n = counts[t]
-            for i in range(b):
-                active[i] = i < n
-        if n > 0 and not merged and (t < lo or t >= hi):
-            if backwards:
-                lo, hi = max(first, t - chunk + 1), t + 1
-            else:
-                lo, hi = t, min(stop, t + chunk)
-            project(xt, lo, hi, W, b_in, XW, everyone, use_blas, fast)
         if n > 0:
-            if merged:
-                for i in range(n):
-                    X[i, :u] = states[0, i]
-                    X[i, u:] = xt[t, i]
-                if use_blas:
-                    gemm(X, n, u + F, W, Z, G, fast)
+            if t < lo or t >= hi:
+                if backwards:
+                    lo, hi = max(first, t - chunk + 1), t + 1
                 else:
-                    recurrent_batch(X, W, Z, active, n)
-            elif use_blas:
-                gemm(states[0], n, u, rec, Z, G, fast)
-            elif b == 1:
-                recurrent(states[0, 0], rec, Z[0, :rec.shape[1]])
-            else:
-                recurrent_batch(states[0], rec, Z, active, n)
-        xw_t = XW[0] if merged or n == 0 else XW[t - lo]
-        advance(kind, reset_after, xw_t, Z, states, step, out_seq, last, zero_out, U_h, b_rec,
-                g, tmp, active, cst, act_code, ract_code, has_mask, want_seq, fast)
+                    lo, hi = t, min(stop, t + chunk)
+                project(xt, lo, hi, W, b_in, XW)
+            mm(states, n, rec, Z)                   # states[0], without a view
+        advance(kind, reset_after, XW, t - lo if n > 0 else 0, Z, states, n, step, out_seq,
+                last, zero_out, U_h, b_rec, g, tmp, zc, active, cst, act_code, ract_code,
+                has_mask, want_seq, fast)
 
 
 @_jit

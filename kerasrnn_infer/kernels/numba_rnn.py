@@ -2,16 +2,14 @@
 GRU cells run by numba-compiled loops, tested against ``kerasrnn_infer.cells``.
 
 One compiled call runs a cell over the whole sequence (kernels/_numba_impl.py ``seq``): no
-Python call per timestep. Within it, per batch size (every threshold measured by
-``tools/bench.py --jit``, docs/jit.md):
+Python call per timestep. Within it:
 
-- the input projection ``x W + b`` is one product per chunk of timesteps (``CHUNK_VALUES``
-  values, kept in cache), then each timestep's recurrent product ``h U`` is one more: NumPy's
-  own BLAS called from the compiled loop (kernels/_blas.py), or at one sample, from
-  ``OWN_GEMV_FROM`` bytes of ``U`` on, a hand-written vector-matrix loop (faster there);
-- LSTM batches in the range ``MERGED`` run one product per timestep instead,
-  ``[h | x_t] [U; W]`` (measured no faster for SimpleRNN; GRU's candidate keeps ``x W_h``
-  apart from ``h U_h``);
+- the weights are packed once, at load, into column panels, and every product is the
+  compiled loops' own register-blocked one (kernels/_simd.py): the input projection
+  ``x W + b`` one product per chunk of timesteps (``CHUNK_VALUES`` values, kept in cache),
+  then each timestep's recurrent product ``h U`` one more. It is faster than NumPy's BLAS at
+  every shape a recurrent layer needs, and the compiled kernel faster than the NumPy one at
+  every batch size (tools/bench.py --jit, docs/jit.md), so it runs every batch size;
 - each sample's gates are one vectorised loop (float32 ``tanh`` without a libm call);
 - padding masks (each sample's unmasked steps one run, all from the first step or all to the
   last: ``pad_sequences`` either way, Embedding ``mask_zero``) run the samples sorted by
@@ -19,15 +17,13 @@ Python call per timestep. Within it, per batch size (every threshold measured by
   are computed, and timesteps where none is active cost nothing. Other masks compute every
   product and keep the masked samples' states.
 
-From ``NUMPY_FROM`` samples on, LSTM and SimpleRNN layers without a padding mask run the
-NumPy kernel instead: there both spend their time in the same BLAS products, and NumPy's
-feature-major layout makes them as fast or 5-10 % faster (docs/jit.md). GRU stays compiled
-at every batch size (faster at every one measured).
-
 Numbers: the same formulas as the NumPy kernel (sigmoid as ``0.5 tanh(x / 2) + 0.5``); the
 float32 ``tanh`` differs from NumPy's by at most 2.4e-7 (kernels/_numba_impl.py), products
-are summed in another order, so results differ from the NumPy kernel by float rounding only
-(tests hold them within 1e-6 of it and of the reference). For one input the results are the
+are summed in another order (fused multiply-adds), so results differ from the NumPy kernel
+by float rounding only: tests hold them within 1e-6 of it and of the reference, except
+where the NumPy kernel's own rounding error reaches 1e-6 (a float32 SimpleRNN over 120
+steps whose recurrent kernel has spectral radius 1: 1.1e-6 from float64), where both are
+held within 2e-6 of float64 and of each other. For one input the results are the
 same bits on every call and thread. Stacked cells run one after the other over the whole
 sequence, which gives the same numbers as interleaving them per step (a masked step changes
 no cell's state). Activations outside ``ACTIVATIONS``, and dtypes other than float32 and
@@ -51,10 +47,6 @@ from ..cells import CellSpec, CellWeights
 
 # measured thresholds (tools/bench.py --jit, docs/jit.md)
 CHUNK_VALUES = 1 << 16    # values of the input projection computed per product
-OWN_GEMV_FROM = 192 << 10  # bytes of U from which one sample's h U is the hand-written loop
-MERGED = (4, 16)          # LSTM batch sizes [from, below) run one product per timestep
-NUMPY_FROM = 64           # LSTM and SimpleRNN from this batch size (no padding mask): NumPy
-BLAS_FROM = 1             # products by BLAS from this batch size (tests raise it: own loops)
 
 # activation -> code understood by the compiled kernels
 ACTIVATIONS = {A.linear: 0, A.tanh: 1, A.sigmoid: 2, A.relu: 3, A.hard_sigmoid_keras2: 4,
@@ -73,11 +65,10 @@ def available() -> bool:
     return True
 
 
-def blas_source() -> str:
-    """Which product the compiled loop uses from ``BLAS_FROM`` samples on: NumPy's BLAS (the
-    symbol found) or its own (and why)."""
-    from . import _blas
-    return _blas.source()
+def product() -> str:
+    """The compiled loops' matrix product (kernels/_simd.py), as built for this CPU."""
+    from . import _simd
+    return _simd.describe()
 
 
 def supports(specs: Sequence[CellSpec]) -> bool:
@@ -100,8 +91,7 @@ def _compiled():
 
 def _build():
     from . import _numba_impl
-    return {"seq": _numba_impl.seq, "blas": _numba_impl.HAVE_BLAS,
-            "classify": _numba_impl.classify}
+    return {"seq": _numba_impl.seq, "classify": _numba_impl.classify}
 
 
 
@@ -120,16 +110,21 @@ def _aligned(a, dt) -> np.ndarray:
 
 
 class _Cell:
-    """One cell's weights as the compiled loops take them."""
+    """One cell's weights as the compiled loops take them: packed (kernels/_simd.py)."""
 
     def __init__(self, spec: CellSpec, w: CellWeights):
+        from . import _simd
         dt = spec.dtype
         self.spec = spec
         self.kind = _KINDS[spec.kind]
-        self.units = spec.units
-        self.W = _aligned(w.kernel, dt)
-        self.U = _aligned(w.recurrent_kernel, dt)
-        g = self.W.shape[1]
+        self.units = u = spec.units
+        self.features = w.kernel.shape[0]
+
+        def pack(m):
+            return _simd.pack(np.asarray(m, dt), lambda shape: _aligned(np.empty(shape, dt), dt))
+        self.W = pack(w.kernel)
+        U = np.asarray(w.recurrent_kernel, dt)
+        g = U.shape[1]
         if w.bias is None:
             b_in, b_rec = _aligned(np.zeros(g), dt), _aligned(np.zeros(g), dt)
         elif spec.kind == "gru" and spec.reset_after:
@@ -137,15 +132,12 @@ class _Cell:
         else:
             b_in, b_rec = _aligned(w.bias, dt), _aligned(np.zeros(g), dt)
         self.b_in, self.b_rec = b_in, b_rec
-        # [U; W] for one product per timestep (LSTM only: measured no faster for SimpleRNN;
-        # GRU's candidate keeps x W_h apart from h U_h)
-        self.WU = None if spec.kind != "lstm" else _aligned(np.concatenate([self.U, self.W]),
-                                                            dt)
-        if spec.kind == "gru":          # GRU's z and r columns, and its candidate's
-            self.U_zr = _aligned(self.U[:, :2 * self.units], dt)
-            self.U_h = _aligned(self.U[:, 2 * self.units:], dt)
-        else:                           # not read: any array of the type
-            self.U_zr = self.U_h = self.U
+        self.reset_after = spec.kind == "gru" and spec.reset_after
+        if spec.kind == "gru" and not spec.reset_after:     # z and r apart from the candidate
+            self.rec, self.U_h = pack(U[:, :2 * u]), pack(U[:, 2 * u:])
+        else:
+            self.rec = pack(U)
+            self.U_h = np.zeros((1, 1, 1), dt)              # not read: any array of the type
         self.act = ACTIVATIONS[spec.activation]
         ract = spec.recurrent_activation
         self.ract = 0 if ract is None else ACTIVATIONS[ract]
@@ -153,11 +145,7 @@ class _Cell:
         self.cst = _aligned([0.5, 0.2, 6.0, 1.0, 0.0], dt)
         self.fast = dt == np.dtype(np.float32)      # float32: the vectorised tanh
         self.dtype = dt
-        self.reset_after = spec.kind == "gru" and spec.reset_after
-        self.rec = self.U_zr if self.kind == 2 and not self.reset_after else self.U
-        self.small_U = self.U.nbytes <= OWN_GEMV_FROM
         self.seq = self.call = _compiled()["seq"]
-        self.have_blas = _compiled()["blas"]
         self.empty3, self.empty2 = np.empty((0, 0, 0), dt), np.empty((0, 0), dt)
 
     def bind(self) -> None:
@@ -184,15 +172,12 @@ class _Cell:
         else:
             last = np.zeros((b, u), dt) if prev_output is None else np.array(prev_output, dt)
         seq = np.empty((b, T, u), dt) if return_sequences else self.empty3
-        merged = self.WU is not None and MERGED[0] <= b < MERGED[1]
-        # BLAS from BLAS_FROM samples on; at one sample, the hand-written vector-matrix
-        # product from OWN_GEMV_FROM bytes of U on (faster there: docs/jit.md)
-        blas = self.have_blas and b >= BLAS_FROM and (b > 1 or merged or self.small_U)
-        chunk = 0 if merged else max(1, min(T, CHUNK_VALUES // (b * self.W.shape[1])))
-        args = (self.kind, self.reset_after, xt, self.WU if merged else self.W, self.b_in, self.rec,
-                self.U_h, self.b_rec, states, masking[1], masking[2], go_backwards, seq, last,
+        width = self.W.shape[0] * self.W.shape[2]
+        chunk = max(1, min(T, CHUNK_VALUES // (b * width)))
+        args = (self.kind, self.reset_after, xt, self.W, self.b_in, self.rec, self.U_h,
+                self.b_rec, states, masking[1], masking[2], go_backwards, seq, last,
                 zero_out, self.act, self.ract, mode, return_sequences, self.cst, self.fast,
-                bool(blas), chunk)
+                chunk)
         if self.call is self.seq:                       # not bound yet: through numba
             self.first_args = args
         self.call(*args)
@@ -221,9 +206,8 @@ def _masking(mask):
 
 
 class NumbaRecurrent:
-    """The kernel of one recurrent layer with the compiled form (the NumPy kernel for large
-    unpadded LSTM and SimpleRNN batches, and empty inputs). Same interface as
-    NumpyRecurrent."""
+    """The kernel of one recurrent layer with the compiled form (the NumPy kernel for empty
+    inputs). Same interface as NumpyRecurrent."""
 
     name = "numba"
 
@@ -232,14 +216,13 @@ class NumbaRecurrent:
         self.cells = [_Cell(s, w) for s, w in zip(specs, weights)]
         self.dtype = specs[0].dtype
         self.numpy = NumpyRecurrent(specs, weights)
-        self.numpy_from = NUMPY_FROM if any(c.kind != 2 for c in self.cells) else 1 << 62
         self.warm_up()
 
     def warm_up(self) -> None:
         """Compile (or load from the disk cache) this layer's kernels now, at load, rather
         than in the first predict: every mask mode, with and without sequences."""
         for c in self.cells:
-            x = np.zeros((2, 2, c.W.shape[0]), self.dtype)
+            x = np.zeros((2, 2, c.features), self.dtype)
             init = [np.zeros((2, c.units), self.dtype)] * c.n_states
             for mask in (None, np.array([[1, 0], [0, 1]], bool), np.array([[1, 1], [1, 0]], bool)):
                 masking = _masking(mask)[0]
@@ -251,7 +234,7 @@ class NumbaRecurrent:
             zero_output_for_mask, prev_output=None):
         b, T = x.shape[:2]
         masking, order = _masking(mask) if b and T else (_UNMASKED, None)
-        if b == 0 or T == 0 or (b >= self.numpy_from and masking[0] != 2):
+        if b == 0 or T == 0:
             return self.numpy.run(x, initial_states, mask, go_backwards, return_sequences,
                                   zero_output_for_mask, prev_output)
         if order is not None:                   # samples sorted by length (padding masks)

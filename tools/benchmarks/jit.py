@@ -2,8 +2,8 @@
 onnxruntime (a hand-built fused ONNX LSTM/GRU/RNN graph, and tf2onnx's graph), tf.function and
 Keras predict, over batch 1, 8, 32 and 256 for LSTM, GRU, SimpleRNN, a masked Bi-LSTM text
 model and a stacked GRU; then, per path, the first call of a fresh process (import, load,
-first predict) and its peak memory; and the crossover study behind the kernel's thresholds
-(MERGED, NUMPY_FROM, OWN_GEMV_FROM).
+first predict) and its peak memory; and the study behind the kernel's choices: compiled
+against NumPy kernel by batch size, and the compiled loops' own product against NumPy's.
 
 Everything times in one worker process with one BLAS thread (TensorFlow and onnxruntime set
 to one thread too), round-robin over the peers, medians. Model files are written by hand
@@ -148,8 +148,8 @@ def worker(spec):
     if jit_ok:
         import numba
         results["info"]["numba"] = numba.__version__
-        results["info"]["jit_product"] = numba_rnn.blas_source()
-        for k in ("NUMPY_FROM", "MERGED", "OWN_GEMV_FROM", "CHUNK_VALUES", "BLAS_FROM"):
+        results["info"]["jit_product"] = numba_rnn.product()
+        for k in ("CHUNK_VALUES",):
             results["info"][k] = getattr(numba_rnn, k)
     else:
         results["unavailable"]["engine+jit"] = "numba not installed: pip install '.[jit]'"
@@ -215,62 +215,50 @@ def worker(spec):
 
 
 def crossover(spec):
-    """The thresholds, timed round-robin (ms): per batch size (128 units, 100 steps, 32
-    features) the compiled kernel in its one-product form (LSTM: MERGED), in
-    its two-product form (input projection in chunks, then h U), and the NumPy kernel
-    (NUMPY_FROM); and at one sample, h U by BLAS and by the hand-written loop per size of U
-    (OWN_GEMV_FROM)."""
+    """The choices behind the compiled kernel, timed round-robin (ms): per batch size (128
+    units, 100 steps, 32 features) the compiled kernel against the NumPy kernel (the
+    compiled one runs every batch size); and the compiled loops' own product
+    (kernels/_simd.py) against NumPy's matmul, at the shapes of one timestep's products
+    (GFLOP/s)."""
     from kerasrnn_infer import activations as A
     from kerasrnn_infer.cells import CellSpec, CellWeights
-    from kerasrnn_infer.kernels import NumpyRecurrent, numba_rnn
-    out = {"forms": {}, "gemv": {}}
+    from kerasrnn_infer.kernels import NumpyRecurrent, _simd, numba_rnn
+    from kerasrnn_infer.kernels.numba_rnn import _aligned
+    out = {"forms": {}, "products": {}}
     rng = np.random.default_rng(0)
-    saved = {k: getattr(numba_rnn, k) for k in ("MERGED", "NUMPY_FROM", "OWN_GEMV_FROM")}
-    try:
-        numba_rnn.NUMPY_FROM = 1 << 40                  # the compiled kernel at every batch
-        for kind in ("lstm", "gru", "simple_rnn"):
-            ract = None if kind == "simple_rnn" else A.sigmoid
-            cspec = CellSpec(kind, 128, A.tanh, ract, True, kind == "gru", np.dtype("f4"))
-            w = CellWeights.of(cspec, _cell_weights(rng, kind, 32, 128))
-            jit, ref = numba_rnn.NumbaRecurrent([cspec], [w]), NumpyRecurrent([cspec], [w])
-            for b in (1, 2, 4, 8, 16, 32, 64, 256):
-                x = rng.normal(0, 1, (b, 100, 32)).astype(np.float32)
-                init = [np.zeros((b, 128), np.float32)] * len(cspec.state_sizes)
-
-                def run(merged, x=x, init=init):
-                    numba_rnn.MERGED = merged
-                    return jit.run(x, init, None, False, False, False)[0]
-                funcs = {"two products": lambda: run((0, 0)),
-                         "numpy": lambda x=x, init=init: ref.run(x, init, None, False, False,
-                                                                 False)[0]}
-                if kind == "lstm":
-                    funcs["one product"] = lambda: run((1, 1 << 40))
-                times = time_round_robin(funcs, dict(spec, budget=0.3), f"{kind}{b}",
-                                         new_results(), {})
-                out["forms"][f"{kind}_b{b}"] = {k: statistics.median(v)
-                                                for k, v in times.items()}
-                log(f"  crossover {kind} b{b}: " + "  ".join(
-                    f"{k} {v * 1e3:.3f}" for k, v in out["forms"][f"{kind}_b{b}"].items()))
-        if numba_rnn._compiled()["blas"]:
-            for u in (16, 32, 48, 64, 96, 128, 256):
-                cspec = CellSpec("lstm", u, A.tanh, A.sigmoid, True, False, np.dtype("f4"))
-                w = CellWeights.of(cspec, _cell_weights(rng, "lstm", 16, u))
-                x = rng.normal(0, 1, (1, 100, 16)).astype(np.float32)
-                init = [np.zeros((1, u), np.float32)] * 2
-                funcs = {}
-                for name, limit in (("blas", 1 << 40), ("own", 0)):
-                    numba_rnn.OWN_GEMV_FROM = limit
-                    k = numba_rnn.NumbaRecurrent([cspec], [w])
-                    funcs[name] = lambda k=k: k.run(x, init, None, False, False, False)[0]
-                times = time_round_robin(funcs, dict(spec, budget=0.3), f"gemv{u}",
-                                         new_results(), {})
-                out["gemv"][f"lstm_u{u} ({u * 4 * u * 4 >> 10} KB)"] = {
-                    k: statistics.median(v) for k, v in times.items()}
-                log(f"  crossover gemv u{u}: " + "  ".join(
-                    f"{k} {statistics.median(v) * 1e3:.3f}" for k, v in times.items()))
-    finally:
-        for k, v in saved.items():
-            setattr(numba_rnn, k, v)
+    for kind in ("lstm", "gru", "simple_rnn"):
+        ract = None if kind == "simple_rnn" else A.sigmoid
+        cspec = CellSpec(kind, 128, A.tanh, ract, True, kind == "gru", np.dtype("f4"))
+        w = CellWeights.of(cspec, _cell_weights(rng, kind, 32, 128))
+        jit, ref = numba_rnn.NumbaRecurrent([cspec], [w]), NumpyRecurrent([cspec], [w])
+        for b in (1, 2, 4, 8, 16, 32, 64, 256):
+            x = rng.normal(0, 1, (b, 100, 32)).astype(np.float32)
+            init = [np.zeros((b, 128), np.float32)] * len(cspec.state_sizes)
+            funcs = {"compiled": lambda x=x, init=init: jit.run(x, init, None, False, False,
+                                                                False)[0],
+                     "numpy": lambda x=x, init=init: ref.run(x, init, None, False, False,
+                                                             False)[0]}
+            times = time_round_robin(funcs, dict(spec, budget=0.3), f"{kind}{b}",
+                                     new_results(), {})
+            out["forms"][f"{kind}_b{b}"] = {k: statistics.median(v)
+                                            for k, v in times.items()}
+            log(f"  crossover {kind} b{b}: " + "  ".join(
+                f"{k} {v * 1e3:.3f}" for k, v in out["forms"][f"{kind}_b{b}"].items()))
+    for m, k, g in ((1, 64, 256), (8, 128, 512), (32, 128, 512), (256, 256, 1024),
+                    (5000, 32, 512)):
+        a = rng.normal(0, 1, (m, k)).astype(np.float32)
+        u = rng.normal(0, 1, (k, g)).astype(np.float32)
+        packed = _simd.pack(u, lambda shape: _aligned(np.empty(shape, np.float32), np.float32))
+        c = np.empty((m, packed.shape[0] * packed.shape[2]), np.float32)
+        _simd.mm(a, m, packed, c)
+        funcs = {"own": lambda a=a, m=m, p=packed, c=c: _simd.mm(a, m, p, c),
+                 "numpy": lambda a=a, u=u: a @ u}
+        times = time_round_robin(funcs, dict(spec, budget=0.3), f"mm{m}", new_results(), {})
+        key = f"{m}x{k} @ {k}x{g}"
+        out["products"][key] = {n: 2 * m * k * g / statistics.median(v) / 1e9
+                                for n, v in times.items()}
+        log(f"  product {key}: " + "  ".join(f"{n} {v:.0f} GFLOP/s"
+                                             for n, v in out["products"][key].items()))
     return out
 
 
@@ -393,18 +381,16 @@ def report(res, configs, first, elapsed, loads):
     cross = res.get("crossover")
     if cross:
         lines += ["", "Crossover (128 units, 100 steps, 32 features, ms): the compiled kernel "
-                  "in its one-product form (LSTM), its two-product form, and the NumPy "
-                  "kernel, by batch size (MERGED, NUMPY_FROM):", "",
-                  "| case | one product | two products | numpy |", "|---|---|---|---|"]
+                  "and the NumPy kernel, by batch size:", "",
+                  "| case | compiled | numpy |", "|---|---|---|"]
         for k, v in cross["forms"].items():
-            lines.append(f"| {k} | {_ms(v.get('one product'))} | {_ms(v.get('two products'))} "
-                         f"| {_ms(v.get('numpy'))} |")
-        if cross["gemv"]:
-            lines += ["", "One sample, LSTM, 100 steps (ms): h U by BLAS and by the "
-                      "hand-written loop, by size of U (OWN_GEMV_FROM):", "",
-                      "| case | blas | own |", "|---|---|---|"]
-            for k, v in cross["gemv"].items():
-                lines.append(f"| {k} | {_ms(v.get('blas'))} | {_ms(v.get('own'))} |")
+            lines.append(f"| {k} | {_ms(v.get('compiled'))} | {_ms(v.get('numpy'))} |")
+        lines += ["", "Products (GFLOP/s, one thread): the compiled loops' own (weights packed "
+                  "once, kernels/_simd.py) and NumPy's matmul, at the shapes of one step's "
+                  "products (rows of h or x, by the weights):", "",
+                  "| product | own | numpy |", "|---|---|---|"]
+        for k, v in cross["products"].items():
+            lines.append(f"| {k} | {v['own']:.0f} | {v['numpy']:.0f} |")
     return "\n".join(lines)
 
 
