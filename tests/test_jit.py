@@ -5,6 +5,7 @@ product), the settings that choose it, and models that use it: Keras fixtures, t
 streaming, stateful layers, pickles. Skipped without numba."""
 
 import itertools
+import json
 import os
 import pickle
 import subprocess
@@ -410,3 +411,89 @@ def test_large_batches_stay_compiled():
         assert not handed
         jit.run(x[:0], [s[:0] for s in init], None, False, True, False)
         assert handed
+
+
+_OTHER_TARGET = r"""
+import json, sys
+import numpy as np
+from kerasrnn_infer import activations as A
+from kerasrnn_infer.cells import CellSpec, CellWeights
+from kerasrnn_infer.kernels import NumpyRecurrent, _simd, recurrent_kernel
+rng = np.random.default_rng(0)
+worst = {"float32": 0.0, "float64": 0.0}
+for kind, reset_after in (("lstm", False), ("gru", True), ("gru", False), ("simple_rnn", False)):
+    for dt in worst:
+        spec = CellSpec(kind, 40, A.tanh, None if kind == "simple_rnn" else A.sigmoid, True,
+                        reset_after, np.dtype(dt))
+        shapes = spec.weight_shapes()
+        shapes[0] = (7, shapes[0][1])
+        w = CellWeights.of(spec, [rng.normal(0, 0.3, s).astype(dt) for s in shapes])
+        jit, ref = recurrent_kernel([spec], [w], jit=True), NumpyRecurrent([spec], [w])
+        assert jit.name == "numba"
+        for b in (1, 2, 3, 5, 13):
+            x = rng.normal(0, 1, (b, 9, 7)).astype(dt)
+            got = jit.run(x, None, None, False, True, False)[1]
+            want = ref.run(x, None, None, False, True, False)[1]
+            worst[dt] = max(worst[dt], float(np.abs(got - want).max()))
+print(json.dumps({"vector_bytes": _simd.VECTOR_BYTES, "mr": _simd.MR, "worst": worst}))
+"""
+
+
+def test_the_microkernel_built_for_avx2_and_sse_cpus_agrees(tmp_path):
+    """The shapes this machine does not run natively: numba compiling for an AVX2 CPU (6 rows
+    of two 32-byte vectors) and an SSE4.2 one (4 rows of two 16-byte vectors), each in its
+    own process and cache, against the NumPy kernel."""
+    targets = {"haswell": ("+avx,+avx2,+fma,+sse4.2,+popcnt", 32, 6),
+               "nehalem": ("+sse4.2,+popcnt", 16, 4)}
+    procs = {}
+    for cpu, (features, _, _) in targets.items():
+        env = dict(os.environ, PYTHONPATH=ROOT, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES=features,
+                   NUMBA_CACHE_DIR=str(tmp_path / cpu))
+        procs[cpu] = subprocess.Popen([sys.executable, "-c", _OTHER_TARGET], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for cpu, proc in procs.items():
+        out, errors = proc.communicate(timeout=600)
+        assert proc.returncode == 0, errors[-2000:]
+        got = json.loads(out.strip().splitlines()[-1])
+        assert (got["vector_bytes"], got["mr"]) == targets[cpu][1:]
+        assert got["worst"]["float32"] <= 5e-6, got
+        assert got["worst"]["float64"] <= 1e-12, got
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_conv_lstm_agrees_with_the_numpy_kernel(rank, dtype):
+    """ConvLSTM1D/2D compiled (rows = pixels, windows gathered per step) against the NumPy
+    kernel with every option: masks per sample and per pixel, zero_output_for_mask, a
+    previous output, initial states, both directions; even kernels ("same": more padding
+    after); batch sizes below and above a microkernel block of rows."""
+    from kerasrnn_infer.kernels.numpy_rnn import ConvLSTMRecurrent
+    rng = np.random.default_rng(rank + len(dtype))
+    k = (4,) if rank == 1 else (2, 3)
+    frame = (9, 3) if rank == 1 else (5, 4, 3)
+    spec = CellSpec("conv_lstm", 4, A.tanh, A.sigmoid, True, False, np.dtype(dtype),
+                    cells.ConvSpec(k, (1,) * rank, "same", (1,) * rank))
+    shapes = spec.weight_shapes()
+    shapes[0] = shapes[0][:-2] + (3, shapes[0][-1])
+    w = CellWeights.of(spec, [rng.normal(0, 0.3, s).astype(dtype) for s in shapes])
+    jit = recurrent_kernel([spec], [w], jit=True)
+    ref = ConvLSTMRecurrent(spec, w)
+    assert jit.name == "numba"
+    tol = 1e-6 if dtype == "float32" else 1e-12
+    for batch in (1, 3):
+        x = rng.normal(0, 0.7, (batch, 6, *frame)).astype(dtype)
+        sshape = (batch, *frame[:-1], 4)
+        for masked, back, seqs, zero_out, init in itertools.product(
+                (None, "steps", "pixels"), *[(False, True)] * 4):
+            mask = None
+            if masked:
+                mask = _mask(rng, batch, 6)
+                if masked == "pixels":
+                    mask = mask.reshape(batch, 6, *([1] * rank)) & \
+                        (rng.random((batch, 6, *frame[:-1])) > 0.3)
+            states = [rng.normal(0, 0.5, sshape).astype(dtype) for _ in range(2)] \
+                if init else None
+            prev = rng.normal(0, 0.5, sshape).astype(dtype) if masked and init else None
+            got = jit.run(x, states, mask, back, seqs, zero_out, prev)
+            want = ref.run(x, states, mask, back, seqs, zero_out, prev)
+            _close(got, want, tol)

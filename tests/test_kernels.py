@@ -2,6 +2,7 @@
 every layout and product form it uses: masks, go_backwards, initial states, sequences,
 stacked cells, float32 and float64, the activations the fast paths treat specially."""
 
+import importlib.util
 import itertools
 
 import numpy as np
@@ -140,15 +141,28 @@ def _conv_weights(spec, channels, rng):
     return CellWeights.of(spec, [rng.normal(0, 0.3, s).astype(spec.dtype) for s in shapes])
 
 
+def _jit_param(request):
+    """Both ConvLSTM kernels: NumPy, and compiled (the jit extra; ConvLSTM1D and 2D)."""
+    if request.param and importlib.util.find_spec("numba") is None:
+        pytest.skip("numba is not installed (the jit extra)")
+    return request.param
+
+
+@pytest.fixture(params=[False, True], ids=["numpy", "compiled"])
+def jit(request):
+    return _jit_param(request)
+
+
 @pytest.mark.parametrize("conv", CONV_CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[3]}"
                                                    for c in CONV_CASES])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_conv_lstm_kernel_matches_the_reference(conv, dtype):
+def test_conv_lstm_kernel_matches_the_reference(conv, dtype, jit):
     rng = np.random.default_rng(sum(map(ord, repr(conv))) + len(dtype))
     spec = _conv_spec(conv, dtype)
     frame = conv[4]
     w = _conv_weights(spec, frame[-1], rng)
-    kernel = recurrent_kernel([spec], [w])
+    kernel = recurrent_kernel([spec], [w], jit=jit)
+    assert kernel.name == ("numba" if jit and len(conv[0]) <= 2 else "numpy")
     batch, steps = 3, 4
     x = rng.normal(0, 0.7, (batch, steps, *frame)).astype(dtype)
     shapes = spec.state_shapes(frame)
@@ -177,7 +191,7 @@ def test_conv_lstm_kernel_matches_the_reference(conv, dtype):
 @pytest.mark.parametrize("act,ract,use_bias", [(A.relu, A.hard_sigmoid_keras3, True),
                                                (A.softsign, A.softmax, False),
                                                (A.linear, A.hard_sigmoid_keras2, True)])
-def test_conv_lstm_unfused_activations_match_the_reference(act, ract, use_bias):
+def test_conv_lstm_unfused_activations_match_the_reference(act, ract, use_bias, jit):
     rng = np.random.default_rng(11)
     conv = CONV_CASES[3]
     spec = _conv_spec(conv, "float64", act, ract, use_bias)
@@ -185,7 +199,9 @@ def test_conv_lstm_unfused_activations_match_the_reference(act, ract, use_bias):
     x = rng.normal(0, 0.5, (2, 5, *conv[4]))
     zeros = [np.zeros((2, *s)) for s in spec.state_shapes(conv[4])]
     want = cells.run([spec], [w], x, zeros, None, False, True, False)
-    got = recurrent_kernel([spec], [w]).run(x, zeros, None, False, True, False)
+    kernel = recurrent_kernel([spec], [w], jit=jit)
+    assert kernel.name == ("numba" if jit and ract is not A.softmax else "numpy")
+    got = kernel.run(x, zeros, None, False, True, False)
     np.testing.assert_allclose(got[1], want[1], atol=1e-12)
 
 

@@ -8,9 +8,9 @@ every layout it uses:
 - ``numpy_rnn``: SimpleRNN, LSTM and GRU cells (and stacks of them) in NumPy, one matrix
   product per step (``layout_policy`` chooses buffer layouts by batch size); ConvLSTM cells
   (the input convolution of all steps at once, one product over windows per step);
-- ``numba_rnn``: SimpleRNN, LSTM and GRU cells compiled by numba (the ``jit`` extra), used
-  for the batch sizes where it is faster, the NumPy kernel for the others (``jit_setting``
-  decides whether it is used at all);
+- ``numba_rnn``: SimpleRNN, LSTM, GRU and ConvLSTM1D/2D cells compiled by numba (the ``jit``
+  extra), with their own packed-weight product (``_simd``); ``jit_setting`` decides whether
+  it is used at all;
 - ``conv``: windows and padding for convolution and pooling layers.
 """
 
@@ -58,19 +58,29 @@ def recurrent_kernel(specs: Sequence[CellSpec], weights: Sequence[CellWeights],
     ``(last output, sequence or None, final states)`` as ``cells.run`` does
     (``initial_states`` None: zeros), and ``name``
     (``"numba"`` or ``"numpy"``). ``jit`` as for ``jit_setting``; cells the compiled kernel
-    has no form for (other activations, dtypes, ConvLSTM) get the NumPy kernel in any case."""
+    has no form for (other activations, dtypes, ConvLSTM3D) get the NumPy kernel in any
+    case."""
     choice = jit_setting(jit)
     if specs[0].kind == "conv_lstm":
         if len(specs) != 1:
             raise UnsupportedError(f"{where}: ConvLSTM cells are not stacked")
-        return ConvLSTMRecurrent(specs[0], weights[0])        # NumPy only (no compiled form)
+        if choice is not False:
+            from . import numba_rnn
+            _need_numba(numba_rnn, choice, where)
+            kernel = numba_rnn.conv_lstm_of(specs[0], weights[0])
+            if kernel is not None:
+                return kernel
+        return ConvLSTMRecurrent(specs[0], weights[0])
     if choice is not False:
         from . import numba_rnn
-        if not numba_rnn.available():
-            if choice:
-                raise UnsupportedError(
-                    f"{where}: the compiled kernel was asked for (jit=True or {JIT_VARIABLE}=1) "
-                    f"but numba is not installed; pip install 'kerasrnn-infer[jit]'")
-        elif numba_rnn.supports(specs):
+        _need_numba(numba_rnn, choice, where)
+        if numba_rnn.available() and numba_rnn.supports(specs):
             return numba_rnn.NumbaRecurrent(specs, weights)
     return NumpyRecurrent(specs, weights)
+
+
+def _need_numba(numba_rnn, choice, where) -> None:
+    if choice and not numba_rnn.available():
+        raise UnsupportedError(
+            f"{where}: the compiled kernel was asked for (jit=True or {JIT_VARIABLE}=1) but "
+            f"numba is not installed; pip install 'kerasrnn-infer[jit]'")

@@ -233,7 +233,7 @@ def project(xt, lo, hi, W, b_in, XW):
 
 @_jit
 def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, backwards,
-        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, chunk):
+        out_seq, last, zero_out, act_code, ract_code, mode, want_seq, cst, fast, chunk, geo):
     """The whole sequence of every sample. ``xt`` (T, b, F) is the input, time-major;
     ``W``, ``rec`` and ``U_h`` are packed (kernels/_simd.py ``pack``).
 
@@ -242,6 +242,11 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
     more; ``rec`` is the recurrent kernel (GRU without reset_after: its z and r columns only,
     and ``U_h`` its candidate's).
 
+    ConvLSTM (``geo[0]`` > 0): ``chunk`` is 0 and ``xt`` (T, rows, >= G) is already the input
+    projection, rows being (sample, pixel) pairs of a (H, W) map (``geo``: H, W, kernel height
+    and width, top and left padding); each step's recurrent product is the "same"
+    convolution of ``h``, its windows gathered (``windows``) then one product with ``rec``.
+
     ``mode``: 0 no mask; 1 ``mask`` (b, T); 2 the samples active at time t are the first
     ``counts[t]`` (a padding mask with samples sorted by length), the others' products are
     not computed. ``states`` (n, b, u) are updated in place; ``last`` (b, u) starts as the
@@ -249,11 +254,15 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
     T, b, F = xt.shape
     width = W.shape[0] * W.shape[2]             # >= G, and >= rec's (panels are whole)
     u = states.shape[2]
-    XW = np.empty((chunk, b, width), xt.dtype)
+    conv = geo[0] > 0
+    XW = xt if conv else np.empty((chunk, b, width), xt.dtype)
     Z = np.empty((b, width), xt.dtype)
     g = np.empty(width, xt.dtype)
     tmp = np.empty(u, xt.dtype)
     zc = np.empty(U_h.shape[0] * U_h.shape[2], xt.dtype)
+    cols = np.empty((b if conv else 0, rec.shape[1]), xt.dtype)
+    hp = np.zeros((b // max(geo[0] * geo[1], 1)) * (geo[0] + geo[2] - 1) * (geo[1] + geo[3] - 1)
+                  * u if conv else 0, xt.dtype)
     active = np.ones(b, np.bool_)
     has_mask = mode != 0
     # timesteps where some sample is active (padding masks: one run of them); the others
@@ -265,6 +274,8 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
         while stop > first and counts[stop - 1] == 0:
             stop -= 1
     lo, hi = 0, 0
+    if conv:
+        hi = T
     for step in range(T):
         t = T - 1 - step if backwards else step
         n = b
@@ -280,10 +291,45 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
                 else:
                     lo, hi = t, min(stop, t + chunk)
                 project(xt, lo, hi, W, b_in, XW)
-            mm(states, n, rec, Z)                   # states[0], without a view
+            if conv:
+                windows(states, geo, hp, cols)
+                mm(cols, n, rec, Z)
+            else:
+                mm(states, n, rec, Z)               # states[0], without a view
         advance(kind, reset_after, XW, t - lo if n > 0 else 0, Z, states, n, step, out_seq,
                 last, zero_out, U_h, b_rec, g, tmp, zc, active, cst, act_code, ract_code,
                 has_mask, want_seq, fast)
+
+
+@_jit
+def windows(states, geo, hp, cols):
+    """``cols[r]`` = the (kernel height, kernel width, channel) window of ``h`` around row r's
+    pixel, zero outside the map ("same" padding, stride 1): rows are (sample, y, x) of an
+    (H, W) map, ``h`` is ``states[0]``. ``h`` is first copied into ``hp``, a zero-bordered
+    (sample, H + kh - 1, W + kw - 1, channel) buffer (flat), so that each kernel row's span
+    of a window is one contiguous run of it: ``kh`` plain copies per row."""
+    H, Wd, kh, kw, top, left = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
+    f = states.shape[2]
+    Hp, Wp = H + kh - 1, Wd + kw - 1
+    P = H * Wd
+    span = np.uint64(kw * f)
+    fu = np.uint64(f)
+    # unsigned offsets: numba then adds no negative-index wraparound to the copies, which
+    # would keep them from vectorising
+    for r in range(states.shape[1]):               # indexed, not viewed (see advance)
+        img, p = r // P, r % P
+        y, x = p // Wd, p % Wd
+        d = np.uint64(((img * Hp + y + top) * Wp + x + left) * f)
+        for ch in range(fu):
+            hp[d + ch] = states[0, r, ch]
+    for r in range(states.shape[1]):
+        img, p = r // P, r % P
+        y, x = p // Wd, p % Wd
+        for dy in range(kh):
+            src = np.uint64(((img * Hp + y + dy) * Wp + x) * f)
+            o = np.uint64(dy) * span
+            for e in range(span):
+                cols[r, o + e] = hp[src + e]
 
 
 @_jit

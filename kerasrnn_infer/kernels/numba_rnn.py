@@ -1,5 +1,6 @@
-"""The compiled recurrent kernel (``pip install kerasrnn-infer[jit]``): SimpleRNN, LSTM and
-GRU cells run by numba-compiled loops, tested against ``kerasrnn_infer.cells``.
+"""The compiled recurrent kernel (``pip install kerasrnn-infer[jit]``): SimpleRNN, LSTM, GRU
+and ConvLSTM1D/2D cells run by numba-compiled loops, tested against ``kerasrnn_infer.cells``
+and the NumPy kernel (``NumbaConvLSTM``: one row per pixel, windows gathered per step).
 
 One compiled call runs a cell over the whole sequence (kernels/_numba_impl.py ``seq``): no
 Python call per timestep. Within it:
@@ -147,6 +148,7 @@ class _Cell:
         self.dtype = dt
         self.seq = self.call = _compiled()["seq"]
         self.empty3, self.empty2 = np.empty((0, 0, 0), dt), np.empty((0, 0), dt)
+        self.geo = np.zeros(6, np.int64)                    # not a ConvLSTM
 
     def bind(self) -> None:
         """After a first call has compiled this cell's loop: call its compiled entry point
@@ -159,9 +161,12 @@ class _Cell:
         if compiled is not None:
             self.call = compiled.entry_point
 
-    def run(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output):
+    def run(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output,
+            geo=None):
         """One cell over ``xt`` (time, batch, features), time-major; ``masking`` from
-        ``_masking``. Returns (last output, sequence in processing order or None, states)."""
+        ``_masking``. Returns (last output, sequence in processing order or None, states).
+        ConvLSTM: ``xt`` (time, rows, >= 4 filters) is the input projection and ``geo`` the
+        map's geometry (``NumbaConvLSTM``)."""
         T, b = xt.shape[:2]
         u, dt = self.units, self.dtype
         # (n_states, b, u), a new array
@@ -173,11 +178,11 @@ class _Cell:
             last = np.zeros((b, u), dt) if prev_output is None else np.array(prev_output, dt)
         seq = np.empty((b, T, u), dt) if return_sequences else self.empty3
         width = self.W.shape[0] * self.W.shape[2]
-        chunk = max(1, min(T, CHUNK_VALUES // (b * width)))
+        chunk = 0 if geo is not None else max(1, min(T, CHUNK_VALUES // (b * width)))
         args = (self.kind, self.reset_after, xt, self.W, self.b_in, self.rec, self.U_h,
                 self.b_rec, states, masking[1], masking[2], go_backwards, seq, last,
                 zero_out, self.act, self.ract, mode, return_sequences, self.cst, self.fast,
-                chunk)
+                chunk, self.geo if geo is None else geo)
         if self.call is self.seq:                       # not bound yet: through numba
             self.first_args = args
         self.call(*args)
@@ -266,6 +271,106 @@ class NumbaRecurrent:
             seq = seq[back] if return_sequences else None
             finals = [s[back] for s in finals]
         return last, (seq if return_sequences else None), finals
+
+
+class NumbaConvLSTM:
+    """The compiled kernel of a ConvLSTM1D or ConvLSTM2D layer: the input convolution of
+    every timestep as the NumPy kernel makes it (one product over all frames' windows), then
+    one compiled time loop (``_numba_impl.seq``) whose rows are the (sample, pixel) pairs:
+    per step the windows of ``h`` are gathered and multiplied by the packed recurrent kernel,
+    and each pixel's gates are the LSTM's. Masks per sample or per pixel, states, direction,
+    sequences as ``NumpyRecurrent``; same interface."""
+
+    name = "numba"
+
+    def __init__(self, spec: CellSpec, weights: CellWeights):
+        from . import conv as conv_k
+        from .numpy_rnn import ConvLSTMRecurrent
+        self.numpy = ConvLSTMRecurrent(spec, weights)       # empty inputs
+        self.conv = spec.conv
+        self.dtype = dt = spec.dtype
+        f = spec.units
+        self.kernel = list(spec.conv.kernel_size)
+        if len(self.kernel) == 1:                           # ConvLSTM1D: a 1-pixel-high map
+            self.kernel = [1] + self.kernel
+        # the cell's kernels as matrices, rows in the (kernel height, width, channel) order
+        # of _numba_impl.windows (only the recurrent one is used: the projection is made
+        # here, with the bias)
+        flat = CellWeights(np.asarray(weights.kernel, dt).reshape(-1, 4 * f),
+                           np.asarray(weights.recurrent_kernel, dt).reshape(-1, 4 * f),
+                           weights.bias)
+        self.W = conv_k.kernel_matrices(np.asarray(weights.kernel, dt))
+        self.bias = None if weights.bias is None else np.asarray(weights.bias, dt)
+        self.cell = _Cell(CellSpec("lstm", f, spec.activation, spec.recurrent_activation,
+                                   spec.use_bias, False, dt), flat)
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Compile (or load from the disk cache) the loop now, at load: masked and not."""
+        proj = np.zeros((2, 2, 2, 2, 4 * self.cell.units), self.dtype)
+        for mask in (None, np.array([[1, 0], [0, 1]], bool)):
+            for back in (False, True):
+                self._run(proj, None, mask, back, not back, back, None)
+        self.cell.bind()
+
+    def _geo(self, spatial):
+        kh, kw = self.kernel
+        H, Wd = (1, spatial[0]) if len(spatial) == 1 else spatial
+        return np.array([H, Wd, kh, kw, (kh - 1) // 2, (kw - 1) // 2], np.int64)
+
+    def _run(self, proj, initial_states, mask, go_backwards, return_sequences, zero_out,
+             prev_output):
+        """The time loop over ``proj`` (batch, time, *spatial, 4 filters), the input
+        projection."""
+        b, T = proj.shape[:2]
+        spatial = proj.shape[2:-1]
+        P = int(np.prod(spatial))
+        c = self.cell
+        f, width = c.units, c.W.shape[0] * c.W.shape[2]
+        rows = b * P
+        xt = np.zeros((T, rows, width), self.dtype)         # time-major, panel width
+        xt[:, :, :4 * f] = np.moveaxis(proj, 1, 0).reshape(T, rows, 4 * f)
+        init = None if initial_states is None else \
+            [np.asarray(s, self.dtype).reshape(rows, f) for s in initial_states]
+        prev = None if prev_output is None else np.asarray(prev_output).reshape(rows, f)
+        masking = _UNMASKED
+        if mask is not None:
+            m = np.asarray(mask, bool)
+            if m.ndim == 2:                                 # per sample: every pixel's row
+                m = np.repeat(m, P, axis=0)
+            else:                                           # per pixel: (b, T, *spatial)
+                m = np.moveaxis(m, 1, -1).reshape(rows, T)
+            m = np.array(m, bool, order="C")
+            if not m.all():
+                masking = (1, m, _NO_COUNTS)
+        last, seq, states = c.run(xt, init, masking, go_backwards, return_sequences,
+                                  zero_out, prev, self._geo(spatial))
+        shape = (b, *spatial, f)
+        last = last.reshape(shape)
+        if seq is not None:                                 # (rows, T, f) -> (b, T, *sp, f)
+            seq = np.moveaxis(seq.reshape(b, P, T, f), 2, 1).reshape((b, T) + shape[1:])
+        return last, seq, [s.reshape(shape) for s in states]
+
+    def run(self, x, initial_states, mask, go_backwards, return_sequences,
+            zero_output_for_mask, prev_output=None):
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            return self.numpy.run(x, initial_states, mask, go_backwards, return_sequences,
+                                  zero_output_for_mask, prev_output)
+        from .numpy_rnn import conv_projection
+        proj = conv_projection(np.asarray(x, self.dtype), self.W, self.bias, self.conv,
+                               self.dtype)
+        return self._run(proj, initial_states, mask, go_backwards, return_sequences,
+                         zero_output_for_mask, prev_output)
+
+
+def conv_lstm_of(spec: CellSpec, weights: CellWeights) -> Optional[NumbaConvLSTM]:
+    """The compiled ConvLSTM kernel, or None where it does not apply (numba missing,
+    activations, dtypes, ConvLSTM3D)."""
+    if not available() or spec.conv.rank > 2 or not supports(
+            [CellSpec("lstm", spec.units, spec.activation, spec.recurrent_activation,
+                      spec.use_bias, False, spec.dtype)]):
+        return None
+    return NumbaConvLSTM(spec, weights)
 
 
 def cells_of(specs: Sequence[CellSpec], weights: Sequence[CellWeights]

@@ -663,6 +663,23 @@ class ConvLSTMCell(Cell):
         np.multiply(ws["o"], t, fr.out)                      # h = o act(c), into its border
 
 
+def conv_projection(x: np.ndarray, matrices, bias, cs: ConvSpec, dtype) -> np.ndarray:
+    """A ConvLSTM's input projection ``conv(x_t, W) + b`` for every frame of ``x`` (batch,
+    time, *spatial, cin), as one product over all frames' windows: (batch, time, *out
+    spatial, columns of ``matrices``)."""
+    b, t = x.shape[:2]
+    frames = x.reshape((b * t,) + x.shape[2:])
+    frames = conv_k.pad(frames, conv_k.pads(frames.shape[1:-1], cs.kernel_size, cs.strides,
+                                            cs.dilation, cs.padding))
+    y = conv_k.conv(frames, matrices, cs.kernel_size, cs.strides, cs.dilation)
+    if y is None:
+        raise ValueError(f"frames of shape {x.shape[2:]} are smaller than the kernel")
+    y = y.astype(dtype, copy=False)
+    if bias is not None:
+        y += bias
+    return y.reshape((b, t) + y.shape[1:])
+
+
 class ConvLSTMRecurrent:
     """The kernel of a ConvLSTM layer: the input convolution of every timestep as one
     product over all frames' windows, then the one time loop (``run``) over the recurrent
@@ -685,18 +702,7 @@ class ConvLSTMRecurrent:
 
     def project(self, x: np.ndarray) -> np.ndarray:
         """``conv(x_t, W) + b`` for every frame of ``x`` (batch, time, *spatial, cin)."""
-        b, t = x.shape[:2]
-        cs = self.conv
-        frames = x.reshape((b * t,) + x.shape[2:])
-        frames = conv_k.pad(frames, conv_k.pads(frames.shape[1:-1], cs.kernel_size,
-                                                cs.strides, cs.dilation, cs.padding))
-        y = conv_k.conv(frames, self.W, cs.kernel_size, cs.strides, cs.dilation)
-        if y is None:
-            raise ValueError(f"frames of shape {x.shape[2:]} are smaller than the kernel")
-        y = y.astype(self.dtype, copy=False)
-        if self.cell.b is not None:
-            y += self.cell.b
-        return y.reshape((b, t) + y.shape[1:])
+        return conv_projection(x, self.W, self.cell.b, self.conv, self.dtype)
 
     def run(self, x, initial_states, mask, go_backwards, return_sequences,
             zero_output_for_mask, prev_output=None):
