@@ -286,11 +286,13 @@ class NumbaConvLSTM:
     def __init__(self, spec: CellSpec, weights: CellWeights):
         from . import conv as conv_k
         from .numpy_rnn import ConvLSTMRecurrent
+        if spec.conv is None:
+            raise ValueError("a conv_lstm cell needs its ConvSpec")
         self.numpy = ConvLSTMRecurrent(spec, weights)       # empty inputs
         self.conv = spec.conv
         self.dtype = dt = spec.dtype
         f = spec.units
-        self.kernel = list(spec.conv.kernel_size)
+        self.kernel = list(self.conv.kernel_size)
         if len(self.kernel) == 1:                           # ConvLSTM1D: a 1-pixel-high map
             self.kernel = [1] + self.kernel
         # the cell's kernels as matrices, rows in the (kernel height, width, channel) order
@@ -366,7 +368,7 @@ class NumbaConvLSTM:
 def conv_lstm_of(spec: CellSpec, weights: CellWeights) -> Optional[NumbaConvLSTM]:
     """The compiled ConvLSTM kernel, or None where it does not apply (numba missing,
     activations, dtypes, ConvLSTM3D)."""
-    if not available() or spec.conv.rank > 2 or not supports(
+    if not available() or spec.conv is None or spec.conv.rank > 2 or not supports(
             [CellSpec("lstm", spec.units, spec.activation, spec.recurrent_activation,
                       spec.use_bias, False, spec.dtype)]):
         return None

@@ -234,16 +234,17 @@ def crossover(spec):
         for b in (1, 2, 4, 8, 16, 32, 64, 256):
             x = rng.normal(0, 1, (b, 100, 32)).astype(np.float32)
             init = [np.zeros((b, 128), np.float32)] * len(cspec.state_sizes)
-            funcs = {"compiled": lambda x=x, init=init: jit.run(x, init, None, False, False,
-                                                                False)[0],
-                     "numpy": lambda x=x, init=init: ref.run(x, init, None, False, False,
-                                                             False)[0]}
+            funcs = {"compiled": lambda x=x, init=init, k=jit: k.run(x, init, None, False,
+                                                                     False, False)[0],
+                     "numpy": lambda x=x, init=init, k=ref: k.run(x, init, None, False, False,
+                                                                  False)[0]}
             times = time_round_robin(funcs, dict(spec, budget=0.3), f"{kind}{b}",
                                      new_results(), {})
             out["forms"][f"{kind}_b{b}"] = {k: statistics.median(v)
                                             for k, v in times.items()}
             log(f"  crossover {kind} b{b}: " + "  ".join(
                 f"{k} {v * 1e3:.3f}" for k, v in out["forms"][f"{kind}_b{b}"].items()))
+    out["conv_lstm"] = _conv_lstm_crossover(spec, rng)
     for m, k, g in ((1, 64, 256), (8, 128, 512), (32, 128, 512), (256, 256, 1024),
                     (5000, 32, 512)):
         a = rng.normal(0, 1, (m, k)).astype(np.float32)
@@ -259,6 +260,40 @@ def crossover(spec):
                                 for n, v in times.items()}
         log(f"  product {key}: " + "  ".join(f"{n} {v:.0f} GFLOP/s"
                                              for n, v in out["products"][key].items()))
+    return out
+
+
+CONV_LSTM_SHAPES = (  # batch, steps, frame (*spatial, channels), filters, kernel
+    (1, 10, (16, 16, 1), 16, (3, 3)), (8, 10, (16, 16, 1), 16, (3, 3)),
+    (4, 10, (40, 40, 1), 40, (3, 3)), (1, 20, (64, 8), 32, (5,)))
+
+
+def _conv_lstm_crossover(spec, rng):
+    """ConvLSTM2D/1D layers' kernels alone (ms): compiled against NumPy, float32, "same"."""
+    from kerasrnn_infer import activations as A
+    from kerasrnn_infer import cells
+    from kerasrnn_infer.kernels import recurrent_kernel
+    out = {}
+    for b, steps, frame, filters, kernel in CONV_LSTM_SHAPES:
+        rank = len(kernel)
+        cspec = cells.CellSpec("conv_lstm", filters, A.tanh, A.sigmoid, True, False,
+                               np.dtype("f4"), cells.ConvSpec(kernel, (1,) * rank, "same",
+                                                              (1,) * rank))
+        shapes = cspec.weight_shapes()
+        shapes[0] = shapes[0][:-2] + (frame[-1], shapes[0][-1])
+        w = cells.CellWeights.of(cspec, [rng.normal(0, 0.2, s).astype(np.float32)
+                                         for s in shapes])
+        x = rng.normal(0, 1, (b, steps, *frame)).astype(np.float32)
+        kernels = {"compiled": recurrent_kernel([cspec], [w], jit=True),
+                   "numpy": recurrent_kernel([cspec], [w], jit=False)}
+        funcs = {k: lambda kern=kern, x=x: kern.run(x, None, None, False, True, False)[1]
+                 for k, kern in kernels.items()}
+        key = f"b{b}, {steps} steps, {'x'.join(map(str, frame[:-1]))} map, {filters} filters, " \
+              f"kernel {'x'.join(map(str, kernel))}"
+        times = time_round_robin(funcs, dict(spec, budget=0.3), key, new_results(), {})
+        out[key] = {k: statistics.median(v) for k, v in times.items()}
+        log(f"  conv_lstm {key}: " + "  ".join(f"{k} {v * 1e3:.3f}"
+                                               for k, v in out[key].items()))
     return out
 
 
@@ -385,6 +420,12 @@ def report(res, configs, first, elapsed, loads):
                   "| case | compiled | numpy |", "|---|---|---|"]
         for k, v in cross["forms"].items():
             lines.append(f"| {k} | {_ms(v.get('compiled'))} | {_ms(v.get('numpy'))} |")
+        lines += ["", "ConvLSTM layers' kernels alone (ms; float32, \"same\" padding): "
+                  "compiled and NumPy:", "", "| case | compiled | numpy | compiled / numpy |",
+                  "|---|---|---|---|"]
+        for k, v in cross.get("conv_lstm", {}).items():
+            lines.append(f"| {k} | {_ms(v['compiled'])} | {_ms(v['numpy'])} | "
+                         f"{v['compiled'] / v['numpy']:.2f} |")
         lines += ["", "Products (GFLOP/s, one thread): the compiled loops' own (weights packed "
                   "once, kernels/_simd.py) and NumPy's matmul, at the shapes of one step's "
                   "products (rows of h or x, by the weights):", "",
