@@ -208,10 +208,36 @@ def worker(spec):
                 diffs.setdefault(p, {})[c["id"]] = float(np.max(np.abs(got - ref)))
         log("      " + "  ".join(f"{p} {statistics.median(t) * 1e3:.3f}"
                                  for p, t in times.items()))
+        if c["batch"] == 1:
+            results.setdefault("cold", {})[c["id"]] = cold_calls(
+                {p: f for p, f in funcs.items() if p in ("engine+jit", "ort-fused")})
     results["diffs"] = diffs
     if spec.get("crossover") and jit_ok:
         results["crossover"] = crossover(spec)
     return results
+
+
+SWEEP_BYTES = 64 << 20
+
+
+def cold_calls(funcs, reps=41):
+    """Batch 1 with cold caches (ms, medians): each call right after reading and writing
+    ``SWEEP_BYTES`` of other memory, as a service's request finds the machine after other
+    work; beside the same call warm (right after itself)."""
+    sweep = np.ones(SWEEP_BYTES // 8)
+    out = {}
+    for name, fn in funcs.items():
+        cold, warm = [], []
+        for _ in range(reps):
+            sweep += 1.0
+            t0 = time.perf_counter()
+            fn()
+            t1 = time.perf_counter()
+            fn()
+            cold.append(t1 - t0)
+            warm.append(time.perf_counter() - t1)
+        out[name] = {"cold": statistics.median(cold), "warm": statistics.median(warm)}
+    return out
 
 
 def crossover(spec):
@@ -402,6 +428,17 @@ def report(res, configs, first, elapsed, loads):
                  + ", ".join(f"{p} {v:.1e}" for p, v in other.items() if v is not None)
                  + ". Unavailable: " + (", ".join(f"{p} ({w})" for p, w in
                                                   res["unavailable"].items()) or "none") + ".")
+    cold = res.get("cold")
+    if cold:
+        lines += ["", f"Batch 1 with cold caches (ms): each call right after a "
+                  f"{SWEEP_BYTES >> 20} MB sweep of other memory, and the same call again "
+                  f"(warm):", "", "| case | jit cold | jit warm | ort fused cold | "
+                  "ort fused warm | cold jit / ort |", "|---|---|---|---|---|---|"]
+        for cid, v in cold.items():
+            j, o = v.get("engine+jit"), v.get("ort-fused")
+            ratio = f"{j['cold'] / o['cold']:.2f}" if j and o else "-"
+            lines.append(f"| {cid} | {_ms(j and j['cold'])} | {_ms(j and j['warm'])} | "
+                         f"{_ms(o and o['cold'])} | {_ms(o and o['warm'])} | {ratio} |")
     if first:
         lines += ["", "First call of a fresh process on the batch-1 LSTM (import, load, first "
                   "predict; seconds) and its peak memory (VmHWM):", "",
