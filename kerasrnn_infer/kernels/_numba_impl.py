@@ -260,9 +260,10 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
     g = np.empty(width, xt.dtype)
     tmp = np.empty(u, xt.dtype)
     zc = np.empty(U_h.shape[0] * U_h.shape[2], xt.dtype)
+    # ConvLSTM: the windows of h (a row each), and h inside a zero border (see windows)
     cols = np.empty((b if conv else 0, rec.shape[1]), xt.dtype)
-    hp = np.zeros((b // max(geo[0] * geo[1], 1)) * (geo[0] + geo[2] - 1) * (geo[1] + geo[3] - 1)
-                  * u if conv else 0, xt.dtype)
+    images = b // (geo[0] * geo[1]) if conv else 0
+    hp = np.zeros(images * (geo[0] + geo[2] - 1) * (geo[1] + geo[3] - 1) * u, xt.dtype)
     active = np.ones(b, np.bool_)
     has_mask = mode != 0
     # timesteps where some sample is active (padding masks: one run of them); the others

@@ -5,8 +5,9 @@ column panels, each multiplied by a register-blocked microkernel written as LLVM
 Why its own product: the products of a recurrent step are small (``h U``: a few rows of ``h``
 against the whole of ``U``), and NumPy's BLAS has two costs there that a fixed weight matrix
 does not need. It repacks ``U`` on every call, and it may not know the CPU: NumPy 2.4's
-OpenBLAS runs its AVX2 kernels on AMD Zen 5 (AVX-512), at 92-107 GFLOP/s on one core of this
-machine, where this microkernel reaches 227-247 (tools/bench.py --jit, ``products`` table).
+OpenBLAS runs its AVX2 kernels on AMD Zen 5 (AVX-512): at the shapes of a step's products it
+reached 51-107 GFLOP/s on one core of this machine where this microkernel reached 178-224
+(tools/bench.py --jit, the products table of docs/jit.md).
 
 Layout: ``P`` (panels, K, NR) holds columns ``[q NR, (q + 1) NR)`` of the K x G matrix in
 panel ``q``, rows contiguous, the last panel padded with zeros; so the product writes whole
