@@ -40,10 +40,13 @@ def tanh(x, out=None):
 
 def sigmoid(x, out=None):
     # 0.5 * tanh(x/2) + 0.5: exact to an ulp, never overflows, and works in place.
-    y = np.multiply(x, x.dtype.type(0.5), out=out)
+    h = x.dtype.type(0.5)
+    if out is None:             # the same operations, each allocating (NumPy's in-place
+        return np.tanh(x * h) * h + h       # calls cost ~0.5 us more each on small arrays)
+    y = np.multiply(x, h, out=out)
     np.tanh(y, out=y)
-    y *= x.dtype.type(0.5)
-    y += x.dtype.type(0.5)
+    y *= h
+    y += h
     return y
 
 

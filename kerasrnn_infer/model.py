@@ -76,6 +76,19 @@ def _refs(obj):
     return [r for r in leaves(obj) if isinstance(r, Ref)]
 
 
+def _shape_ok(arr: np.ndarray, fixed, any_length: bool) -> bool:
+    """Whether ``arr`` has the rank and fixed sizes ``fixed`` (``Model._fixed``: rank and
+    (axis, size) pairs, None when the spec has no shape); ``any_length`` frees axis 1."""
+    if fixed is None:
+        return True
+    if arr.ndim != fixed[0]:
+        return False
+    for k, d in fixed[1]:
+        if arr.shape[k] != d and not (any_length and k == 1):
+            return False
+    return True
+
+
 class Model:
     """A loaded Keras model, run in NumPy. Use :func:`load_model` or :func:`model_from_json`."""
 
@@ -93,6 +106,12 @@ class Model:
         self._shapes: Optional[Dict[str, Any]] = None
         self._streamable: Any = None
         self._subgraphs: Dict[Tuple[int, ...], _Subgraph] = {}
+        # the input specs, and per input the sizes predict checks (axis, size) after the
+        # batch axis: fixed at load, so that a call does not rebuild them
+        self._specs: List[TensorSpec] = list(root.input_specs)
+        self._fixed = [None if s.shape is None else
+                       (len(s.shape), tuple((k, d) for k, d in enumerate(s.shape) if k and
+                                            d is not None)) for s in self._specs]
         #: where the model came from, for real Keras (testing.assert_matches_keras(model)):
         #: {"path": file} or {"json": text}, with "weights" after load_weights
         self._origin: Dict[str, Any] = {}
@@ -138,7 +157,7 @@ class Model:
     def inputs(self) -> List[TensorSpec]:
         """One :class:`TensorSpec` (name, shape with None for the batch and unknown sizes,
         dtype) per model input, in Keras's input order."""
-        return list(self._root.input_specs)
+        return list(self._specs)
 
     @property
     def input_names(self) -> List[str]:
@@ -277,7 +296,10 @@ class Model:
     def _feeds(self, x, any_length: bool = False) -> List[np.ndarray]:
         """Inputs as arrays in model order, cast and checked against the input specs.
         ``any_length`` (streaming chunks) leaves axis 1, the time axis, unchecked."""
-        specs = self.inputs
+        specs = self._specs
+        if type(x) is np.ndarray and len(specs) == 1 and x.dtype == specs[0].dtype and \
+                _shape_ok(x, self._fixed[0], any_length):
+            return [x]                          # the common call: one array, as expected
         if isinstance(x, dict):
             names = [s.name for s in specs]
             unknown = sorted((k for k in x if k not in names), key=repr)
@@ -295,7 +317,7 @@ class Model:
             raise InputError(f"model {self.name!r} expects {len(specs)} inputs "
                              f"({', '.join(s.name for s in specs)}), received {len(items)}")
         out = []
-        for spec, item in zip(specs, items):
+        for spec, fixed, item in zip(specs, self._fixed, items):
             try:
                 arr = np.asarray(item)
             except (ValueError, TypeError) as e:
@@ -308,15 +330,11 @@ class Model:
                                  f"{arr.dtype}, expected numbers")
             else:
                 arr = arr.astype(spec.dtype, copy=False)
-            if spec.shape is not None:
-                ok = arr.ndim == len(spec.shape) and all(
-                    d is None or d == g or (any_length and k == 1)
-                    for k, (d, g) in enumerate(zip(spec.shape, arr.shape)) if k)
-                if not ok:
-                    want = "(" + ", ".join("None" if d is None else str(d)
-                                           for d in spec.shape) + ")"
-                    raise InputError(f"model {self.name!r}: input {spec.name!r} expects shape "
-                                     f"{want}, received {arr.shape}")
+            if not _shape_ok(arr, fixed, any_length):
+                want = "(" + ", ".join("None" if d is None else str(d)
+                                       for d in spec.shape or ()) + ")"
+                raise InputError(f"model {self.name!r}: input {spec.name!r} expects shape "
+                                 f"{want}, received {arr.shape}")
             out.append(arr)
         if len({a.shape[0] if a.ndim else -1 for a in out}) > 1:
             raise InputError(f"model {self.name!r}: inputs have different batch sizes "
@@ -411,18 +429,23 @@ class Model:
             if not isinstance(batch_size, int) or batch_size <= 0:
                 raise InputError(f"predict: batch_size={batch_size!r} must be a positive integer")
             step = batch_size if batch_size < n else None
-        bar = _Progress(1 if step is None else -(-n // step), verbose)
+        # no progress object at all when silent (the common call: a batch-1 predict is tens
+        # of microseconds)
+        bar = _Progress(1 if step is None else -(-n // step), verbose) if verbose else None
         if step is None:
             outs = [o for o, _ in self._run(feeds, graph=sub)]
-            bar.update(1)
+            if bar:
+                bar.update(1)
         else:
             parts = []
             for k, i in enumerate(range(0, n, step)):
                 parts.append([o for o, _ in self._run([f[i:i + step] for f in feeds],
                                                       graph=sub)])
-                bar.update(k + 1)
+                if bar:
+                    bar.update(k + 1)
             outs = [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(parts[0]))]
-        bar.close()
+        if bar:
+            bar.close()
         if single_out:
             return outs[0]
         if outputs is not None and not isinstance(outputs, (str, int, np.integer)):

@@ -149,6 +149,7 @@ class _Cell:
         self.seq = self.call = _compiled()["seq"]
         self.empty3, self.empty2 = np.empty((0, 0, 0), dt), np.empty((0, 0), dt)
         self.geo = np.zeros(6, np.int64)                    # not a ConvLSTM
+        self.width = self.W.shape[0] * self.W.shape[2]
 
     def bind(self) -> None:
         """After a first call has compiled this cell's loop: call its compiled entry point
@@ -177,8 +178,7 @@ class _Cell:
         else:
             last = np.zeros((b, u), dt) if prev_output is None else np.array(prev_output, dt)
         seq = np.empty((b, T, u), dt) if return_sequences else self.empty3
-        width = self.W.shape[0] * self.W.shape[2]
-        chunk = 0 if geo is not None else max(1, min(T, CHUNK_VALUES // (b * width)))
+        chunk = 0 if geo is not None else max(1, min(T, CHUNK_VALUES // (b * self.width)))
         args = (self.kind, self.reset_after, xt, self.W, self.b_in, self.rec, self.U_h,
                 self.b_rec, states, masking[1], masking[2], go_backwards, seq, last,
                 zero_out, self.act, self.ract, mode, return_sequences, self.cst, self.fast,
@@ -188,7 +188,7 @@ class _Cell:
         self.call(*args)
         if not mode:
             last = states[0].copy()
-        return last, (seq if return_sequences else None), [s for s in states]
+        return last, (seq if return_sequences else None), list(states)
 
 
 _NO_MASK = np.ones((1, 1), bool)
@@ -235,21 +235,33 @@ class NumbaRecurrent:
                 c.run(x, init, masking, True, False, True, None)
             c.bind()
 
+    def prepare(self, x, mask):
+        """What ``run`` computes from the input and the mask alone, to be shared by layers
+        reading the same ones (the two directions of a Bidirectional layer): the input
+        time-major, how the mask is applied, the sample order (see ``_masking``)."""
+        masking, order = _masking(mask)
+        if order is not None:                   # samples sorted by length (padding masks)
+            x = x[order]
+        # time-major, so that a chunk of timesteps is one product. The compiled entry point
+        # takes arrays of the type it was compiled for (_Cell.bind): a copy unless the view
+        # already is one (one sample: swapping the axes moves nothing); it is only read
+        xt = x.swapaxes(0, 1)
+        if not (xt.dtype == self.dtype and xt.flags.c_contiguous and xt.flags.aligned):
+            xt = np.array(xt, self.dtype, order="C")
+        return xt, masking, order
+
     def run(self, x, initial_states, mask, go_backwards, return_sequences,
-            zero_output_for_mask, prev_output=None):
+            zero_output_for_mask, prev_output=None, prepared=None):
+        """As NumpyRecurrent's; ``prepared``: ``prepare(x, mask)``, when already made."""
         b, T = x.shape[:2]
-        masking, order = _masking(mask) if b and T else (_UNMASKED, None)
         if b == 0 or T == 0:
             return self.numpy.run(x, initial_states, mask, go_backwards, return_sequences,
                                   zero_output_for_mask, prev_output)
-        if order is not None:                   # samples sorted by length (padding masks)
-            x = x[order]
+        xt, masking, order = self.prepare(x, mask) if prepared is None else prepared
+        if order is not None:
             if initial_states is not None:
                 initial_states = [s[order] for s in initial_states]
             prev_output = None if prev_output is None else prev_output[order]
-        # time-major, so that a chunk of timesteps is one product; always a new array (the
-        # compiled entry point takes only arrays of the cells' own making: _Cell.bind)
-        xt = np.array(x.swapaxes(0, 1), self.dtype, order="C")
         if order is None and len(self.cells) == 1:
             return self.cells[0].run(xt, initial_states, masking, go_backwards,
                                      return_sequences, zero_output_for_mask, prev_output)

@@ -84,9 +84,9 @@ class Bidirectional(Layer):
                                  f"then the backward states, received {len(states)} tensors")
             half = len(states) // 2
             fwd_states, bwd_states = states[:half], states[half:]
-        y = as_list(self.forward.call(x, mask=mask, initial_state=fwd_states, state_ctx=state_ctx))
-        y_rev = as_list(self.backward.call(x, mask=mask, initial_state=bwd_states,
-                                           state_ctx=state_ctx))
+        shared: dict = {}                   # both halves read x and the mask: see run_split
+        y = as_list(self.forward.run_split(x, fwd_states or [], mask, state_ctx, shared))
+        y_rev = as_list(self.backward.run_split(x, bwd_states or [], mask, state_ctx, shared))
         out, out_rev = y[0], y_rev[0]
         if self.return_sequences:
             out_rev = out_rev[:, ::-1]

@@ -10,6 +10,8 @@ from ..dtypes import input_dtype
 from ..errors import ConfigError, InputError
 from .base import Layer, WeightSlot, single
 
+_SMALL = 4096       # values: Dense's activation allocates below this, works in place above
+
 
 class InputLayer(Layer):
     float_dtype = False
@@ -91,10 +93,12 @@ class Dense(Layer):
         if x.ndim < 2 or x.shape[-1] != self.kernel.shape[0]:
             raise InputError(f"{self.where}: expects input (..., {self.kernel.shape[0]}), "
                              f"received shape {x.shape}")
-        y = np.matmul(x, self.kernel)
+        y = np.dot(x, self.kernel) if x.ndim == 2 else np.matmul(x, self.kernel)
         if self.bias is not None:
             y += self.bias
-        return self.act(y, out=y)
+        # in place saves memory on large outputs; on small ones NumPy's in-place calls cost
+        # more than the allocations (~0.5 us a call)
+        return self.act(y, out=y) if y.size > _SMALL else self.act(y)
 
     def describe(self):
         return f"units={self.units}"
@@ -130,6 +134,14 @@ class Embedding(Layer):
 
     def call(self, inputs, mask=None, training=None):
         ids = self._ids(single(inputs, self.where))
+        if ids.dtype.itemsize < 8:
+            # one pass: seen unsigned, a negative id is out of range too (8-byte ids would
+            # turn negative again as indices)
+            index = ids.view(f"u{ids.itemsize}") if ids.dtype.kind == "i" else ids
+            try:
+                return self.table.take(index, axis=0, mode="raise")
+            except IndexError:
+                pass                                    # reported below
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
             bad = ids[(ids < 0) | (ids >= self.input_dim)].flat[0]
             raise InputError(f"{self.where}: token id {bad} is outside the vocabulary "

@@ -158,6 +158,12 @@ class RNN(Layer):
     def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None,
              **kwargs):
         x, states, mask = split_call(self, inputs, mask, initial_state, kwargs)
+        return self.run_split(x, states, mask, state_ctx)
+
+    def run_split(self, x, states, mask, state_ctx, shared=None):
+        """``call`` on its inputs split (``split_call``). ``shared``: a dict in which layers
+        reading the same ``x`` and ``mask`` (a Bidirectional layer's two) keep what their
+        kernel prepares from them alone (``prepare``), to do it once."""
         x = self.cast_input(np.asarray(x))
         if x.ndim != 3:
             raise InputError(f"{self.where}: expects input of rank 3 (batch, time, features), "
@@ -170,8 +176,8 @@ class RNN(Layer):
             raise InputError(f"{self.where}: expects {self.input_features} input features, "
                              f"received shape {x.shape}")
         batch = x.shape[0]
-        sizes = self.state_sizes
         if states:
+            sizes = self.state_sizes
             if len(states) != len(sizes):
                 raise InputError(f"{self.where}: expects {len(sizes)} initial state tensors, "
                                  f"received {len(states)}")
@@ -192,9 +198,18 @@ class RNN(Layer):
             if mask.shape != x.shape[:2]:
                 raise InputError(f"{self.where}: mask shape {mask.shape} does not match input "
                                  f"shape {x.shape}")
-        last, seq, final = self.kernel.run(x, init, mask, self.go_backwards,
-                                           self.return_sequences, self.zero_output_for_mask,
-                                           prev_output)
+        if shared is not None and not self.time_major and hasattr(self.kernel, "prepare"):
+            key = ("prepared", self.kernel.dtype)
+            if key not in shared:
+                shared[key] = self.kernel.prepare(x, mask)
+            last, seq, final = self.kernel.run(x, init, mask, self.go_backwards,
+                                               self.return_sequences,
+                                               self.zero_output_for_mask, prev_output,
+                                               prepared=shared[key])
+        else:
+            last, seq, final = self.kernel.run(x, init, mask, self.go_backwards,
+                                               self.return_sequences,
+                                               self.zero_output_for_mask, prev_output)
         if state_ctx is not None:
             state_ctx.save(self, final, last)
         out = seq if self.return_sequences else last
