@@ -122,6 +122,42 @@ def test_bad_inputs_name_the_input_and_expected_shape():
         model.predict([seq, np.full_like(ids, 99)])
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32,
+                                   np.uint64])
+@pytest.mark.parametrize("bad", [-1, -128, 99, 2 ** 31 + 5])
+def test_out_of_vocabulary_ids_are_refused_in_every_integer_width(dtype, bad):
+    # Embedding looks ids up in one pass (ids narrower than 8 bytes seen unsigned): a
+    # negative id must be refused as surely as a too large one, never wrap around
+    model, io_ = _model("graph_multi_io__keras3")
+    seq, ids = io_["in/0"], io_["in/1"]
+    info = np.iinfo(dtype)
+    if not info.min <= bad <= info.max:
+        pytest.skip(f"{bad} is not a {np.dtype(dtype).name}")
+    good = model.predict([seq, ids.astype(dtype)])
+    np.testing.assert_array_equal(as_list(good)[0], as_list(model.predict([seq, ids]))[0])
+    wrong = ids.astype(dtype)
+    wrong[0, 0] = bad
+    # the model's input is int32: larger ids arrive cast to it (as in Keras), still refused
+    shown = bad if bad < 2 ** 31 else bad - 2 ** 32
+    with pytest.raises(kri.InputError, match=f"token id {shown} is outside the vocabulary"):
+        model.predict([seq, wrong])
+
+
+def test_read_only_and_strided_inputs_give_the_same_numbers():
+    # one sample's time-major view is used in place (no copy) when it is contiguous: a
+    # read-only or a strided input must give the numbers of a fresh copy
+    model, io_ = _model("bidirectional_masked__keras3")
+    x = np.ascontiguousarray(io_["in/0"])
+    expected = [as_list(model.predict(x[i:i + 1].copy()))[0] for i in range(len(x))]
+    ro = x.copy()
+    ro.flags.writeable = False
+    for i in range(len(x)):
+        np.testing.assert_array_equal(as_list(model.predict(ro[i:i + 1]))[0], expected[i])
+    wide = np.repeat(x, 2, axis=0)[::2]                      # every other row: strided
+    np.testing.assert_array_equal(as_list(model.predict(wide))[0],
+                                  np.concatenate(expected))
+
+
 def test_many_threads_give_serial_results_bit_for_bit():
     model, io_ = _model("bidirectional_masked__keras3")
     x = io_["in/0"]
