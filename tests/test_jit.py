@@ -497,3 +497,40 @@ def test_compiled_conv_lstm_agrees_with_the_numpy_kernel(rank, dtype):
             got = jit.run(x, states, mask, back, seqs, zero_out, prev)
             want = ref.run(x, states, mask, back, seqs, zero_out, prev)
             _close(got, want, tol)
+
+
+# ----- the two halves of a Bidirectional layer in one call -------------------------------------
+@pytest.mark.parametrize("kinds", [(("lstm", False), ("lstm", False)), (("gru", True), ("gru", False)),
+                                   (("simple_rnn", False), ("lstm", False))])
+@pytest.mark.parametrize("batch", [1, 3, 20])
+@pytest.mark.parametrize("masking", ["none", "right", "left", "general"])
+def test_a_pair_of_cells_in_one_call_matches_each_alone(kinds, batch, masking):
+    """run_pair (one compiled call for both halves) gives each half's own results, the same
+    bits as running it alone, for every mask kind (padding masks reorder the samples) and
+    both directions; cells of different kinds and sizes can pair."""
+    rng = np.random.default_rng(hash((kinds, batch, masking)) % 2 ** 32)
+    (k1, r1), (k2, r2) = kinds
+    s1, s2 = _spec(k1, r1, 5, "float32"), _spec(k2, r2, 7, "float32")
+    w1, w2 = _weights(s1, 4, rng), _weights(s2, 4, rng)
+    one, two = recurrent_kernel([s1], [w1], jit=True), recurrent_kernel([s2], [w2], jit=True)
+    assert one.pairs_with(two)
+    x = rng.normal(0, 0.7, (batch, 9, 4)).astype(np.float32)
+    mask = {"none": None, "right": _padding(rng, batch, 9, False),
+            "left": _padding(rng, batch, 9, True), "general": _mask(rng, batch, 9)}[masking]
+    for back1, back2, seqs, zero_out in itertools.product(*[(False, True)] * 4):
+        got = one.run_pair(two, x, mask, (back1, zero_out), (back2, not zero_out), seqs)
+        alone = (one.run(x, None, mask, back1, seqs, zero_out),
+                 two.run(x, None, mask, back2, seqs, not zero_out))
+        for g, a in zip(got, alone):
+            _close(g, a, 0)
+        ref = cells.run([s1], [w1], x, [np.zeros((batch, n), np.float32)
+                                        for n in s1.state_sizes], mask, back1, seqs, zero_out)
+        _close(got[0], ref, 2e-6)
+
+
+def test_a_bidirectional_layer_runs_its_halves_in_one_call():
+    model = kri.load_model(_fixture_file("bidirectional_masked__keras3"), jit=True)
+    layers = [l for l in model.layers if l.class_name == "Bidirectional"]
+    assert layers and all(l.paired for l in layers)
+    numpy_model = kri.load_model(_fixture_file("bidirectional_masked__keras3"), jit=False)
+    assert not any(l.paired for l in numpy_model.layers if l.class_name == "Bidirectional")

@@ -305,6 +305,15 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
 
 
 @_jit
+def seq_two(a, b):
+    """``seq(*a)`` then ``seq(*b)``: the two halves of a Bidirectional layer in one call from
+    Python (each call from Python unboxes every argument and costs microseconds of
+    interpreter around it, a sizeable part of a small layer's time)."""
+    seq(*a)
+    seq(*b)
+
+
+@_jit
 def windows(states, geo, hp, cols):
     """``cols[r]`` = the (kernel height, kernel width, channel) window of ``h`` around row r's
     pixel, zero outside the map ("same" padding, stride 1): rows are (sample, y, x) of an

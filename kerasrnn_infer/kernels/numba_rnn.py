@@ -92,7 +92,8 @@ def _compiled():
 
 def _build():
     from . import _numba_impl
-    return {"seq": _numba_impl.seq, "classify": _numba_impl.classify}
+    return {"seq": _numba_impl.seq, "seq_two": _numba_impl.seq_two,
+            "classify": _numba_impl.classify}
 
 
 
@@ -157,17 +158,14 @@ class _Cell:
         when the call's code is out of cache). Safe because ``run`` passes only arrays it
         made itself (or the cell's own), of the cell's dtype, C-contiguous, aligned and
         writeable, and Python bools and ints: the types of that first call, every time."""
-        sig = tuple(self.seq.typeof_pyval(a) for a in self.first_args)
-        compiled = self.seq.overloads.get(sig)
-        if compiled is not None:
-            self.call = compiled.entry_point
+        self.call = _entry_point(self.seq, self.first_args)
 
-    def run(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output,
-            geo=None):
-        """One cell over ``xt`` (time, batch, features), time-major; ``masking`` from
-        ``_masking``. Returns (last output, sequence in processing order or None, states).
-        ConvLSTM: ``xt`` (time, rows, >= 4 filters) is the input projection and ``geo`` the
-        map's geometry (``NumbaConvLSTM``)."""
+    def args(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output,
+             geo=None):
+        """The arguments of ``seq`` for one cell over ``xt`` (time, batch, features),
+        time-major; ``masking`` from ``_masking``. ConvLSTM: ``xt`` (time, rows, >= 4
+        filters) is the input projection and ``geo`` the map's geometry
+        (``NumbaConvLSTM``)."""
         T, b = xt.shape[:2]
         u, dt = self.units, self.dtype
         # (n_states, b, u), a new array
@@ -179,21 +177,42 @@ class _Cell:
             last = np.zeros((b, u), dt) if prev_output is None else np.array(prev_output, dt)
         seq = np.empty((b, T, u), dt) if return_sequences else self.empty3
         chunk = 0 if geo is not None else max(1, min(T, CHUNK_VALUES // (b * self.width)))
-        args = (self.kind, self.reset_after, xt, self.W, self.b_in, self.rec, self.U_h,
+        return (self.kind, self.reset_after, xt, self.W, self.b_in, self.rec, self.U_h,
                 self.b_rec, states, masking[1], masking[2], go_backwards, seq, last,
                 zero_out, self.act, self.ract, mode, return_sequences, self.cst, self.fast,
                 chunk, self.geo if geo is None else geo)
+
+    @staticmethod
+    def results(args):
+        """(last output, sequence in processing order or None, states) once ``seq`` has run
+        on ``args``."""
+        states, seq, last, mode, want_seq = args[8], args[12], args[13], args[17], args[18]
+        if not mode:
+            last = states[0].copy()
+        return last, (seq if want_seq else None), list(states)
+
+    def run(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output,
+            geo=None):
+        """``seq`` for this cell (``args``), its ``results``."""
+        args = self.args(xt, init, masking, go_backwards, return_sequences, zero_out,
+                         prev_output, geo)
         if self.call is self.seq:                       # not bound yet: through numba
             self.first_args = args
         self.call(*args)
-        if not mode:
-            last = states[0].copy()
-        return last, (seq if return_sequences else None), list(states)
+        return self.results(args)
+
+
+def _entry_point(dispatcher, args):
+    """The compiled entry point of ``dispatcher`` for the types of ``args`` (it has been
+    called with them), else the dispatcher itself."""
+    compiled = dispatcher.overloads.get(tuple(dispatcher.typeof_pyval(a) for a in args))
+    return dispatcher if compiled is None else compiled.entry_point
 
 
 _NO_MASK = np.ones((1, 1), bool)
 _NO_COUNTS = np.zeros(1, np.int64)
 _UNMASKED = (0, _NO_MASK, _NO_COUNTS)
+_CLASSIFY = None        # classify's entry point for C-contiguous bool masks (see _Cell.bind)
 
 
 def _masking(mask):
@@ -203,8 +222,14 @@ def _masking(mask):
     products are computed."""
     if mask is None:
         return _UNMASKED, None
+    global _CLASSIFY
     m = np.array(mask, bool, order="C")                 # a new array (see _Cell.bind)
-    mode, counts, order, reordered = _compiled()["classify"](m)
+    if _CLASSIFY is None:                               # the first call, then bound
+        classify = _compiled()["classify"]
+        mode, counts, order, reordered = classify(m)
+        _CLASSIFY = _entry_point(classify, (m,))
+    else:
+        mode, counts, order, reordered = _CLASSIFY(m)
     if mode == 0:
         return _UNMASKED, None
     return (mode, m if mode == 1 else _NO_MASK, counts), (order if reordered else None)
@@ -221,6 +246,7 @@ class NumbaRecurrent:
         self.cells = [_Cell(s, w) for s, w in zip(specs, weights)]
         self.dtype = specs[0].dtype
         self.numpy = NumpyRecurrent(specs, weights)
+        self.two = None                 # run_pair's bound entry point, after its first call
         self.warm_up()
 
     def warm_up(self) -> None:
@@ -236,9 +262,9 @@ class NumbaRecurrent:
             c.bind()
 
     def prepare(self, x, mask):
-        """What ``run`` computes from the input and the mask alone, to be shared by layers
-        reading the same ones (the two directions of a Bidirectional layer): the input
-        time-major, how the mask is applied, the sample order (see ``_masking``)."""
+        """What ``run`` computes from the input and the mask alone (``run_pair``: once for
+        both halves): the input time-major, how the mask is applied, the sample order (see
+        ``_masking``)."""
         masking, order = _masking(mask)
         if order is not None:                   # samples sorted by length (padding masks)
             x = x[order]
@@ -251,13 +277,12 @@ class NumbaRecurrent:
         return xt, masking, order
 
     def run(self, x, initial_states, mask, go_backwards, return_sequences,
-            zero_output_for_mask, prev_output=None, prepared=None):
-        """As NumpyRecurrent's; ``prepared``: ``prepare(x, mask)``, when already made."""
+            zero_output_for_mask, prev_output=None):
         b, T = x.shape[:2]
         if b == 0 or T == 0:
             return self.numpy.run(x, initial_states, mask, go_backwards, return_sequences,
                                   zero_output_for_mask, prev_output)
-        xt, masking, order = self.prepare(x, mask) if prepared is None else prepared
+        xt, masking, order = self.prepare(x, mask)
         if order is not None:
             if initial_states is not None:
                 initial_states = [s[order] for s in initial_states]
@@ -277,12 +302,53 @@ class NumbaRecurrent:
             if not top:                         # back in time order, time-major
                 xt = np.array((seq[:, ::-1] if go_backwards else seq).swapaxes(0, 1),
                               order="C")
-        if order is not None:
-            back = np.argsort(order)
-            last = last[back]
-            seq = seq[back] if return_sequences else None
-            finals = [s[back] for s in finals]
-        return last, (seq if return_sequences else None), finals
+        return _unsorted(order, last, seq if return_sequences else None, finals)
+
+    # ----- the two halves of a Bidirectional layer, in one compiled call --------------------
+    def pairs_with(self, other) -> bool:
+        """Whether ``run_pair`` can run this kernel and ``other`` together: one cell each,
+        of one dtype, reading inputs of one width."""
+        return (isinstance(other, NumbaRecurrent) and len(self.cells) == 1 and
+                len(other.cells) == 1 and self.dtype == other.dtype and
+                self.cells[0].features == other.cells[0].features)
+
+    def warm_pair(self, other) -> None:
+        """Compile (or load from the disk cache) ``run_pair``'s loop now, at load."""
+        f = self.cells[0].features
+        x = np.zeros((2, 2, f), self.dtype)
+        for mask in (None, np.array([[1, 0], [0, 1]], bool), np.array([[1, 1], [1, 0]], bool)):
+            for want_seq in (True, False):
+                self.run_pair(other, x, mask, (False, want_seq), (True, want_seq), want_seq)
+
+    def run_pair(self, other, x, mask, options, other_options, return_sequences):
+        """``run`` of this kernel and of ``other`` (``pairs_with``) on the same ``x`` and
+        ``mask``, without initial states: ((last, sequence, states), the same for
+        ``other``). ``options``: (go_backwards, zero_output_for_mask) of each."""
+        b, T = x.shape[:2]
+        if b == 0 or T == 0:
+            return (self.run(x, None, mask, options[0], return_sequences, options[1]),
+                    other.run(x, None, mask, other_options[0], return_sequences,
+                              other_options[1]))
+        xt, masking, order = self.prepare(x, mask)
+        one = self.cells[0].args(xt, None, masking, options[0], return_sequences, options[1],
+                                 None)
+        two = other.cells[0].args(xt, None, masking, other_options[0], return_sequences,
+                                  other_options[1], None)
+        if self.two is None:                    # the first call: through numba, then bound
+            seq_two = _compiled()["seq_two"]
+            seq_two(one, two)
+            self.two = _entry_point(seq_two, (one, two))
+        else:
+            self.two(one, two)
+        return tuple(_unsorted(order, *_Cell.results(a)) for a in (one, two))
+
+
+def _unsorted(order, last, seq, finals):
+    """Outputs of samples run in ``order`` (``_masking``) back in the given order."""
+    if order is None:
+        return last, seq, finals
+    back = np.argsort(order)
+    return last[back], (None if seq is None else seq[back]), [s[back] for s in finals]
 
 
 class NumbaConvLSTM:

@@ -58,6 +58,7 @@ class Bidirectional(Layer):
         self.return_sequences = self.forward.return_sequences
         self.return_state = self.forward.return_state
         self.stateful = self.forward.stateful or self.backward.stateful
+        self.paired = False                 # set with the weights (build_weights)
         self.slots = self.forward.slots + self.backward.slots
 
     def weight_node(self) -> WeightNode:
@@ -69,6 +70,13 @@ class Bidirectional(Layer):
         n = len(self.forward.slots)
         self.forward.set_weights(arrays[:n])
         self.backward.set_weights(arrays[n:])
+        # both halves in one kernel call where the kernel can (the compiled one: a call
+        # from Python is a sizeable part of a small layer's time), compiled now, at load
+        fk, bk = self.forward.kernel, self.backward.kernel
+        self.paired = (hasattr(fk, "pairs_with") and fk.pairs_with(bk) and
+                       not self.forward.time_major and not self.backward.time_major)
+        if self.paired:
+            fk.warm_pair(bk)
 
     def run(self, inputs, mask, kwargs, ctx):
         return self.call(inputs, mask=mask, state_ctx=ctx, **kwargs), \
@@ -84,9 +92,18 @@ class Bidirectional(Layer):
                                  f"then the backward states, received {len(states)} tensors")
             half = len(states) // 2
             fwd_states, bwd_states = states[:half], states[half:]
-        shared: dict = {}                   # both halves read x and the mask: see run_split
-        y = as_list(self.forward.run_split(x, fwd_states or [], mask, state_ctx, shared))
-        y_rev = as_list(self.backward.run_split(x, bwd_states or [], mask, state_ctx, shared))
+        fwd, bwd = self.forward, self.backward
+        if self.paired and not states and state_ctx is None:
+            x, mask = fwd.checked(x, mask)
+            (last, seq, final), (last_rev, seq_rev, final_rev) = fwd.kernel.run_pair(
+                bwd.kernel, x, mask, (fwd.go_backwards, fwd.zero_output_for_mask),
+                (bwd.go_backwards, bwd.zero_output_for_mask), self.return_sequences)
+            y = as_list(fwd.outputs(last, seq, final))
+            y_rev = as_list(bwd.outputs(last_rev, seq_rev, final_rev))
+        else:
+            y = as_list(fwd.call(x, mask=mask, initial_state=fwd_states, state_ctx=state_ctx))
+            y_rev = as_list(bwd.call(x, mask=mask, initial_state=bwd_states,
+                                     state_ctx=state_ctx))
         out, out_rev = y[0], y_rev[0]
         if self.return_sequences:
             out_rev = out_rev[:, ::-1]

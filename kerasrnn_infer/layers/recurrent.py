@@ -160,21 +160,9 @@ class RNN(Layer):
         x, states, mask = split_call(self, inputs, mask, initial_state, kwargs)
         return self.run_split(x, states, mask, state_ctx)
 
-    def run_split(self, x, states, mask, state_ctx, shared=None):
-        """``call`` on its inputs split (``split_call``). ``shared``: a dict in which layers
-        reading the same ``x`` and ``mask`` (a Bidirectional layer's two) keep what their
-        kernel prepares from them alone (``prepare``), to do it once."""
-        x = self.cast_input(np.asarray(x))
-        if x.ndim != 3:
-            raise InputError(f"{self.where}: expects input of rank 3 (batch, time, features), "
-                             f"received shape {x.shape}")
-        if self.time_major:
-            x = x.swapaxes(0, 1)
-            if mask is not None:
-                mask = np.asarray(mask).swapaxes(0, 1)
-        if x.shape[2] != self.input_features:
-            raise InputError(f"{self.where}: expects {self.input_features} input features, "
-                             f"received shape {x.shape}")
+    def run_split(self, x, states, mask, state_ctx):
+        """``call`` on its inputs split (``split_call``)."""
+        x, mask = self.checked(x, mask)
         batch = x.shape[0]
         if states:
             sizes = self.state_sizes
@@ -193,25 +181,35 @@ class RNN(Layer):
         prev_output = None
         if state_ctx is not None:
             init, prev_output = state_ctx.initial(self, batch, init)
+        last, seq, final = self.kernel.run(x, init, mask, self.go_backwards,
+                                           self.return_sequences, self.zero_output_for_mask,
+                                           prev_output)
+        if state_ctx is not None:
+            state_ctx.save(self, final, last)
+        return self.outputs(last, seq, final)
+
+    def checked(self, x, mask):
+        """(x, mask) checked against the layer and cast, batch-major."""
+        x = self.cast_input(np.asarray(x))
+        if x.ndim != 3:
+            raise InputError(f"{self.where}: expects input of rank 3 (batch, time, features), "
+                             f"received shape {x.shape}")
+        if self.time_major:
+            x = x.swapaxes(0, 1)
+            if mask is not None:
+                mask = np.asarray(mask).swapaxes(0, 1)
+        if x.shape[2] != self.input_features:
+            raise InputError(f"{self.where}: expects {self.input_features} input features, "
+                             f"received shape {x.shape}")
         if mask is not None:
             mask = np.asarray(mask, bool)
             if mask.shape != x.shape[:2]:
                 raise InputError(f"{self.where}: mask shape {mask.shape} does not match input "
                                  f"shape {x.shape}")
-        if shared is not None and not self.time_major and hasattr(self.kernel, "prepare"):
-            key = ("prepared", self.kernel.dtype)
-            if key not in shared:
-                shared[key] = self.kernel.prepare(x, mask)
-            last, seq, final = self.kernel.run(x, init, mask, self.go_backwards,
-                                               self.return_sequences,
-                                               self.zero_output_for_mask, prev_output,
-                                               prepared=shared[key])
-        else:
-            last, seq, final = self.kernel.run(x, init, mask, self.go_backwards,
-                                               self.return_sequences,
-                                               self.zero_output_for_mask, prev_output)
-        if state_ctx is not None:
-            state_ctx.save(self, final, last)
+        return x, mask
+
+    def outputs(self, last, seq, final):
+        """The layer's outputs from its kernel's results."""
         out = seq if self.return_sequences else last
         if self.time_major and self.return_sequences:
             out = out.swapaxes(0, 1)
