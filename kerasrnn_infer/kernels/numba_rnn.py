@@ -155,9 +155,11 @@ class _Cell:
     def bind(self) -> None:
         """After a first call has compiled this cell's loop: call its compiled entry point
         directly, without numba's per-call type dispatch (1 us a call, several times that
-        when the call's code is out of cache). Safe because ``run`` passes only arrays it
-        made itself (or the cell's own), of the cell's dtype, C-contiguous, aligned and
-        writeable, and Python bools and ints: the types of that first call, every time."""
+        when the call's code is out of cache). Safe because ``run`` passes only arrays of
+        the cell's dtype, C-contiguous and aligned (its own, ones it made, or the input's
+        time-major view when that already is one: ``prepare``; read only, so its writeable
+        flag, which the entry point does not see, does not matter), and Python bools and
+        ints: the types of that first call, every time."""
         self.call = _entry_point(self.seq, self.first_args)
 
     def args(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output,

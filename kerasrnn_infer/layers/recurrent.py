@@ -158,10 +158,6 @@ class RNN(Layer):
     def call(self, inputs, mask=None, initial_state=None, training=None, state_ctx=None,
              **kwargs):
         x, states, mask = split_call(self, inputs, mask, initial_state, kwargs)
-        return self.run_split(x, states, mask, state_ctx)
-
-    def run_split(self, x, states, mask, state_ctx):
-        """``call`` on its inputs split (``split_call``)."""
         x, mask = self.checked(x, mask)
         batch = x.shape[0]
         if states:
