@@ -151,7 +151,8 @@ def test_the_packed_product_matches_float64_at_every_row_count():
     """kernels/_simd.py ``mm``: every row count from 1 to past two microkernel blocks (the
     1-3 row forms that take several panels, full blocks, a last partial block), inner sizes
     from 1, widths that leave a partial last panel; every element of the panels written
-    (NaN before; padding columns zero), no row beyond ``m``."""
+    (NaN before; padding columns zero), no row beyond ``m``; panels in reverse order
+    (``mm_order``) give the same bits."""
     _simd = pytest.importorskip("kerasrnn_infer.kernels._simd")
     rng = np.random.default_rng(3)
     for dtype, tol in ((np.float32, 1e-5), (np.float64, 1e-13)):
@@ -168,6 +169,11 @@ def test_the_packed_product_matches_float64_at_every_row_count():
                                            atol=tol * k, rtol=0)
                 np.testing.assert_array_equal(c[:m, g:], 0)
                 assert np.isnan(c[m]).all()
+                # panels last first (the recurrent loop's every other step): the same bits
+                r = np.full_like(c, np.nan)
+                _simd.mm_order(a, m, packed, r, True)
+                np.testing.assert_array_equal(r[:m], c[:m])
+                assert np.isnan(r[m]).all()
 
 
 @pytest.mark.parametrize("shape", [(0, 5, 4), (3, 0, 4)])

@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._simd import mm
+from ._simd import mm, mm_order
 
 _jit = njit(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy")
 _inline = njit(cache=True, nogil=True, fastmath=False, boundscheck=False, error_model="numpy",
@@ -297,9 +297,11 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
                 project(xt, lo, hi, W, b_in, XW)
             if conv:
                 windows(states, geo, hp, cols)
-                mm(cols, n, rec, Z)
+                mm_order(cols, n, rec, Z, step % 2 == 1)
             else:
-                mm(states, n, rec, Z)               # states[0], without a view
+                # states[0], without a view; every other step the panels last first, so
+                # that each product starts on what the last one left in cache
+                mm_order(states, n, rec, Z, step % 2 == 1)
         advance(kind, reset_after, XW, t - lo if n > 0 else 0, Z, states, n, step, out_seq,
                 last, zero_out, U_h, b_rec, g, tmp, zc, active, cst, act_code, ract_code,
                 has_mask, want_seq, fast)

@@ -166,27 +166,42 @@ def _rows(n, a, lda, p, k_len, c, ldc, marker):
         _K1(a, lda, p, k_len, c, ldc, marker)
 
 
-@_jit
-def _few(m, a0, lda, p0, n_panels, k_len, nr, size, c0, ldc, marker):
-    """C = A P for 1-3 rows: several panels per microkernel call (4 for one row, 2 for two
-    or three)."""
-    step = k_len * nr * size
-    q = 0
-    if m == 1:
-        while q + 4 <= n_panels:
-            _K1x4(a0, lda, p0 + q * step, k_len, c0 + q * nr * size, ldc, marker)
-            q += 4
-    while q + 2 <= n_panels:
+@_inline
+def _group(m, width, a0, lda, pq, k_len, cq, ldc, marker):
+    """Rows ``m`` (1-3) of ``width`` (1, 2 or 4) consecutive panels."""
+    if width == 4:
+        _K1x4(a0, lda, pq, k_len, cq, ldc, marker)
+    elif width == 2:
         if m == 1:
-            _K1x2(a0, lda, p0 + q * step, k_len, c0 + q * nr * size, ldc, marker)
+            _K1x2(a0, lda, pq, k_len, cq, ldc, marker)
         elif m == 2:
-            _K2x2(a0, lda, p0 + q * step, k_len, c0 + q * nr * size, ldc, marker)
+            _K2x2(a0, lda, pq, k_len, cq, ldc, marker)
         else:
-            _K3x2(a0, lda, p0 + q * step, k_len, c0 + q * nr * size, ldc, marker)
-        q += 2
-    while q < n_panels:
-        _rows(m, a0, lda, p0 + q * step, k_len, c0 + q * nr * size, ldc, marker)
-        q += 1
+            _K3x2(a0, lda, pq, k_len, cq, ldc, marker)
+    else:
+        _rows(m, a0, lda, pq, k_len, cq, ldc, marker)
+
+
+@_jit
+def _few(m, a0, lda, p0, n_panels, k_len, nr, size, c0, ldc, marker, reverse):
+    """C = A P for 1-3 rows: several panels per microkernel call (4 for one row, 2 for two
+    or three), the groups in reverse order when ``reverse``."""
+    big = 4 if m == 1 else 2
+    n_big = n_panels // big
+    left = n_panels - n_big * big
+    n_two = left // 2 if big == 4 else 0
+    n_one = left - 2 * n_two
+    total = n_big + n_two + n_one
+    step = k_len * nr * size
+    for s in range(total):
+        g = total - 1 - s if reverse else s
+        if g < n_big:
+            q, width = g * big, big
+        elif g < n_big + n_two:
+            q, width = n_big * big + (g - n_big) * 2, 2
+        else:
+            q, width = n_big * big + n_two * 2 + (g - n_big - n_two), 1
+        _group(m, width, a0, lda, p0 + q * step, k_len, c0 + q * nr * size, ldc, marker)
 
 
 @_jit
@@ -195,6 +210,17 @@ def mm(A, m, P, C):
     rows of K = ``P.shape[1]`` values start at its first element; ``C`` likewise, rows
     ``C.shape[-1]`` apart (at least panels NR). Panel by panel, ``MR`` rows at a time, so that
     a panel stays in cache for all the rows; a last 1-3 rows take several panels at a time."""
+    mm_order(A, m, P, C, False)
+
+
+@_jit
+def mm_order(A, m, P, C, reverse):
+    """``mm``, its panels taken last first when ``reverse``. Each column's sum is the same
+    either way (same bits); what changes is which panels are still in cache at the start of
+    the next product with ``P``: a recurrent loop alternating the order every step starts
+    each product on the panels the previous one ended with (a 64 x 256 float32 kernel is
+    64 KB, twice this CPU class's L1 data cache: in one order every step streams all of it
+    from L2)."""
     n_panels, k_len, nr = P.shape
     size = P.itemsize
     ldc = C.shape[-1]
@@ -202,7 +228,8 @@ def mm(A, m, P, C):
     a0, c0, p0 = A.ctypes.data, C.ctypes.data, P.ctypes.data
     rest = m % MR if m % MR < 4 else 0
     full = m - rest
-    for q in range(n_panels):
+    for s in range(n_panels):
+        q = n_panels - 1 - s if reverse else s
         pq = p0 + q * k_len * nr * size
         i = 0
         while i < full:
@@ -211,4 +238,4 @@ def mm(A, m, P, C):
             i += MR
     if rest:
         _few(rest, a0 + full * k_len * size, k_len, p0, n_panels, k_len, nr, size,
-             c0 + full * ldc * size, ldc, marker)
+             c0 + full * ldc * size, ldc, marker, reverse)
