@@ -6,7 +6,7 @@ first predict) and its peak memory; and the study behind the kernel's choices: c
 against NumPy kernel by batch size, and the compiled loops' own product against NumPy's.
 
 Everything times in one worker process with one BLAS thread (TensorFlow and onnxruntime set
-to one thread too), round-robin over the peers, medians. Model files are written by hand
+to one thread too), round-robin over the peers (each round in a shuffled order), medians. Model files are written by hand
 (tests/_build.py's writer, Keras 3 layout) and loaded by every peer; outputs are compared
 with the engine's NumPy path (max abs difference, reported per row).
 """
@@ -397,7 +397,8 @@ def report(res, configs, first, elapsed, loads):
     lines = ["## The compiled kernel (`pip install kerasrnn-infer[jit]`) against onnxruntime",
              "",
              f"`python tools/bench.py --jit`, one BLAS thread (TensorFlow and onnxruntime one "
-             f"thread too), medians of round-robin calls, milliseconds per `predict`. "
+             f"thread too), medians of round-robin calls (each round in a shuffled order), "
+             f"milliseconds per `predict`. "
              f"Ratios are engine time / onnxruntime fused-op time (below 1.0: faster than "
              f"onnxruntime). numba {info.get('numba', '-')}, onnxruntime "
              f"{info.get('onnxruntime', '-')}, TensorFlow {info.get('tensorflow', '-')}, "

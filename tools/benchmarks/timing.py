@@ -1,11 +1,13 @@
-"""Timing: round-robin medians inside a worker, and the subprocesses that measure, each started
+"""Timing: round-robin medians (each round in a shuffled order) inside a worker, and the subprocesses that measure, each started
 with its BLAS thread environment (set before NumPy is imported)."""
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
+import zlib
 
 import numpy as np
 
@@ -52,8 +54,12 @@ def blas_info():
 
 def time_round_robin(funcs, spec, cid, results, outputs):
     """Time ``funcs`` ({peer: callable returning its output}) for config ``cid``: warm up each
-    (1-2 calls), then call them in turn until each has its repeat count (from spec's budget).
-    Times, errors and first outputs go to ``results`` and ``outputs``; returns the times."""
+    (1-2 calls), then call them in rounds until each has its repeat count (from spec's
+    budget), every round in a new order (shuffled, seeded by ``cid``): what ran just before
+    a call changes its time (caches, branch predictors: measured at batch 1, the compiled
+    Bi-LSTM text model took 0.71x to 1.53x onnxruntime's time as the fixed order of the
+    calls between them changed), so no peer always follows the same one. Times,
+    errors and first outputs go to ``results`` and ``outputs``; returns the times."""
     times, reps = {}, {}
     for name, fn in list(funcs.items()):
         try:
@@ -72,8 +78,11 @@ def time_round_robin(funcs, spec, cid, results, outputs):
             results["errors"].setdefault(name, {})[cid] = err(e)
             log(f"      {name}: FAILED {err(e)}")
     pending = dict(reps)
+    order = random.Random(zlib.crc32(cid.encode()))
     while pending:
-        for name in list(pending):
+        names = list(pending)
+        order.shuffle(names)
+        for name in names:
             t0 = time.perf_counter()
             funcs[name]()
             times[name].append(time.perf_counter() - t0)
