@@ -1,7 +1,8 @@
 """Running a model: one call path for every layer, and the loops over Sequential layers and
 Functional plans (values, masks and call arguments flow here; layers keep nothing).
 
-``call_layer`` is the only place a layer is called. Our own typed errors pass through; NumPy
+``call_layer`` is where a layer is called (``_call_embedded`` too: an Embedding layer and
+the recurrent layer after it, as one call). Our own typed errors pass through; NumPy
 running out of memory is the input's size (InputError); anything else escaping a layer is a
 bug in this library and says so (InternalError, naming the layer and the inputs' shapes).
 """
@@ -23,25 +24,55 @@ def call_layer(layer, inputs, mask, kwargs: Dict[str, Any], ctx) -> Tuple[Any, A
         return layer.run(inputs, mask, kwargs, ctx)
     except KerasRnnInferError:
         raise
-    except MemoryError:
-        shapes = [np.shape(a) for a in as_list(inputs)]
-        raise InputError(f"{layer.where}: not enough memory to run on inputs of shapes "
-                         f"{shapes}") from None
-    except Exception as e:  # noqa: BLE001 - an engine bug, reported as such
-        shapes = [np.shape(a) for a in as_list(inputs)]
-        raise InternalError(f"{layer.where}: kerasrnn_infer failed on inputs of shapes "
-                            f"{shapes}: {type(e).__name__}: {e}. This is a bug in "
-                            f"kerasrnn_infer; please report it with the model file") from e
+    except Exception as e:  # noqa: BLE001 - reported as the input's size or our bug
+        raise _failure(layer, inputs, e) from (None if isinstance(e, MemoryError) else e)
+
+
+def _failure(layer, inputs, e: Exception) -> KerasRnnInferError:
+    """What a layer call that raised ``e`` (not one of our errors) reports."""
+    shapes = [np.shape(a) for a in as_list(inputs)]
+    if isinstance(e, MemoryError):
+        return InputError(f"{layer.where}: not enough memory to run on inputs of shapes "
+                          f"{shapes}")
+    return InternalError(f"{layer.where}: kerasrnn_infer failed on inputs of shapes "
+                         f"{shapes}: {type(e).__name__}: {e}. This is a bug in "
+                         f"kerasrnn_infer; please report it with the model file")
 
 
 def run_sequential(layers, feed: Tuple[Any, Any], collect: Optional[Dict[str, Any]], ctx):
-    """A Sequential model's layers in turn; ``feed`` is (value, mask)."""
+    """A Sequential model's layers in turn; ``feed`` is (value, mask). An Embedding layer and
+    the recurrent layer after it (``Layer.fused_next``) run as one call where that layer
+    can look the rows up itself, unless every layer's output is wanted (``collect``) or
+    states pass between calls (``ctx``)."""
     x, m = feed
+    skip = False
     for layer in layers:
+        if skip:
+            skip = False
+            continue
+        nxt = layer.fused_next
+        if nxt is not None and collect is None and ctx is None:
+            done = _call_embedded(layer, nxt, x)
+            if done is not None:
+                x, m = done
+                skip = True
+                continue
         x, m = call_layer(layer, x, m, {}, ctx)
         if collect is not None and layer.name not in collect:
             collect[layer.name] = x
     return x, m
+
+
+def _call_embedded(emb, layer, inputs) -> Optional[Tuple[Any, Any]]:
+    """``layer`` run on Embedding layer ``emb``'s output for ``inputs``, made inside its
+    kernel (``run_embedded``), or None where it cannot be."""
+    try:
+        ids = emb.ids_for_kernel(inputs)
+        return None if ids is None else layer.run_embedded(ids, emb)
+    except KerasRnnInferError:
+        raise
+    except Exception as e:  # noqa: BLE001 - as call_layer
+        raise _failure(layer, inputs, e) from (None if isinstance(e, MemoryError) else e)
 
 
 def _bad_ref(where: str, r: Ref, env) -> str:

@@ -540,3 +540,133 @@ def test_a_bidirectional_layer_runs_its_halves_in_one_call():
     assert layers and all(l.paired for l in layers)
     numpy_model = kri.load_model(_fixture_file("bidirectional_masked__keras3"), jit=False)
     assert not any(l.paired for l in numpy_model.layers if l.class_name == "Bidirectional")
+
+
+# ----- an Embedding layer's rows looked up inside the recurrent kernel -------------------------
+def _embedded_calls(monkeypatch):
+    """The Embedding -> recurrent pairs that ran as one call (executor._call_embedded)."""
+    from kerasrnn_infer import executor
+    ran, real = [], executor._call_embedded
+
+    def spy(emb, layer, x):
+        out = real(emb, layer, x)
+        ran.append((emb.name, layer.name, out is not None))
+        return out
+    monkeypatch.setattr(executor, "_call_embedded", spy)
+    return ran
+
+
+def _unfused(path):
+    model = kri.load_model(path, jit=True)
+    for layer in model.layers:
+        layer.fused_next = None
+    return model
+
+
+EMBEDDED = ["embedding_bilstm_text", "embedding_lstm_tagger", "embedding_gru_unmasked"]
+
+
+@pytest.mark.parametrize("writer", ["keras3", "tf_keras"])
+@pytest.mark.parametrize("case", EMBEDDED)
+def test_embedding_rows_looked_up_by_the_kernel_match_keras(case, writer, monkeypatch):
+    """Sequential Embedding -> recurrent models (masked Bidirectional, masked LSTM with
+    sequences, unmasked GRU backwards): predict runs the pair as one compiled call, gives
+    Keras's outputs within 1e-5 and the same bits as the layers one by one."""
+    spec, io = read_case(os.path.join(FIXTURES, f"{case}__{writer}"))
+    path = _fixture_file(f"{case}__{writer}")
+    ran = _embedded_calls(monkeypatch)
+    got = kri.load_model(path, jit=True).predict(io["in/0"])
+    assert ran and all(done for *_, done in ran), ran
+    np.testing.assert_allclose(got, io["call0/out/0"], atol=1e-5, rtol=0)
+    ran.clear()
+    np.testing.assert_array_equal(_unfused(path).predict(io["in/0"]), got)
+    assert not ran
+
+
+def _ids(rng, batch, steps, pattern, vocab=30):
+    ids = rng.integers(1, vocab, (batch, steps))
+    if pattern in ("right", "left"):
+        ids[~_padding(rng, batch, steps, pattern == "left")] = 0
+    elif pattern == "gaps":
+        ids[rng.random((batch, steps)) < 0.3] = 0
+    return ids
+
+
+@pytest.mark.parametrize("pattern", ["none", "right", "left", "gaps"])
+@pytest.mark.parametrize("batch", [1, 6, 40])
+def test_embedded_lookup_gives_the_layers_bits_for_every_mask_and_id_type(pattern, batch,
+                                                                          monkeypatch):
+    """Every mask kind (no padding, right and left padding with unsorted lengths and a
+    fully padded row, gaps), batch sizes, id dtypes (int32 and int64 as given; smaller and
+    unsigned ints, bools and floats cast as the Embedding layer casts them; a strided
+    view): the same bits as Embedding then the recurrent layer, in every model."""
+    rng = np.random.default_rng(batch * 7 + len(pattern))
+    for case in EMBEDDED:
+        path = _fixture_file(f"{case}__keras3")
+        fused, unfused = kri.load_model(path, jit=True), _unfused(path)
+        vocab = fused.layers[0].input_dim
+        ids = _ids(rng, batch, 7, pattern, vocab)
+        wide = np.repeat(ids, 2, axis=1)
+        for x in (ids.astype(np.int32), ids, ids.astype(np.int16), ids.astype(np.uint8),
+                  ids.astype(np.float32) + 0.5, wide[:, ::2], np.asfortranarray(ids),
+                  (ids > 0) if case == "embedding_gru_unmasked" else ids):
+            ran = _embedded_calls(monkeypatch)
+            got = fused.predict(x)
+            assert ran and ran[-1][2], (case, x.dtype)
+            np.testing.assert_array_equal(got, unfused.predict(x), err_msg=f"{case} {x.dtype}")
+            monkeypatch.undo()
+
+
+@pytest.mark.parametrize("bad", [-1, 30, 2 ** 31 - 1])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_embedded_lookup_refuses_ids_outside_the_vocabulary_as_the_layer_does(bad, dtype):
+    path = _fixture_file("embedding_bilstm_text__keras3")
+    ids = np.array([[1, 2, 3, 4, 5, 6, 7], [1, 2, bad, 4, 0, 0, 0]], dtype)
+    messages = []
+    for model in (kri.load_model(path, jit=True), _unfused(path)):
+        with pytest.raises(kri.InputError, match=rf"layer 'embedding' \(Embedding\): token "
+                                                 rf"id {bad} is outside the vocabulary "
+                                                 rf"\[0, 30\)") as e:
+            model.predict(ids)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+
+
+def test_embedded_lookup_leaves_layer_outputs_streaming_and_stateless_calls_alone(monkeypatch):
+    """Per-layer outputs (the Embedding's own output is wanted) and streaming (states pass
+    between calls) run the layers one by one; an empty batch is the layers' own answer."""
+    path = _fixture_file("embedding_lstm_tagger__keras3")
+    spec, io = read_case(os.path.join(FIXTURES, "embedding_lstm_tagger__keras3"))
+    model = kri.load_model(path, jit=True)
+    ran = _embedded_calls(monkeypatch)
+    outs = model.layer_outputs(io["in/0"])
+    assert not ran
+    np.testing.assert_allclose(outs["embedding"], io["layer/embedding/0"], atol=1e-6, rtol=0)
+    empty = model.predict(np.zeros((0, 7), np.int32))
+    assert empty.shape == (0, 3) and ran and not ran[-1][2]
+
+
+@pytest.mark.parametrize("pattern", ["none", "right", "left", "gaps"])
+def test_prepare_ids_is_prepare_of_the_looked_up_rows(pattern):
+    """kernels/numba_rnn.py ``prepare_ids``: the input, mask and sample order ``prepare``
+    makes of ``table[ids]`` and ``ids != 0``, for int32 and int64 ids, contiguous or not,
+    with and without mask_zero; other id dtypes and other tables are declined (None)."""
+    rng = np.random.default_rng(len(pattern))
+    spec = _spec("lstm", False, 5, "float32")
+    kernel = recurrent_kernel([spec], [_weights(spec, 4, rng)], jit=True)
+    table = rng.normal(size=(30, 4)).astype(np.float32)
+    ids = _ids(rng, 11, 8, pattern)
+    for x in (ids, ids.astype(np.int32), np.asfortranarray(ids), np.repeat(ids, 2, 1)[:, ::2]):
+        for mask_zero in (False, True):
+            got = kernel.prepare_ids(x, table, mask_zero, None)
+            want = kernel.prepare(table[x], (x != 0) if mask_zero else None)
+            np.testing.assert_array_equal(got[0], want[0])
+            assert got[1][0] == want[1][0]
+            for g, w in zip(got[1][1:], want[1][1:]):
+                np.testing.assert_array_equal(g, w)
+            assert (got[2] is None) == (want[2] is None)
+            if want[2] is not None:
+                np.testing.assert_array_equal(got[2], want[2])
+    for x, t in ((ids.astype(np.int16), table), (ids, table.astype(np.float64)),
+                 (ids, np.asfortranarray(table)), (ids[:0], table), (ids[0], table)):
+        assert kernel.prepare_ids(x, t, True, None) is None

@@ -464,6 +464,61 @@ def embedding_td_repeat(K, rng):
     return model, [tokens(rng, 12, BATCH, STEPS)]
 
 
+@case("""Sequential text classifier whose Embedding rows the recurrent kernel looks up
+      itself (kerasrnn_infer.executor.run_sequential): Embedding(mask_zero) ->
+      Bidirectional(LSTM, seq) -> GRU(go_backwards) -> Dense(sigmoid). Rows pre-padded
+      (pad_sequences' default) to different lengths, unpadded, fully padded.""",
+      extra_formats=("h5",))
+def embedding_bilstm_text(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS,), dtype="int32"),
+        L.Embedding(30, 6, mask_zero=True),
+        L.Bidirectional(L.LSTM(5, return_sequences=True)),
+        L.GRU(4, go_backwards=True),
+        L.Dense(1, activation="sigmoid"),
+    ])
+    ids = tokens(rng, 30, 4, STEPS)
+    ids[0, :3] = 0
+    ids[1, :5] = 0
+    ids[3, :] = 0
+    return model, [ids]
+
+
+@case("""Sequential tagger, the Embedding rows looked up by the LSTM's kernel:
+      Embedding(mask_zero) -> LSTM(seq) -> Dense on 3-D (passes the mask) -> SimpleRNN.
+      Rows post-padded to different lengths, longest not first.""")
+def embedding_lstm_tagger(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS,), dtype="int32"),
+        L.Embedding(25, 5, mask_zero=True),
+        L.LSTM(4, return_sequences=True),
+        L.Dense(3),
+        L.SimpleRNN(3),
+    ])
+    ids = tokens(rng, 25, 4, STEPS)
+    ids[0, 2:] = 0
+    ids[2, 5:] = 0
+    ids[3, 4:] = 0
+    return model, [ids]
+
+
+@case("""Sequential, Embedding without a mask (mask_zero=False, id 0 an ordinary row) ->
+      GRU(seq, go_backwards), the rows looked up by the GRU's kernel, -> LSTM.""")
+def embedding_gru_unmasked(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS,), dtype="int32"),
+        L.Embedding(15, 4),
+        L.GRU(5, return_sequences=True, go_backwards=True),
+        L.LSTM(3),
+    ])
+    ids = tokens(rng, 15, BATCH, STEPS)
+    ids[0, 1] = 0
+    return model, [ids]
+
+
 @case("""Merge layers on RNN outputs of a two-input functional model (LSTM on
       input a, GRU on input b, both return_sequences, 5 units):
       Concatenate(axis=-1), Concatenate(axis=1), Add, Subtract, Multiply,

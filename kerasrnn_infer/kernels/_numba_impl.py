@@ -391,3 +391,36 @@ def classify(m):
         for t in range(firsts[i], firsts[i] + lengths[i]):
             counts[t] += 1
     return 2, counts, order, reordered
+
+
+@_jit
+def embed(ids, table, mask_zero):
+    """An Embedding layer's lookup and mask made ready for ``seq``, in one call: the rows of
+    ``table`` for token ids ``ids`` (b, T), time-major and in the sample order ``classify``
+    gives the mask ``ids != 0`` (``mask_zero``; else no mask). Returns (bad, value, mode,
+    counts, order, reordered, xt, mask): ``bad`` when an id is outside [0, len(table)), the
+    first such (C order) as ``value``, the rest then unset; else ``classify``'s four and the
+    input ``xt`` (T, b, F)."""
+    b, T = ids.shape
+    V, F = table.shape
+    m = np.empty((b, T), np.bool_)
+    for i in range(b):
+        for t in range(T):
+            k = ids[i, t]
+            if k < 0 or k >= V:
+                return (True, np.int64(k), 0, np.zeros(0, np.int64), np.zeros(0, np.int64),
+                        False, np.empty((0, 0, 0), table.dtype), m)
+            m[i, t] = k != 0
+    if mask_zero:
+        mode, counts, order, reordered = classify(m)
+    else:
+        mode, counts, order, reordered = 0, np.zeros(T, np.int64), np.arange(b), False
+    xt = np.empty((T, b, F), table.dtype)
+    for t in range(T):
+        for s in range(b):
+            i = order[s] if reordered else s
+            row = table[ids[i, t]]
+            dst = xt[t, s]
+            for f in range(F):
+                dst[f] = row[f]
+    return False, np.int64(0), mode, counts, order, reordered, xt, m

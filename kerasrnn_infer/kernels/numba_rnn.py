@@ -93,7 +93,7 @@ def _compiled():
 def _build():
     from . import _numba_impl
     return {"seq": _numba_impl.seq, "seq_two": _numba_impl.seq_two,
-            "classify": _numba_impl.classify}
+            "classify": _numba_impl.classify, "embed": _numba_impl.embed}
 
 
 
@@ -215,6 +215,8 @@ _NO_MASK = np.ones((1, 1), bool)
 _NO_COUNTS = np.zeros(1, np.int64)
 _UNMASKED = (0, _NO_MASK, _NO_COUNTS)
 _CLASSIFY = None        # classify's entry point for C-contiguous bool masks (see _Cell.bind)
+_ID_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+_EMBED: dict = {}       # embed's entry points by (ids, table) dtypes, C-contiguous arrays
 
 
 def _masking(mask):
@@ -278,13 +280,56 @@ class NumbaRecurrent:
             xt = np.array(xt, self.dtype, order="C")
         return xt, masking, order
 
+    # ----- an Embedding layer's output, made in the compiled call -----------------------------
+    def warm_embedded(self, table_dtype) -> None:
+        """Compile (or load from the disk cache) ``prepare_ids`` for int32 and int64 ids
+        and this table dtype now, at load (layers/containers.py: an Embedding layer feeding
+        this one)."""
+        table = np.zeros((3, self.cells[0].features), table_dtype)
+        for dt in _ID_DTYPES:
+            for mask_zero in (False, True):
+                self.prepare_ids(np.array([[1, 2], [2, 0]], dt), table, mask_zero, None)
+
+    def prepare_ids(self, ids, table, mask_zero, out_of_range):
+        """``prepare`` of the Embedding output ``table[ids]`` with its mask (``ids != 0``
+        when ``mask_zero``) without making either: one compiled call looks the rows up,
+        time-major, in the sample order the mask gives (``_numba_impl.embed``). None when
+        the call cannot take these arrays (then: the Embedding layer, then ``run``);
+        ``out_of_range(id)`` raises for an id outside the table."""
+        if not (ids.ndim == 2 and ids.dtype in _ID_DTYPES and ids.size and
+                table.dtype == self.dtype and table.flags.c_contiguous and
+                table.flags.aligned and table.shape[1] == self.cells[0].features):
+            return None
+        if not (ids.flags.c_contiguous and ids.flags.aligned):
+            ids = np.ascontiguousarray(ids)             # the entry point's layout (bind)
+        key = (ids.dtype, table.dtype)
+        call = _EMBED.get(key)
+        if call is None:                                # the first call, then bound
+            embed = _compiled()["embed"]
+            res = embed(ids, table, bool(mask_zero))
+            _EMBED[key] = _entry_point(embed, (ids, table, bool(mask_zero)))
+        else:
+            res = call(ids, table, bool(mask_zero))
+        bad, value, mode, counts, order, reordered, xt, m = res
+        if bad:
+            out_of_range(int(value))
+        if mode == 0:
+            return xt, _UNMASKED, None
+        return xt, (mode, m if mode == 1 else _NO_MASK, counts), (order if reordered else None)
+
     def run(self, x, initial_states, mask, go_backwards, return_sequences,
             zero_output_for_mask, prev_output=None):
         b, T = x.shape[:2]
         if b == 0 or T == 0:
             return self.numpy.run(x, initial_states, mask, go_backwards, return_sequences,
                                   zero_output_for_mask, prev_output)
-        xt, masking, order = self.prepare(x, mask)
+        return self.run_prepared(self.prepare(x, mask), initial_states, go_backwards,
+                                 return_sequences, zero_output_for_mask, prev_output)
+
+    def run_prepared(self, prepared, initial_states, go_backwards, return_sequences,
+                     zero_output_for_mask, prev_output=None):
+        """``run`` from what ``prepare`` (or ``prepare_ids``) made of a non-empty input."""
+        xt, masking, order = prepared
         if order is not None:
             if initial_states is not None:
                 initial_states = [s[order] for s in initial_states]
@@ -331,7 +376,13 @@ class NumbaRecurrent:
             return (self.run(x, None, mask, options[0], return_sequences, options[1]),
                     other.run(x, None, mask, other_options[0], return_sequences,
                               other_options[1]))
-        xt, masking, order = self.prepare(x, mask)
+        return self.run_pair_prepared(other, self.prepare(x, mask), options, other_options,
+                                      return_sequences)
+
+    def run_pair_prepared(self, other, prepared, options, other_options, return_sequences):
+        """``run_pair`` from what ``prepare`` (or ``prepare_ids``) made of a non-empty
+        input."""
+        xt, masking, order = prepared
         one = self.cells[0].args(xt, None, masking, options[0], return_sequences, options[1],
                                  None)
         two = other.cells[0].args(xt, None, masking, other_options[0], return_sequences,

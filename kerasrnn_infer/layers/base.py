@@ -9,6 +9,7 @@ one model can serve many threads.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -209,6 +210,11 @@ class Layer:
     #: calls that run later (Keras 3 MultiHeadAttention; see compat.mha_clears_masks).
     clears_input_masks = False
     streaming: Optional[str] = "it mixes timesteps"
+    #: An Embedding layer's next layer in a Sequential model, when that layer looks the
+    #: embedding rows up itself where it can (``run_embedded``; executor.run_sequential),
+    #: and that layer's ``embedding``.
+    fused_next: Optional["Layer"] = None
+    embedding: Optional["Layer"] = None
 
     def __init__(self, class_name: str, name: str, config: dict, ctx: BuildContext):
         self.class_name = class_name
@@ -221,9 +227,10 @@ class Layer:
         self._weights: List[np.ndarray] = []
 
     # ----- config helpers -------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def where(self) -> str:
-        """``<file>: layer 'name' (Class)``: how messages about this layer begin."""
+        """``<file>: layer 'name' (Class)``: how messages about this layer begin (made once:
+        every call passes it to ``single``, and its name, class and file do not change)."""
         return f"{self.ctx.source}: layer {self.name!r} ({self.class_name})"
 
     def opt(self, key: str, default: Any = None) -> Any:

@@ -77,6 +77,8 @@ class Bidirectional(Layer):
                        not self.forward.time_major and not self.backward.time_major)
         if self.paired:
             fk.warm_pair(bk)
+            if self.embedding is not None:          # layers/containers.py Sequential
+                fk.warm_embedded(self.embedding.dtype)
 
     def run(self, inputs, mask, kwargs, ctx):
         return self.call(inputs, mask=mask, state_ctx=ctx, **kwargs), \
@@ -104,6 +106,27 @@ class Bidirectional(Layer):
             y = as_list(fwd.call(x, mask=mask, initial_state=fwd_states, state_ctx=state_ctx))
             y_rev = as_list(bwd.call(x, mask=mask, initial_state=bwd_states,
                                      state_ctx=state_ctx))
+        return self._merged(y, y_rev)
+
+    def run_embedded(self, ids, emb):
+        """``run`` on the output of Embedding layer ``emb`` (recurrent.RNN.run_embedded),
+        both halves in one call; None where the kernels cannot."""
+        if not self.paired or self.stateful:
+            return None
+        fwd, bwd = self.forward, self.backward
+        prepared = fwd.kernel.prepare_ids(ids, emb.table, emb.mask_zero, emb.out_of_range)
+        if prepared is None:
+            return None
+        (last, seq, final), (last_rev, seq_rev, final_rev) = fwd.kernel.run_pair_prepared(
+            bwd.kernel, prepared, (fwd.go_backwards, fwd.zero_output_for_mask),
+            (bwd.go_backwards, bwd.zero_output_for_mask), self.return_sequences)
+        y = self._merged(as_list(fwd.outputs(last, seq, final)),
+                         as_list(bwd.outputs(last_rev, seq_rev, final_rev)))
+        mask = ids != 0 if emb.mask_zero and self.return_sequences else None
+        return y, self.compute_mask(None, mask)
+
+    def _merged(self, y, y_rev):
+        """The layer's outputs from each half's."""
         out, out_rev = y[0], y_rev[0]
         if self.return_sequences:
             out_rev = out_rev[:, ::-1]

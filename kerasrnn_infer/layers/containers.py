@@ -11,7 +11,7 @@ from ..errors import ConfigError, UnsupportedError, WeightsError
 from ..executor import run_plan, run_sequential
 from ..graph import Graph, Ref
 from .base import Layer, WeightNode, WeightSlot, as_list, single
-from .core import InputLayer
+from .core import Embedding, InputLayer
 
 
 class TensorSpec(NamedTuple):
@@ -136,6 +136,12 @@ class Sequential(Container):
         if not built:
             raise ConfigError(f"{self.where}: Sequential model has no layers")
         self.layers = built
+        # an Embedding layer whose output only the next layer reads, a recurrent layer that
+        # can look the rows up itself where its kernel can (run_sequential; the kernel
+        # compiles that lookup at load, recurrent.RNN.build_weights)
+        for emb, nxt in zip(built, built[1:]):
+            if type(emb) is Embedding and hasattr(nxt, "run_embedded"):
+                emb.fused_next, nxt.embedding = nxt, emb
 
     @property
     def input_specs(self):

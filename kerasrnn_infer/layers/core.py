@@ -132,8 +132,16 @@ class Embedding(Layer):
             raise InputError(f"{self.where}: expects integer token ids, received dtype {x.dtype}")
         return x
 
+    def run(self, inputs, mask, kwargs, ctx):
+        if kwargs:
+            return super().run(inputs, mask, kwargs, ctx)
+        ids = self._ids(single(inputs, self.where))      # once for the output and the mask
+        return self._lookup(ids), (ids != 0 if self.mask_zero else None)
+
     def call(self, inputs, mask=None, training=None):
-        ids = self._ids(single(inputs, self.where))
+        return self._lookup(self._ids(single(inputs, self.where)))
+
+    def _lookup(self, ids):
         if ids.dtype.itemsize < 8:
             # one pass: seen unsigned, a negative id is out of range too (8-byte ids would
             # turn negative again as indices)
@@ -143,10 +151,23 @@ class Embedding(Layer):
             except IndexError:
                 pass                                    # reported below
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
-            bad = ids[(ids < 0) | (ids >= self.input_dim)].flat[0]
-            raise InputError(f"{self.where}: token id {bad} is outside the vocabulary "
-                             f"[0, {self.input_dim})")
+            self.out_of_range(ids[(ids < 0) | (ids >= self.input_dim)].flat[0])
         return self.table[ids]
+
+    def out_of_range(self, bad):
+        raise InputError(f"{self.where}: token id {bad} is outside the vocabulary "
+                         f"[0, {self.input_dim})")
+
+    def ids_for_kernel(self, inputs):
+        """The ids as a recurrent kernel looks them up itself (``feeds``: this layer's output
+        goes to that layer only; kernels/numba_rnn.py ``prepare_ids``): int32 or int64, as
+        ``call`` reads them; None when they are not a (batch, time) array of those."""
+        if not isinstance(inputs, np.ndarray) or inputs.ndim != 2:
+            return None
+        ids = self._ids(inputs)
+        if ids.dtype.itemsize < 8 or ids.dtype.kind == "b":
+            return ids if ids.dtype == np.int32 else ids.astype(np.int64)
+        return ids if ids.dtype == np.int64 else None
 
     def compute_mask(self, inputs, mask):
         if not self.mask_zero:

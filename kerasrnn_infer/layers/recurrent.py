@@ -141,6 +141,8 @@ class RNN(Layer):
                                   f"rows, the previous cell outputs {prev.units}")
         self.cell_weights = weights
         self.kernel = recurrent_kernel(self.specs, weights, self.ctx.jit, self.where)
+        if self.embedding is not None and hasattr(self.kernel, "warm_embedded"):
+            self.kernel.warm_embedded(self.embedding.dtype)     # containers.Sequential
 
     @property
     def input_features(self) -> int:
@@ -183,6 +185,23 @@ class RNN(Layer):
         if state_ctx is not None:
             state_ctx.save(self, final, last)
         return self.outputs(last, seq, final)
+
+    def run_embedded(self, ids, emb):
+        """``run`` on the output of Embedding layer ``emb`` for ``ids`` (its ``ids_for_kernel``)
+        without making it, where the kernel can look the rows up itself
+        (``prepare_ids``); None where it cannot (then: ``emb``, then ``run``). No initial
+        states, no state context."""
+        kernel = self.kernel
+        if self.time_major or self.stateful or not hasattr(kernel, "prepare_ids"):
+            return None
+        prepared = kernel.prepare_ids(ids, emb.table, emb.mask_zero, emb.out_of_range)
+        if prepared is None:
+            return None
+        last, seq, final = kernel.run_prepared(prepared, None, self.go_backwards,
+                                               self.return_sequences,
+                                               self.zero_output_for_mask)
+        mask = ids != 0 if emb.mask_zero and self.return_sequences else None
+        return self.outputs(last, seq, final), self.compute_mask(None, mask)
 
     def checked(self, x, mask):
         """(x, mask) checked against the layer and cast, batch-major."""
