@@ -670,3 +670,59 @@ def test_prepare_ids_is_prepare_of_the_looked_up_rows(pattern):
     for x, t in ((ids.astype(np.int16), table), (ids, table.astype(np.float64)),
                  (ids, np.asfortranarray(table)), (ids[:0], table), (ids[0], table)):
         assert kernel.prepare_ids(x, t, True, None) is None
+
+
+# ----- the compiled Dense layer --------------------------------------------------------------
+from kerasrnn_infer.kernels import _simd, numba_dense  # noqa: E402
+def _dense_model(units, activation, dtype="float32", use_bias=True, features=6, jit=True):
+    from _build import k3_layer, sequential  # noqa: I001
+    cfg = sequential([
+        k3_layer("InputLayer", "x", batch_shape=[None, None, features], dtype=dtype,
+                 sparse=False),
+        k3_layer("Dense", "dense", trainable=True, dtype=dtype, units=units,
+                 activation=activation, use_bias=use_bias)])
+    model = kri.model_from_json(json.dumps(cfg), jit=jit)
+    rng = np.random.default_rng(units)
+    weights = [rng.normal(0, 0.5, (features, units)).astype(dtype)]
+    if use_bias:
+        weights.append(rng.normal(0, 0.3, units).astype(dtype))
+    model.layers[0].set_weights(weights)
+    return model
+
+
+@pytest.mark.parametrize("activation", ["linear", "tanh", "sigmoid", "relu", "hard_sigmoid",
+                                        "softsign", "relu6"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_compiled_dense_layer_matches_the_numpy_one(activation, dtype):
+    """Every compiled activation, both dtypes, with and without a bias, on 2-D and 3-D inputs
+    (and a strided view): within 1e-6 of the NumPy layer (float64: 1e-12); narrow layers
+    over many rows (most of each packed panel unused) keep the NumPy layer's bits."""
+    rng = np.random.default_rng(len(activation))
+    for units, use_bias in ((1, True), (5, False), (40, True)):
+        fast = _dense_model(units, activation, dtype, use_bias)
+        slow = _dense_model(units, activation, dtype, use_bias, jit=False)
+        layer = fast.layers[0]
+        assert layer.compiled is not None and slow.layers[0].compiled is None
+        tol = 1e-6 if dtype == "float32" else 1e-12
+        for x in (rng.normal(0, 2, (1, 3, 6)), rng.normal(0, 2, (7, 4, 6)),
+                  rng.normal(0, 2, (5, 8, 12))[:, ::2, ::2]):
+            x = x.astype(dtype)
+            got, want = fast.predict(x), slow.predict(x)
+            assert got.shape == want.shape == x.shape[:2] + (units,)
+            np.testing.assert_allclose(got, want, atol=tol, rtol=0)
+            d = slow.layers[0]
+            direct = layer.call(x[:, 0])                # 2-D, as after a recurrent layer
+            np.testing.assert_allclose(direct, d.call(x[:, 0]), atol=tol, rtol=0)
+        limit = layer.compiled.max_rows
+        padded = -(-units // _simd.panel_width(np.dtype(dtype))) * _simd.panel_width(
+            np.dtype(dtype))                                    # the packed panels' columns
+        assert (limit == numba_dense.SMALL_ROWS) == (padded - units > padded / 4)
+        if limit == numba_dense.SMALL_ROWS:                         # then the NumPy layer
+            many = rng.normal(0, 2, (3, limit, 6)).astype(dtype)
+            np.testing.assert_array_equal(fast.predict(many), slow.predict(many))
+
+
+def test_dense_layers_without_a_compiled_form_keep_numpy():
+    for activation in ("softmax", "gelu", "elu", "swish"):
+        assert _dense_model(3, activation).layers[0].compiled is None
+    assert _dense_model(3, "tanh", "float16").layers[0].compiled is None

@@ -11,6 +11,7 @@ every layout it uses:
 - ``numba_rnn``: SimpleRNN, LSTM, GRU and ConvLSTM1D/2D cells compiled by numba (the ``jit``
   extra), with their own packed-weight product (``_simd``); ``jit_setting`` decides whether
   it is used at all;
+- ``numba_dense``: the Dense layer compiled (the ``jit`` extra), with the same product;
 - ``conv``: windows and padding for convolution and pooling layers.
 """
 
@@ -24,8 +25,8 @@ from ..errors import SettingError, UnsupportedError
 from .numpy_rnn import (DEFAULT_POLICY, ConvLSTMRecurrent, LayoutPolicy, NumpyRecurrent,
                         layout_policy)
 
-__all__ = ["DEFAULT_POLICY", "JIT_VARIABLE", "LayoutPolicy", "jit_setting", "layout_policy",
-           "recurrent_kernel"]
+__all__ = ["DEFAULT_POLICY", "JIT_VARIABLE", "LayoutPolicy", "dense_kernel", "jit_setting",
+           "layout_policy", "recurrent_kernel"]
 
 JIT_VARIABLE = "KERASRNN_INFER_JIT"
 _JIT_VALUES = {"auto": None, "1": True, "on": True, "true": True, "0": False, "off": False,
@@ -77,6 +78,22 @@ def recurrent_kernel(specs: Sequence[CellSpec], weights: Sequence[CellWeights],
         if numba_rnn.available() and numba_rnn.supports(specs):
             return numba_rnn.NumbaRecurrent(specs, weights)
     return NumpyRecurrent(specs, weights)
+
+
+def dense_kernel(kernel, bias, activation, dtype, jit: Optional[bool] = None,
+                 where: str = "Dense layer"):
+    """The compiled form of a Dense layer (``numba_dense.NumbaDense``: ``run(x)`` for 2-D
+    ``x``), or None: the layer's own NumPy maths (``jit`` off or auto without numba, an
+    activation or dtype it has no form for). ``jit`` as for ``jit_setting``."""
+    choice = jit_setting(jit)
+    if choice is False:
+        return None
+    from . import numba_rnn
+    _need_numba(numba_rnn, choice, where)
+    if not numba_rnn.available():
+        return None
+    from .numba_dense import dense_of
+    return dense_of(kernel, bias, activation, dtype)
 
 
 def _need_numba(numba_rnn, choice, where) -> None:

@@ -424,3 +424,23 @@ def embed(ids, table, mask_zero):
             for f in range(F):
                 dst[f] = row[f]
     return False, np.int64(0), mode, counts, order, reordered, xt, m
+
+
+@_jit
+def dense(x, P, bias, units, code, cst, fast):
+    """A Dense layer: activation ``code`` of ``x P + bias`` for ``x`` (m, K), ``P`` its
+    kernel packed (kernels/_simd.py ``pack``), as a new (m, units) array: the product of
+    ``project``, the activations of the gates."""
+    m = x.shape[0]
+    Z = np.empty((m, P.shape[0] * P.shape[2]), x.dtype)
+    mm(x, m, P, Z)
+    out = np.empty((m, units), x.dtype)
+    for i in range(m):
+        r = Z[i, :units]
+        for j in range(units):
+            r[j] += bias[j]
+        apply(code, r, cst, fast)
+        o = out[i]
+        for j in range(units):
+            o[j] = r[j]
+    return out

@@ -93,7 +93,8 @@ def _compiled():
 def _build():
     from . import _numba_impl
     return {"seq": _numba_impl.seq, "seq_two": _numba_impl.seq_two,
-            "classify": _numba_impl.classify, "embed": _numba_impl.embed}
+            "classify": _numba_impl.classify, "embed": _numba_impl.embed,
+            "dense": _numba_impl.dense}
 
 
 

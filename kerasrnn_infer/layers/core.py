@@ -8,6 +8,7 @@ import numpy as np
 from .. import activations, limits
 from ..dtypes import input_dtype
 from ..errors import ConfigError, InputError
+from ..kernels import dense_kernel
 from .base import Layer, WeightSlot, single
 
 _SMALL = 4096       # values: Dense's activation allocates below this, works in place above
@@ -87,12 +88,23 @@ class Dense(Layer):
     def build_weights(self, arrays):
         self.kernel = np.ascontiguousarray(arrays[0], self.dtype)
         self.bias = np.asarray(arrays[1], self.dtype) if self.use_bias else None
+        # the compiled form (the jit extra; kernels/numba_dense.py), compiled now, or None
+        self.compiled = dense_kernel(self.kernel, self.bias, self.act, self.dtype,
+                                     self.ctx.jit, self.where)
 
     def call(self, inputs, mask=None, training=None):
         x = self.cast_input(single(inputs, self.where))
         if x.ndim < 2 or x.shape[-1] != self.kernel.shape[0]:
             raise InputError(f"{self.where}: expects input (..., {self.kernel.shape[0]}), "
                              f"received shape {x.shape}")
+        compiled = self.compiled
+        if (compiled is not None and x.size and x.dtype == compiled.dtype and
+                x.size // x.shape[-1] <= compiled.max_rows):
+            rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            if not (rows.flags.c_contiguous and rows.flags.aligned):
+                rows = np.ascontiguousarray(rows)       # the compiled call's layout
+            y = compiled.run(rows)
+            return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (self.units,))
         y = np.dot(x, self.kernel) if x.ndim == 2 else np.matmul(x, self.kernel)
         if self.bias is not None:
             y += self.bias
