@@ -647,29 +647,51 @@ def test_embedded_lookup_leaves_layer_outputs_streaming_and_stateless_calls_alon
 
 
 @pytest.mark.parametrize("pattern", ["none", "right", "left", "gaps"])
-def test_prepare_ids_is_prepare_of_the_looked_up_rows(pattern):
-    """kernels/numba_rnn.py ``prepare_ids``: the input, mask and sample order ``prepare``
-    makes of ``table[ids]`` and ``ids != 0``, for int32 and int64 ids, contiguous or not,
-    with and without mask_zero; other id dtypes and other tables are declined (None)."""
+def test_the_compiled_lookup_is_prepare_of_the_looked_up_rows(pattern):
+    """kernels/_numba_impl.py ``embed``: the input, mask mode, mask or counts and sample
+    order that ``prepare`` makes of ``table[ids]`` and ``ids != 0``, for int32 and int64
+    ids, with and without mask_zero; ``run_ids`` gives ``run``'s bits on them, declines
+    other id dtypes, tables, stacked cells and what ``warm_embedded`` did not compile
+    (None)."""
+    from kerasrnn_infer.kernels import _numba_impl
     rng = np.random.default_rng(len(pattern))
     spec = _spec("lstm", False, 5, "float32")
     kernel = recurrent_kernel([spec], [_weights(spec, 4, rng)], jit=True)
     table = rng.normal(size=(30, 4)).astype(np.float32)
     ids = _ids(rng, 11, 8, pattern)
+    for dt in (np.int32, np.int64):                     # what layers/containers.py does
+        kernel.warm_embedded(np.float32, dt)
     for x in (ids, ids.astype(np.int32), np.asfortranarray(ids), np.repeat(ids, 2, 1)[:, ::2]):
         for mask_zero in (False, True):
-            got = kernel.prepare_ids(x, table, mask_zero, None)
-            want = kernel.prepare(table[x], (x != 0) if mask_zero else None)
-            np.testing.assert_array_equal(got[0], want[0])
-            assert got[1][0] == want[1][0]
-            for g, w in zip(got[1][1:], want[1][1:]):
-                np.testing.assert_array_equal(g, w)
-            assert (got[2] is None) == (want[2] is None)
-            if want[2] is not None:
-                np.testing.assert_array_equal(got[2], want[2])
+            mask = (x != 0) if mask_zero else None
+            bad, _, mode, counts, order, reordered, xt, m = _numba_impl.embed(
+                np.ascontiguousarray(x), table, mask_zero)
+            want_x, (want_mode, want_m, want_counts), want_order = kernel.prepare(table[x],
+                                                                                  mask)
+            assert not bad and mode == want_mode
+            np.testing.assert_array_equal(xt, want_x)
+            if mode == 1:
+                np.testing.assert_array_equal(m, want_m)
+            if mode == 2:
+                np.testing.assert_array_equal(counts, want_counts)
+            assert reordered == (want_order is not None)
+            if reordered:
+                np.testing.assert_array_equal(order, want_order)
+            for back, seqs in itertools.product((False, True), repeat=2):
+                got = kernel.run_ids(x, table, mask_zero, None, back, seqs, False)
+                _close(got, kernel.run(table[x], None, mask, back, seqs, False), 0)
     for x, t in ((ids.astype(np.int16), table), (ids, table.astype(np.float64)),
                  (ids, np.asfortranarray(table)), (ids[:0], table), (ids[0], table)):
-        assert kernel.prepare_ids(x, t, True, None) is None
+        assert kernel.run_ids(x, t, True, None, False, False, False) is None
+    specs = [spec, _spec("gru", True, 3, "float32")]
+    stacked = recurrent_kernel(specs, [_weights(specs[0], 4, rng), _weights(specs[1], 5, rng)],
+                               jit=True)
+    assert stacked.run_ids(ids, table, True, None, False, False, False) is None
+    spec64 = _spec("lstm", False, 5, "float64")
+    cold = recurrent_kernel([spec64], [_weights(spec64, 4, rng)], jit=True)
+    compiled = (np.dtype(np.int64), np.dtype(np.float64)) in numba_rnn._EMBED_SEQ
+    assert (cold.run_ids(ids, table.astype(np.float64), True, None, False, False, False)
+            is None) == (not compiled)
 
 
 # ----- the compiled Dense layer --------------------------------------------------------------

@@ -444,3 +444,19 @@ def dense(x, P, bias, units, code, cst, fast):
         for j in range(units):
             o[j] = r[j]
     return out
+
+
+@_jit
+def embed_seq(ids, table, mask_zero, a, b, two):
+    """``embed`` then ``seq`` on what it made: ``seq(*a)`` (and ``seq(*b)`` when ``two``, the
+    halves of a Bidirectional layer) with its input, mask, counts and mode in place of
+    ``a``'s (and ``b``'s) placeholders for them; one call from Python for the lookup and the
+    recurrent loops. Returns (bad, value, mode, order, reordered) as ``embed``: when ``bad``
+    nothing has run."""
+    bad, value, mode, counts, order, reordered, xt, m = embed(ids, table, mask_zero)
+    if not bad:
+        mask = m if mode == 1 else a[9]
+        seq(*(a[:2] + (xt,) + a[3:9] + (mask, counts) + a[11:17] + (mode,) + a[18:]))
+        if two:
+            seq(*(b[:2] + (xt,) + b[3:9] + (mask, counts) + b[11:17] + (mode,) + b[18:]))
+    return bad, value, mode, order, reordered

@@ -93,7 +93,7 @@ def _compiled():
 def _build():
     from . import _numba_impl
     return {"seq": _numba_impl.seq, "seq_two": _numba_impl.seq_two,
-            "classify": _numba_impl.classify, "embed": _numba_impl.embed,
+            "classify": _numba_impl.classify, "embed_seq": _numba_impl.embed_seq,
             "dense": _numba_impl.dense}
 
 
@@ -186,13 +186,24 @@ class _Cell:
                 chunk, self.geo if geo is None else geo)
 
     @staticmethod
-    def results(args):
+    def results(args, mode=None):
         """(last output, sequence in processing order or None, states) once ``seq`` has run
-        on ``args``."""
-        states, seq, last, mode, want_seq = args[8], args[12], args[13], args[17], args[18]
-        if not mode:
+        on ``args`` (with mask ``mode`` when given: ``args_embedded``)."""
+        states, seq, last, want_seq = args[8], args[12], args[13], args[18]
+        if not (args[17] if mode is None else mode):
             last = states[0].copy()
         return last, (seq if want_seq else None), list(states)
+
+    def args_embedded(self, b, T, go_backwards, return_sequences, zero_out):
+        """``args`` for ``_numba_impl.embed_seq``: the input, mask, counts and mode are
+        placeholders it replaces; ``last`` is made whatever the mode turns out to be."""
+        u, dt = self.units, self.dtype
+        seq = np.empty((b, T, u), dt) if return_sequences else self.empty3
+        chunk = max(1, min(T, CHUNK_VALUES // (b * self.width)))
+        return (self.kind, self.reset_after, self.empty3, self.W, self.b_in, self.rec,
+                self.U_h, self.b_rec, np.zeros((self.n_states, b, u), dt), _NO_MASK,
+                _NO_COUNTS, go_backwards, seq, np.zeros((b, u), dt), zero_out, self.act,
+                self.ract, 0, return_sequences, self.cst, self.fast, chunk, self.geo)
 
     def run(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output,
             geo=None):
@@ -217,7 +228,7 @@ _NO_COUNTS = np.zeros(1, np.int64)
 _UNMASKED = (0, _NO_MASK, _NO_COUNTS)
 _CLASSIFY = None        # classify's entry point for C-contiguous bool masks (see _Cell.bind)
 _ID_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
-_EMBED: dict = {}       # embed's entry points by (ids, table) dtypes, C-contiguous arrays
+_EMBED_SEQ: dict = {}   # embed_seq's entry points by (ids, table) dtypes (C-contiguous arrays)
 
 
 def _masking(mask):
@@ -282,41 +293,76 @@ class NumbaRecurrent:
         return xt, masking, order
 
     # ----- an Embedding layer's output, made in the compiled call -----------------------------
-    def warm_embedded(self, table_dtype) -> None:
-        """Compile (or load from the disk cache) ``prepare_ids`` for int32 and int64 ids
-        and this table dtype now, at load (layers/containers.py: an Embedding layer feeding
-        this one)."""
+    def warm_embedded(self, table_dtype, ids_dtype) -> None:
+        """Compile (or load from the disk cache) ``run_ids`` and ``run_pair_ids`` for ids of
+        ``ids_dtype`` (int32 or int64: the model's input, layers/containers.py) and this
+        table dtype now, at load. Other id dtypes are declined (``run_ids``: None), never
+        compiled inside a call: each form of the lookup and loops together is seconds to
+        compile."""
+        if np.dtype(ids_dtype) not in _ID_DTYPES:
+            return
+        ids = np.array([[1, 2], [2, 0]], ids_dtype)
         table = np.zeros((3, self.cells[0].features), table_dtype)
-        for dt in _ID_DTYPES:
+        if not self._takes_ids(ids, table) or len(self.cells) != 1:
+            return
+        one = self.cells[0].args_embedded(2, 2, False, True, False)
+        key = (ids.dtype, table.dtype)
+        if key not in _EMBED_SEQ:
+            embed_seq = _compiled()["embed_seq"]
             for mask_zero in (False, True):
-                self.prepare_ids(np.array([[1, 2], [2, 0]], dt), table, mask_zero, None)
+                embed_seq(ids, table, mask_zero, one, one, False)
+            _EMBED_SEQ[key] = _entry_point(embed_seq, (ids, table, True, one, one, False))
 
-    def prepare_ids(self, ids, table, mask_zero, out_of_range):
-        """``prepare`` of the Embedding output ``table[ids]`` with its mask (``ids != 0``
-        when ``mask_zero``) without making either: one compiled call looks the rows up,
-        time-major, in the sample order the mask gives (``_numba_impl.embed``). None when
-        the call cannot take these arrays (then: the Embedding layer, then ``run``);
-        ``out_of_range(id)`` raises for an id outside the table."""
-        if not (ids.ndim == 2 and ids.dtype in _ID_DTYPES and ids.size and
+    def _takes_ids(self, ids, table) -> bool:
+        return (ids.ndim == 2 and ids.dtype in _ID_DTYPES and ids.size > 0 and
                 table.dtype == self.dtype and table.flags.c_contiguous and
-                table.flags.aligned and table.shape[1] == self.cells[0].features):
+                table.flags.aligned and table.shape[1] == self.cells[0].features)
+
+    def _embed_seq(self, ids, table, mask_zero, one, two, both, out_of_range):
+        """``_numba_impl.embed_seq``'s entry point (``warm_embedded``): (mode, order or
+        None), or None where it is not compiled for these dtypes."""
+        call = _EMBED_SEQ.get((ids.dtype, table.dtype))
+        if call is None:
             return None
         if not (ids.flags.c_contiguous and ids.flags.aligned):
             ids = np.ascontiguousarray(ids)             # the entry point's layout (bind)
-        key = (ids.dtype, table.dtype)
-        call = _EMBED.get(key)
-        if call is None:                                # the first call, then bound
-            embed = _compiled()["embed"]
-            res = embed(ids, table, bool(mask_zero))
-            _EMBED[key] = _entry_point(embed, (ids, table, bool(mask_zero)))
-        else:
-            res = call(ids, table, bool(mask_zero))
-        bad, value, mode, counts, order, reordered, xt, m = res
+        bad, value, mode, order, reordered = call(ids, table, bool(mask_zero), one, two, both)
         if bad:
             out_of_range(int(value))
-        if mode == 0:
-            return xt, _UNMASKED, None
-        return xt, (mode, m if mode == 1 else _NO_MASK, counts), (order if reordered else None)
+        return mode, (order if reordered else None)
+
+    def run_ids(self, ids, table, mask_zero, out_of_range, go_backwards, return_sequences,
+                zero_output_for_mask):
+        """``run`` on the Embedding output ``table[ids]`` with its mask (``ids != 0`` when
+        ``mask_zero``), without making either: one compiled call looks the rows up,
+        time-major, in the sample order the mask gives, and runs the cell
+        (``_numba_impl.embed_seq``). None when it cannot take these arrays or this layer
+        (stacked cells; then: the Embedding layer, then ``run``); ``out_of_range(id)`` raises
+        for an id outside the table."""
+        if len(self.cells) != 1 or not self._takes_ids(ids, table):
+            return None
+        cell = self.cells[0]
+        one = cell.args_embedded(*ids.shape, go_backwards, return_sequences,
+                                 zero_output_for_mask)
+        done = self._embed_seq(ids, table, mask_zero, one, one, False, out_of_range)
+        if done is None:
+            return None
+        return _unsorted(done[1], *_Cell.results(one, done[0]))
+
+    def run_pair_ids(self, other, ids, table, mask_zero, out_of_range, options,
+                     other_options, return_sequences):
+        """``run_pair`` (``pairs_with``) on the Embedding output ``table[ids]``, as
+        ``run_ids``: the lookup and both halves in one compiled call."""
+        if not self._takes_ids(ids, table):
+            return None
+        b, T = ids.shape
+        one = self.cells[0].args_embedded(b, T, options[0], return_sequences, options[1])
+        two = other.cells[0].args_embedded(b, T, other_options[0], return_sequences,
+                                           other_options[1])
+        done = self._embed_seq(ids, table, mask_zero, one, two, True, out_of_range)
+        if done is None:
+            return None
+        return tuple(_unsorted(done[1], *_Cell.results(a, done[0])) for a in (one, two))
 
     def run(self, x, initial_states, mask, go_backwards, return_sequences,
             zero_output_for_mask, prev_output=None):
@@ -329,7 +375,7 @@ class NumbaRecurrent:
 
     def run_prepared(self, prepared, initial_states, go_backwards, return_sequences,
                      zero_output_for_mask, prev_output=None):
-        """``run`` from what ``prepare`` (or ``prepare_ids``) made of a non-empty input."""
+        """``run`` from what ``prepare`` made of a non-empty input."""
         xt, masking, order = prepared
         if order is not None:
             if initial_states is not None:
@@ -381,8 +427,7 @@ class NumbaRecurrent:
                                       return_sequences)
 
     def run_pair_prepared(self, other, prepared, options, other_options, return_sequences):
-        """``run_pair`` from what ``prepare`` (or ``prepare_ids``) made of a non-empty
-        input."""
+        """``run_pair`` from what ``prepare`` made of a non-empty input."""
         xt, masking, order = prepared
         one = self.cells[0].args(xt, None, masking, options[0], return_sequences, options[1],
                                  None)

@@ -215,6 +215,7 @@ class Layer:
     #: and that layer's ``embedding``.
     fused_next: Optional["Layer"] = None
     embedding: Optional["Layer"] = None
+    embedding_ids: Optional[np.dtype] = None      # the dtype of the ids it will look up
 
     def __init__(self, class_name: str, name: str, config: dict, ctx: BuildContext):
         self.class_name = class_name

@@ -78,7 +78,7 @@ class Bidirectional(Layer):
         if self.paired:
             fk.warm_pair(bk)
             if self.embedding is not None:          # layers/containers.py Sequential
-                fk.warm_embedded(self.embedding.dtype)
+                fk.warm_embedded(self.embedding.dtype, self.embedding_ids)
 
     def run(self, inputs, mask, kwargs, ctx):
         return self.call(inputs, mask=mask, state_ctx=ctx, **kwargs), \
@@ -114,14 +114,14 @@ class Bidirectional(Layer):
         if not self.paired or self.stateful:
             return None
         fwd, bwd = self.forward, self.backward
-        prepared = fwd.kernel.prepare_ids(ids, emb.table, emb.mask_zero, emb.out_of_range)
-        if prepared is None:
+        res = fwd.kernel.run_pair_ids(bwd.kernel, ids, emb.table, emb.mask_zero,
+                                      emb.out_of_range,
+                                      (fwd.go_backwards, fwd.zero_output_for_mask),
+                                      (bwd.go_backwards, bwd.zero_output_for_mask),
+                                      self.return_sequences)
+        if res is None:
             return None
-        (last, seq, final), (last_rev, seq_rev, final_rev) = fwd.kernel.run_pair_prepared(
-            bwd.kernel, prepared, (fwd.go_backwards, fwd.zero_output_for_mask),
-            (bwd.go_backwards, bwd.zero_output_for_mask), self.return_sequences)
-        y = self._merged(as_list(fwd.outputs(last, seq, final)),
-                         as_list(bwd.outputs(last_rev, seq_rev, final_rev)))
+        y = self._merged(as_list(fwd.outputs(*res[0])), as_list(bwd.outputs(*res[1])))
         mask = ids != 0 if emb.mask_zero and self.return_sequences else None
         return y, self.compute_mask(None, mask)
 

@@ -11,7 +11,7 @@ from ..errors import ConfigError, UnsupportedError, WeightsError
 from ..executor import run_plan, run_sequential
 from ..graph import Graph, Ref
 from .base import Layer, WeightNode, WeightSlot, as_list, single
-from .core import Embedding, InputLayer
+from .core import Embedding, InputLayer, kernel_ids
 
 
 class TensorSpec(NamedTuple):
@@ -139,9 +139,13 @@ class Sequential(Container):
         # an Embedding layer whose output only the next layer reads, a recurrent layer that
         # can look the rows up itself where its kernel can (run_sequential; the kernel
         # compiles that lookup at load, recurrent.RNN.build_weights)
-        for emb, nxt in zip(built, built[1:]):
+        for k, (emb, nxt) in enumerate(zip(built, built[1:])):
             if type(emb) is Embedding and hasattr(nxt, "run_embedded"):
                 emb.fused_next, nxt.embedding = nxt, emb
+                # the ids it will see: the model's input, cast to its dtype (Model._feeds)
+                first = self.input_specs[0].dtype if k == 0 else None
+                nxt.embedding_ids = kernel_ids(np.int32 if first is None or
+                                               first.kind not in "iub" else first)
 
     @property
     def input_specs(self):

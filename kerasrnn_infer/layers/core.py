@@ -171,15 +171,17 @@ class Embedding(Layer):
                          f"[0, {self.input_dim})")
 
     def ids_for_kernel(self, inputs):
-        """The ids as a recurrent kernel looks them up itself (``feeds``: this layer's output
-        goes to that layer only; kernels/numba_rnn.py ``prepare_ids``): int32 or int64, as
-        ``call`` reads them; None when they are not a (batch, time) array of those."""
+        """The ids as a recurrent kernel looks them up itself (``fused_next``: this layer's
+        output goes to that layer only; kernels/numba_rnn.py ``run_ids``): int32 or int64
+        (``kernel_ids``), as ``call`` reads them; None when they are not a (batch, time)
+        array of numbers."""
         if not isinstance(inputs, np.ndarray) or inputs.ndim != 2:
             return None
         ids = self._ids(inputs)
-        if ids.dtype.itemsize < 8 or ids.dtype.kind == "b":
-            return ids if ids.dtype == np.int32 else ids.astype(np.int64)
-        return ids if ids.dtype == np.int64 else None
+        if ids.dtype == np.uint64:          # past int64's range: the layer's own message
+            return None
+        want = kernel_ids(ids.dtype)
+        return ids if ids.dtype == want else ids.astype(want)
 
     def compute_mask(self, inputs, mask):
         if not self.mask_zero:
@@ -189,6 +191,16 @@ class Embedding(Layer):
     def describe(self):
         masks = ", mask_zero" if self.mask_zero else ""
         return f"vocab={self.input_dim}, dim={self.output_dim}{masks}"
+
+
+def kernel_ids(dtype) -> np.dtype:
+    """The dtype ``Embedding.ids_for_kernel`` gives ids of ``dtype``: int64 for int64,
+    uint32 and uint64 (their values may not fit int32), else int32 (floats are cast to
+    int32 as the layer casts them)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" and dtype.itemsize >= 8 - (dtype.kind == "u") * 4:
+        return np.dtype(np.int64)
+    return np.dtype(np.int32)
 
 
 class Masking(Layer):

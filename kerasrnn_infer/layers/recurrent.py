@@ -142,7 +142,8 @@ class RNN(Layer):
         self.cell_weights = weights
         self.kernel = recurrent_kernel(self.specs, weights, self.ctx.jit, self.where)
         if self.embedding is not None and hasattr(self.kernel, "warm_embedded"):
-            self.kernel.warm_embedded(self.embedding.dtype)     # containers.Sequential
+            # containers.Sequential
+            self.kernel.warm_embedded(self.embedding.dtype, self.embedding_ids)
 
     @property
     def input_features(self) -> int:
@@ -188,20 +189,18 @@ class RNN(Layer):
 
     def run_embedded(self, ids, emb):
         """``run`` on the output of Embedding layer ``emb`` for ``ids`` (its ``ids_for_kernel``)
-        without making it, where the kernel can look the rows up itself
-        (``prepare_ids``); None where it cannot (then: ``emb``, then ``run``). No initial
-        states, no state context."""
+        without making it, where the kernel can look the rows up itself (``run_ids``); None
+        where it cannot (then: ``emb``, then ``run``). No initial states, no state
+        context."""
         kernel = self.kernel
-        if self.time_major or self.stateful or not hasattr(kernel, "prepare_ids"):
+        if self.time_major or self.stateful or not hasattr(kernel, "run_ids"):
             return None
-        prepared = kernel.prepare_ids(ids, emb.table, emb.mask_zero, emb.out_of_range)
-        if prepared is None:
+        res = kernel.run_ids(ids, emb.table, emb.mask_zero, emb.out_of_range,
+                             self.go_backwards, self.return_sequences, self.zero_output_for_mask)
+        if res is None:
             return None
-        last, seq, final = kernel.run_prepared(prepared, None, self.go_backwards,
-                                               self.return_sequences,
-                                               self.zero_output_for_mask)
         mask = ids != 0 if emb.mask_zero and self.return_sequences else None
-        return self.outputs(last, seq, final), self.compute_mask(None, mask)
+        return self.outputs(*res), self.compute_mask(None, mask)
 
     def checked(self, x, mask):
         """(x, mask) checked against the layer and cast, batch-major."""
