@@ -16,7 +16,10 @@ Python call per timestep. Within it:
   last: ``pad_sequences`` either way, Embedding ``mask_zero``) run the samples sorted by
   length, so that the samples active at a timestep are a leading block: only their products
   are computed, and timesteps where none is active cost nothing. Other masks compute every
-  product and keep the masked samples' states.
+  product and keep the masked samples' states;
+- an Embedding layer's output need not be made: ``run_ids`` and ``run_pair_ids`` look the
+  rows up inside the same compiled call, in the sample order the mask gives
+  (executor.run_sequential decides when).
 
 Numbers: the same formulas as the NumPy kernel (sigmoid as ``0.5 tanh(x / 2) + 0.5``); the
 float32 ``tanh`` differs from NumPy's by at most 2.4e-7 (kernels/_numba_impl.py), products
