@@ -66,9 +66,14 @@ def run_sequential(layers, feed: Tuple[Any, Any], collect: Optional[Dict[str, An
 def _call_embedded(emb, layer, inputs) -> Optional[Tuple[Any, Any]]:
     """``layer`` run on Embedding layer ``emb``'s output for ``inputs``, made inside its
     kernel (``run_embedded``), or None where it cannot be."""
+    ids = _guarded(emb, inputs, emb.ids_for_kernel, inputs)
+    return None if ids is None else _guarded(layer, inputs, layer.run_embedded, ids, emb)
+
+
+def _guarded(layer, inputs, fn, *args):
+    """``fn(*args)``, what escapes it reported as ``call_layer`` reports it, for ``layer``."""
     try:
-        ids = emb.ids_for_kernel(inputs)
-        return None if ids is None else layer.run_embedded(ids, emb)
+        return fn(*args)
     except KerasRnnInferError:
         raise
     except Exception as e:  # noqa: BLE001 - as call_layer

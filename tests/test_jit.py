@@ -748,3 +748,6 @@ def test_dense_layers_without_a_compiled_form_keep_numpy():
     for activation in ("softmax", "gelu", "elu", "swish"):
         assert _dense_model(3, activation).layers[0].compiled is None
     assert _dense_model(3, "tanh", "float16").layers[0].compiled is None
+    wide = numba_dense.MAX_INPUTS           # wider sums drift from BLAS's: NumPy's layer
+    assert _dense_model(3, "tanh", features=wide).layers[0].compiled is not None
+    assert _dense_model(3, "tanh", features=wide + 1).layers[0].compiled is None

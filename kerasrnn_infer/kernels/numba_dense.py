@@ -9,8 +9,9 @@ requests, another library's call just before) each costs many times its warm tim
 compiled call, whose product is the code the recurrent layer before it has just run,
 costs one trip. Results differ from the NumPy layer by float rounding only (products
 summed in another order with fused multiply-adds; the float32 ``tanh`` of the recurrent
-kernel, within 2.4e-7 of NumPy's): tests hold them within 1e-6 of it. Activations and
-dtypes outside the compiled set keep the NumPy layer.
+kernel, within 2.4e-7 of NumPy's): tests hold them within 1e-6 of it on inputs of unit
+scale (on larger values, a few float32 ulps of the output). Activations and dtypes outside
+the compiled set, and layers of more than MAX_INPUTS inputs, keep the NumPy layer.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ SMALL_ROWS = 64
 #: panel is 32 float32 columns with AVX-512: 3 units compute 32; 5000 rows of 32 inputs,
 #: 24 units 255 against 280 us, 16 units 293 against 193)
 MAX_PADDING = 0.25
+
+
+#: The most inputs (K) a compiled Dense layer takes: the packed product sums each output in
+#: one pass over K, where NumPy's BLAS keeps several partial sums, so the two drift apart as
+#: K grows (measured, float32, 17 rows of tanh- or relu-range inputs: at most 9.5e-7 apart
+#: up to 256 inputs, 1.3-1.7e-6 at 512, 2.5e-6 at 1024); wider layers keep NumPy
+MAX_INPUTS = 256
 
 
 class NumbaDense:
@@ -64,8 +72,10 @@ class NumbaDense:
 
 
 def dense_of(kernel, bias, activation, dtype) -> Optional[NumbaDense]:
-    """The compiled form of a Dense layer, or None where it has none (activation, dtype)."""
+    """The compiled form of a Dense layer, or None where it has none (activation, dtype,
+    more than MAX_INPUTS inputs)."""
     code = numba_rnn.ACTIVATIONS.get(activation)
-    if code is None or np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+    if (code is None or np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64))
+            or kernel.shape[0] > MAX_INPUTS):
         return None
     return NumbaDense(kernel, bias, code, dtype)

@@ -302,7 +302,7 @@ class NumbaRecurrent:
         table dtype now, at load. Other id dtypes are declined (``run_ids``: None), never
         compiled inside a call: each form of the lookup and loops together is seconds to
         compile."""
-        if np.dtype(ids_dtype) not in _ID_DTYPES:
+        if ids_dtype is None or np.dtype(ids_dtype) not in _ID_DTYPES:
             return
         ids = np.array([[1, 2], [2, 0]], ids_dtype)
         table = np.zeros((3, self.cells[0].features), table_dtype)
@@ -328,7 +328,7 @@ class NumbaRecurrent:
         if call is None:
             return None
         if not (ids.flags.c_contiguous and ids.flags.aligned):
-            ids = np.ascontiguousarray(ids)             # the entry point's layout (bind)
+            ids = np.array(ids, order="C")              # the entry point's layout (bind)
         bad, value, mode, order, reordered = call(ids, table, bool(mask_zero), one, two, both)
         if bad:
             out_of_range(int(value))

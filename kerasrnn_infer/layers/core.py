@@ -3,6 +3,8 @@ nothing at inference (Dropout and its family, ActivityRegularization)."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from .. import activations, limits
@@ -102,7 +104,7 @@ class Dense(Layer):
                 x.size // x.shape[-1] <= compiled.max_rows):
             rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
             if not (rows.flags.c_contiguous and rows.flags.aligned):
-                rows = np.ascontiguousarray(rows)       # the compiled call's layout
+                rows = np.array(rows, order="C")        # the compiled call's layout
             y = compiled.run(rows)
             return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (self.units,))
         y = np.dot(x, self.kernel) if x.ndim == 2 else np.matmul(x, self.kernel)
@@ -178,9 +180,9 @@ class Embedding(Layer):
         if not isinstance(inputs, np.ndarray) or inputs.ndim != 2:
             return None
         ids = self._ids(inputs)
-        if ids.dtype == np.uint64:          # past int64's range: the layer's own message
-            return None
         want = kernel_ids(ids.dtype)
+        if want is None:
+            return None
         return ids if ids.dtype == want else ids.astype(want)
 
     def compute_mask(self, inputs, mask):
@@ -193,12 +195,15 @@ class Embedding(Layer):
         return f"vocab={self.input_dim}, dim={self.output_dim}{masks}"
 
 
-def kernel_ids(dtype) -> np.dtype:
-    """The dtype ``Embedding.ids_for_kernel`` gives ids of ``dtype``: int64 for int64,
-    uint32 and uint64 (their values may not fit int32), else int32 (floats are cast to
-    int32 as the layer casts them)."""
+def kernel_ids(dtype) -> Optional[np.dtype]:
+    """The dtype ``Embedding.ids_for_kernel`` gives ids of ``dtype``: int64 for int64 and
+    uint32 (whose values may not fit int32), None for uint64 (past int64's range: the
+    layer's own lookup and message), else int32 (floats are cast to int32 as the layer
+    casts them)."""
     dtype = np.dtype(dtype)
-    if dtype.kind in "iu" and dtype.itemsize >= 8 - (dtype.kind == "u") * 4:
+    if dtype == np.uint64:
+        return None
+    if dtype == np.int64 or dtype == np.uint32:
         return np.dtype(np.int64)
     return np.dtype(np.int32)
 
