@@ -426,11 +426,15 @@ def embed(ids, table, mask_zero):
     return False, np.int64(0), mode, counts, order, reordered, xt, m
 
 
+SOFTMAX = 8          # dense's code for a softmax over each row (the others: ``apply``'s)
+
+
 @_jit
 def dense(x, P, bias, units, code, cst, fast):
     """A Dense layer: activation ``code`` of ``x P + bias`` for ``x`` (m, K), ``P`` its
     kernel packed (kernels/_simd.py ``pack``), as a new (m, units) array: the product of
-    ``project``, the activations of the gates."""
+    ``project``, the activations of the gates, or (``code`` SOFTMAX) each row's softmax as
+    activations.softmax computes it (exp of the row less its maximum, over their sum)."""
     m = x.shape[0]
     Z = np.empty((m, P.shape[0] * P.shape[2]), x.dtype)
     mm(x, m, P, Z)
@@ -439,10 +443,21 @@ def dense(x, P, bias, units, code, cst, fast):
         r = Z[i, :units]
         for j in range(units):
             r[j] += bias[j]
-        apply(code, r, cst, fast)
         o = out[i]
-        for j in range(units):
-            o[j] = r[j]
+        if code == SOFTMAX:
+            top = r[0]
+            for j in range(1, units):
+                top = max(top, r[j])
+            total = r.dtype.type(0.0)
+            for j in range(units):
+                o[j] = math.exp(r[j] - top)
+                total += o[j]
+            for j in range(units):
+                o[j] /= total
+        else:
+            apply(code, r, cst, fast)
+            for j in range(units):
+                o[j] = r[j]
     return out
 
 
