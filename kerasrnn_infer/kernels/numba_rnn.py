@@ -167,12 +167,13 @@ class _Cell:
         self.call = _entry_point(self.seq, self.first_args)
 
     def args(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output,
-             geo=None):
+             geo=None, size=None):
         """The arguments of ``seq`` for one cell over ``xt`` (time, batch, features),
         time-major; ``masking`` from ``_masking``. ConvLSTM: ``xt`` (time, rows, >= 4
         filters) is the input projection and ``geo`` the map's geometry
-        (``NumbaConvLSTM``)."""
-        T, b = xt.shape[:2]
+        (``NumbaConvLSTM``). ``size``: (time, batch) when ``xt`` is a placeholder
+        (``args_embedded``)."""
+        T, b = xt.shape[:2] if size is None else size
         u, dt = self.units, self.dtype
         # (n_states, b, u), a new array
         states = np.zeros((self.n_states, b, u), dt) if init is None else np.array(init, dt)
@@ -199,14 +200,10 @@ class _Cell:
 
     def args_embedded(self, b, T, go_backwards, return_sequences, zero_out):
         """``args`` for ``_numba_impl.embed_seq``: the input, mask, counts and mode are
-        placeholders it replaces; ``last`` is made whatever the mode turns out to be."""
-        u, dt = self.units, self.dtype
-        seq = np.empty((b, T, u), dt) if return_sequences else self.empty3
-        chunk = max(1, min(T, CHUNK_VALUES // (b * self.width)))
-        return (self.kind, self.reset_after, self.empty3, self.W, self.b_in, self.rec,
-                self.U_h, self.b_rec, np.zeros((self.n_states, b, u), dt), _NO_MASK,
-                _NO_COUNTS, go_backwards, seq, np.zeros((b, u), dt), zero_out, self.act,
-                self.ract, 0, return_sequences, self.cst, self.fast, chunk, self.geo)
+        placeholders it replaces (``_EMBEDDED``: a mode that makes ``last`` whatever the
+        mode turns out to be)."""
+        return self.args(self.empty3, None, _EMBEDDED, go_backwards, return_sequences,
+                         zero_out, None, size=(T, b))
 
     def run(self, xt, init, masking, go_backwards, return_sequences, zero_out, prev_output,
             geo=None):
@@ -229,6 +226,7 @@ def _entry_point(dispatcher, args):
 _NO_MASK = np.ones((1, 1), bool)
 _NO_COUNTS = np.zeros(1, np.int64)
 _UNMASKED = (0, _NO_MASK, _NO_COUNTS)
+_EMBEDDED = (-1, _NO_MASK, _NO_COUNTS)  # args_embedded: embed_seq puts the mode in
 _CLASSIFY = None        # classify's entry point for C-contiguous bool masks (see _Cell.bind)
 _ID_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 _EMBED_SEQ: dict = {}   # embed_seq's entry points by (ids, table) dtypes (C-contiguous arrays)
@@ -373,13 +371,7 @@ class NumbaRecurrent:
         if b == 0 or T == 0:
             return self.numpy.run(x, initial_states, mask, go_backwards, return_sequences,
                                   zero_output_for_mask, prev_output)
-        return self.run_prepared(self.prepare(x, mask), initial_states, go_backwards,
-                                 return_sequences, zero_output_for_mask, prev_output)
-
-    def run_prepared(self, prepared, initial_states, go_backwards, return_sequences,
-                     zero_output_for_mask, prev_output=None):
-        """``run`` from what ``prepare`` made of a non-empty input."""
-        xt, masking, order = prepared
+        xt, masking, order = self.prepare(x, mask)
         if order is not None:
             if initial_states is not None:
                 initial_states = [s[order] for s in initial_states]
@@ -426,12 +418,7 @@ class NumbaRecurrent:
             return (self.run(x, None, mask, options[0], return_sequences, options[1]),
                     other.run(x, None, mask, other_options[0], return_sequences,
                               other_options[1]))
-        return self.run_pair_prepared(other, self.prepare(x, mask), options, other_options,
-                                      return_sequences)
-
-    def run_pair_prepared(self, other, prepared, options, other_options, return_sequences):
-        """``run_pair`` from what ``prepare`` made of a non-empty input."""
-        xt, masking, order = prepared
+        xt, masking, order = self.prepare(x, mask)
         one = self.cells[0].args(xt, None, masking, options[0], return_sequences, options[1],
                                  None)
         two = other.cells[0].args(xt, None, masking, other_options[0], return_sequences,

@@ -143,9 +143,7 @@ class Sequential(Container):
             if type(emb) is Embedding and hasattr(nxt, "run_embedded"):
                 emb.fused_next, nxt.embedding = nxt, emb
                 # the ids it will see: the model's input, cast to its dtype (Model._feeds)
-                first = self.input_specs[0].dtype if k == 0 else None
-                nxt.embedding_ids = kernel_ids(np.int32 if first is None or
-                                               first.kind not in "iub" else first)
+                nxt.embedding_ids = kernel_ids(self.input_specs[0].dtype if k == 0 else None)
 
     @property
     def input_specs(self):

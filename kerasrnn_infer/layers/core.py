@@ -199,7 +199,7 @@ def kernel_ids(dtype) -> Optional[np.dtype]:
     """The dtype ``Embedding.ids_for_kernel`` gives ids of ``dtype``: int64 for int64 and
     uint32 (whose values may not fit int32), None for uint64 (past int64's range: the
     layer's own lookup and message), else int32 (floats are cast to int32 as the layer
-    casts them)."""
+    casts them; so is any other input, and None: an input of unknown dtype)."""
     dtype = np.dtype(dtype)
     if dtype == np.uint64:
         return None
