@@ -9,6 +9,7 @@ bug in this library and says so (InternalError, naming the layer and the inputs'
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -78,6 +79,86 @@ def _guarded(layer, inputs, fn, *args):
         raise
     except Exception as e:  # noqa: BLE001 - as call_layer
         raise _failure(layer, inputs, e) from (None if isinstance(e, MemoryError) else e)
+
+
+def direct_plan(layers) -> Optional[Tuple[Tuple[Any, Any], ...]]:
+    """A Sequential model's direct path (``Layer.direct``), for the plain ``predict``: per
+    layer, or per Embedding layer and the recurrent layer that looks its rows up
+    (``Layer.looks_up_rows``; ``_call_embedded``), ``(layer, fn)``; inert layers left out;
+    then ``(None, quiet)``: whether no step raises NumPy floating-point warnings. None when
+    a layer has no direct form (then every call takes the general path,
+    ``run_sequential``)."""
+    steps: List[Tuple[Any, Any]] = []
+    quiet = True
+    skip = False
+    for k, layer in enumerate(layers):
+        if skip:
+            skip = False
+            continue
+        if layer.inert:
+            continue
+        nxt = layer.fused_next
+        if nxt is not None and layers[k + 1:k + 2] == [nxt] and nxt.looks_up_rows and \
+                nxt.direct() is not None:
+            steps.append((nxt, functools.partial(_embedded_step, layer, nxt)))
+            skip = True
+            continue
+        form = layer.direct()
+        if form is None:
+            return None
+        steps.append((layer, form[0]))
+        quiet = quiet and form[1]
+    return tuple(steps) + ((None, quiet),)
+
+
+def chain_plan(graph) -> Optional[Tuple[Tuple[Any, Any], ...]]:
+    """``direct_plan`` for a Functional graph that is a chain of layers, as Sequential's:
+    one input, one output, each call a layer (not an op) on the one output of the call
+    before it (the first: the input), with no other argument and the mask ``run_plan``
+    passes it (``auto_mask``), the last call the output. None for any other graph."""
+    if len(graph.input_keys) != 1 or len(graph.output_keys) != 1:
+        return None
+    prev, layers = graph.input_keys[0], []
+    for node in graph.plan:
+        arg = node.inputs[0] if isinstance(node.inputs, list) and len(node.inputs) == 1 \
+            else node.inputs
+        if arg != prev or set(node.kwargs) - {"training"} or not node.auto_mask or \
+                node.layer.is_op or node.layer.mask_args:
+            return None
+        prev = Ref(node.layer.name, node.call, 0)
+        layers.append(node.layer)
+    return direct_plan(layers) if layers and prev == graph.output_keys[0] else None
+
+
+def _embedded_step(emb, layer, x, mask):
+    """A direct step: ``layer`` on Embedding layer ``emb``'s output for ``x``, the rows
+    looked up by its kernel (quiet: compiled), or None where it cannot."""
+    return _call_embedded(emb, layer, x)
+
+
+def run_direct(plan, x) -> Any:
+    """``plan`` (``direct_plan``) on the array ``x``: the model's output, or None where a
+    step does not take what it is given (then the caller runs the general path: nothing
+    here keeps state). Errors as ``call_layer`` reports them."""
+    if not plan[-1][1]:
+        with np.errstate(all="ignore"):
+            return _direct_steps(plan, x)
+    return _direct_steps(plan, x)
+
+
+def _direct_steps(plan, x):
+    mask = None
+    for layer, fn in plan[:-1]:
+        try:
+            done = fn(x, mask)
+        except KerasRnnInferError:
+            raise
+        except Exception as e:  # noqa: BLE001 - as call_layer
+            raise _failure(layer, x, e) from (None if isinstance(e, MemoryError) else e)
+        if done is None:
+            return None
+        x, mask = done
+    return x
 
 
 def _bad_ref(where: str, r: Ref, env) -> str:

@@ -19,6 +19,7 @@ from .compat import Compat
 from .dtypes import as_strings, is_string
 from .errors import (ArgumentError, ConfigError, InputError, KerasRnnInferError, ModelFileError,
                      UnsupportedError)
+from .executor import run_direct
 from .formats import assign_weights, read_model_file
 from .kernels import jit_setting
 from .layers import build_layer
@@ -329,7 +330,8 @@ class Model:
                 raise InputError(f"model {self.name!r}: input {spec.name!r} has dtype "
                                  f"{arr.dtype}, expected numbers")
             else:
-                arr = arr.astype(spec.dtype, copy=False)
+                with np.errstate(invalid="ignore"):     # NaN to ints: as layers/core.py _ids
+                    arr = arr.astype(spec.dtype, copy=False)
             if not _shape_ok(arr, fixed, any_length):
                 want = "(" + ", ".join("None" if d is None else str(d)
                                        for d in spec.shape or ()) + ")"
@@ -404,6 +406,17 @@ class Model:
         ``max_queue_size``, ``workers``, ``use_multiprocessing`` (tf-keras's data-loading
         options) are accepted and have no effect; ``steps`` and ``callbacks`` are refused
         with :class:`ArgumentError`: x is arrays here, and no callbacks run."""
+        direct = self._root.direct_path
+        silent = verbose is None or verbose is False or (type(verbose) is int and verbose == 0)
+        if (direct is not None and type(x) is np.ndarray and outputs is None and silent and
+                batch_size is None and steps is None and callbacks is None and
+                not self._stateful and x.dtype == self._specs[0].dtype and
+                _shape_ok(x, self._fixed[0], False)):
+            # the plain call (one array, as the model expects it): the direct path
+            # (executor.direct_plan), without the general path's checks and loops
+            y = run_direct(direct, x)
+            if y is not None:
+                return y
         if steps is not None:
             raise ArgumentError(f"predict: steps={steps!r} counts the batches Keras draws from "
                                 f"a dataset or generator; kerasrnn_infer takes arrays: pass "

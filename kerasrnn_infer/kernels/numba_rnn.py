@@ -257,6 +257,7 @@ class NumbaRecurrent:
     inputs). Same interface as NumpyRecurrent."""
 
     name = "numba"
+    quiet = True            # raises no NumPy floating-point warnings (executor.run_direct)
 
     def __init__(self, specs: Sequence[CellSpec], weights: Sequence[CellWeights]):
         from .numpy_rnn import NumpyRecurrent
@@ -449,6 +450,7 @@ class NumbaConvLSTM:
     sequences as ``NumpyRecurrent``; same interface."""
 
     name = "numba"
+    quiet = False           # its input convolution is the NumPy kernel's
 
     def __init__(self, spec: CellSpec, weights: CellWeights):
         from . import conv as conv_k

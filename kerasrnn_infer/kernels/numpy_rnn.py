@@ -686,6 +686,7 @@ class ConvLSTMRecurrent:
     half (``ConvLSTMCell``)."""
 
     name = "numpy"
+    quiet = False           # NumPy floating-point warnings (executor.run_direct)
 
     def __init__(self, spec: CellSpec, weights: CellWeights):
         self.cell = ConvLSTMCell(spec)
@@ -718,6 +719,7 @@ class NumpyRecurrent:
     weights, and ``run`` over a sequence."""
 
     name = "numpy"
+    quiet = False           # NumPy floating-point warnings (executor.run_direct)
 
     def __init__(self, specs: Sequence[CellSpec], weights: Sequence[CellWeights]):
         cells: List[Cell] = []

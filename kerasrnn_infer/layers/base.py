@@ -215,6 +215,9 @@ class Layer:
     #: and that layer's ``embedding``.
     fused_next: Optional["Layer"] = None
     embedding: Optional["Layer"] = None
+    #: Whether ``run_embedded`` can look the rows up (its kernel has that form), with
+    #: ``direct`` an Embedding layer's direct step too (executor.direct_plan).
+    looks_up_rows = False
     embedding_ids: Optional[np.dtype] = None      # the dtype of the ids it will look up
 
     def __init__(self, class_name: str, name: str, config: dict, ctx: BuildContext):
@@ -440,6 +443,19 @@ class Layer:
         """The mask of the layer's output, as Keras's ``compute_mask``: the input mask when
         the layer supports masking, else None."""
         return mask if self.supports_masking else None
+
+    #: The layer returns its input unchanged at inference (Dropout and its family): a
+    #: model's direct path (``direct``) leaves it out.
+    inert = False
+
+    def direct(self) -> Optional[Tuple[Any, bool]]:
+        """This layer's direct form, for a model's direct path (executor.direct_plan: a plain
+        ``predict``, one array in, no state, nothing collected): ``(fn, quiet)``, ``fn(x,
+        mask)`` giving ``(output, output mask)`` as ``run`` does, or None where it does not
+        take this ``x`` (then the whole call takes the general path), ``quiet`` when ``fn``
+        raises no NumPy floating-point warning (else the path runs under ``np.errstate``,
+        as ``Model._run``). None: the layer has no direct form."""
+        return None
 
     def stream_block(self) -> Optional[str]:
         """None if the layer can run a sequence chunk by chunk, else why not."""

@@ -96,22 +96,41 @@ class Bidirectional(Layer):
             fwd_states, bwd_states = states[:half], states[half:]
         fwd, bwd = self.forward, self.backward
         if self.paired and not states and state_ctx is None:
-            x, mask = fwd.checked(x, mask)
-            (last, seq, final), (last_rev, seq_rev, final_rev) = fwd.kernel.run_pair(
-                bwd.kernel, x, mask, (fwd.go_backwards, fwd.zero_output_for_mask),
-                (bwd.go_backwards, bwd.zero_output_for_mask), self.return_sequences)
-            y = as_list(fwd.outputs(last, seq, final))
-            y_rev = as_list(bwd.outputs(last_rev, seq_rev, final_rev))
-        else:
-            y = as_list(fwd.call(x, mask=mask, initial_state=fwd_states, state_ctx=state_ctx))
-            y_rev = as_list(bwd.call(x, mask=mask, initial_state=bwd_states,
-                                     state_ctx=state_ctx))
+            return self._pair(*fwd.checked(x, mask))
+        y = as_list(fwd.call(x, mask=mask, initial_state=fwd_states, state_ctx=state_ctx))
+        y_rev = as_list(bwd.call(x, mask=mask, initial_state=bwd_states, state_ctx=state_ctx))
         return self._merged(y, y_rev)
+
+    def _pair(self, x, mask):
+        """Both halves in one kernel call (``paired``) on a checked input, merged."""
+        fwd, bwd = self.forward, self.backward
+        (last, seq, final), (last_rev, seq_rev, final_rev) = fwd.kernel.run_pair(
+            bwd.kernel, x, mask, (fwd.go_backwards, fwd.zero_output_for_mask),
+            (bwd.go_backwards, bwd.zero_output_for_mask), self.return_sequences)
+        return self._merged(as_list(fwd.outputs(last, seq, final)),
+                            as_list(bwd.outputs(last_rev, seq_rev, final_rev)))
+
+    def direct(self):
+        """``Layer.direct``: both halves in one kernel call (``paired``), on an input as
+        recurrent.RNN.direct takes it; one merged output."""
+        if not self.paired or self.stateful or self.return_state or self.merge_mode is None:
+            return None
+        return self._direct, self.forward.kernel.quiet and self.backward.kernel.quiet
+
+    def _direct(self, x, mask):
+        x = self.forward.cast_input(x)
+        if not self.forward.takes_as_is(x, mask):
+            return None
+        return self._pair(x, mask), (mask if self.return_sequences else None)
+
+    @property
+    def looks_up_rows(self):
+        return self.paired and not self.stateful
 
     def run_embedded(self, ids, emb):
         """``run`` on the output of Embedding layer ``emb`` (recurrent.RNN.run_embedded),
         both halves in one call; None where the kernels cannot."""
-        if not self.paired or self.stateful:
+        if not self.looks_up_rows:
             return None
         fwd, bwd = self.forward, self.backward
         res = fwd.kernel.run_pair_ids(bwd.kernel, ids, emb.table, emb.mask_zero,

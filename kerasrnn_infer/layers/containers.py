@@ -3,12 +3,13 @@ model's calls are planned by ``graph.Graph`` and run by ``executor.run_plan``.""
 
 from __future__ import annotations
 
+import functools
 from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from ..errors import ConfigError, UnsupportedError, WeightsError
-from ..executor import run_plan, run_sequential
+from ..executor import chain_plan, direct_plan, run_plan, run_sequential
 from ..graph import Graph, Ref
 from .base import Layer, WeightNode, WeightSlot, as_list, single
 from .core import Embedding, InputLayer, kernel_ids
@@ -34,6 +35,9 @@ class Container(Layer):
             raise ConfigError(f"{self.where}: {class_name} config has no 'layers' list")
         ctx.count_layer(len(self.entries), self.where)     # before building any of them
         ctx.layers -= len(self.entries)                    # build_layer counts each again
+
+    #: The model's direct path for a plain predict (executor.direct_plan), or None.
+    direct_path = None
 
     def weighted_layers(self) -> List[Layer]:
         return [l for l in self.layers if not isinstance(l, InputLayer)]
@@ -164,6 +168,12 @@ class Sequential(Container):
         (feed,) = feeds
         return [run_sequential(self.layers, feed, collect, ctx)]
 
+    @functools.cached_property
+    def direct_path(self):
+        """The layers' direct path (executor.direct_plan), or None: made on first use, from
+        the layers' configs alone (each step reads the layer's weights when it runs)."""
+        return direct_plan(self.layers)
+
     def call_with_mask(self, inputs, mask, ctx=None):
         return run_sequential(self.layers, (single(inputs, self.where), mask), None, ctx)
 
@@ -233,6 +243,11 @@ class Functional(Container):
 
     def run_model(self, feeds, collect=None, ctx=None):
         return run_plan(self.graph, feeds, collect, ctx)
+
+    @functools.cached_property
+    def direct_path(self):
+        """A chain of layers' direct path (executor.chain_plan), or None; as Sequential's."""
+        return chain_plan(self.graph)
 
     def call_with_mask(self, inputs, mask, ctx=None):
         xs = as_list(inputs)

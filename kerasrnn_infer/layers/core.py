@@ -50,6 +50,7 @@ class Identity(Layer):
 
     supports_masking = True
     streaming = None
+    inert = True
 
     def call(self, inputs, mask=None, training=None):
         return single(inputs, self.where)
@@ -99,6 +100,25 @@ class Dense(Layer):
         if x.ndim < 2 or x.shape[-1] != self.kernel.shape[0]:
             raise InputError(f"{self.where}: expects input (..., {self.kernel.shape[0]}), "
                              f"received shape {x.shape}")
+        return self._apply(x)
+
+    def direct(self):
+        """``Layer.direct``: ``call``; quiet with the compiled form (which runs NumPy's,
+        under ``np.errstate``, past its rows)."""
+        return self._direct, self.compiled is not None
+
+    def _direct(self, x, mask):
+        x = self.cast_input(x)
+        if x.ndim < 2 or x.shape[-1] != self.kernel.shape[0]:
+            return None
+        compiled = self.compiled
+        if compiled is not None and x.size // x.shape[-1] > compiled.max_rows:
+            with np.errstate(all="ignore"):
+                return self._apply(x), mask
+        return self._apply(x), mask
+
+    def _apply(self, x):
+        """The layer's output for a checked input of its dtype."""
         compiled = self.compiled
         if (compiled is not None and x.size and x.dtype == compiled.dtype and
                 x.size // x.shape[-1] <= compiled.max_rows):
@@ -141,7 +161,10 @@ class Embedding(Layer):
     def _ids(self, x):
         x = np.asarray(x)
         if x.dtype.kind == "f":
-            x = x.astype(np.int32)     # Keras casts non-integer ids to int32 (truncation)
+            # Keras casts non-integer ids to int32 (truncation); NaN and infinities become
+            # ids outside the vocabulary, reported as such (no NumPy warning on the way)
+            with np.errstate(invalid="ignore"):
+                x = x.astype(np.int32)
         elif x.dtype.kind not in "iub":
             raise InputError(f"{self.where}: expects integer token ids, received dtype {x.dtype}")
         return x
@@ -154,6 +177,13 @@ class Embedding(Layer):
 
     def call(self, inputs, mask=None, training=None):
         return self._lookup(self._ids(single(inputs, self.where)))
+
+    def direct(self):
+        """``Layer.direct``: ``run`` (a lookup, quiet)."""
+        return self._direct, True
+
+    def _direct(self, x, mask):
+        return self.run(x, mask, {}, None)
 
     def _lookup(self, ids):
         if ids.dtype.itemsize < 8:

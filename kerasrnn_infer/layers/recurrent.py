@@ -192,15 +192,40 @@ class RNN(Layer):
         without making it, where the kernel can look the rows up itself (``run_ids``); None
         where it cannot (then: ``emb``, then ``run``). No initial states, no state
         context."""
-        kernel = self.kernel
-        if self.time_major or self.stateful or not hasattr(kernel, "run_ids"):
+        if not self.looks_up_rows:
             return None
-        res = kernel.run_ids(ids, emb.table, emb.mask_zero, emb.out_of_range,
+        res = self.kernel.run_ids(ids, emb.table, emb.mask_zero, emb.out_of_range,
                              self.go_backwards, self.return_sequences, self.zero_output_for_mask)
         if res is None:
             return None
         mask = ids != 0 if emb.mask_zero and self.return_sequences else None
         return self.outputs(*res), self.compute_mask(None, mask)
+
+    def direct(self):
+        """``Layer.direct``: the kernel's ``run`` on an input ``checked`` would pass as it is
+        (``takes_as_is``; not time-major), without initial states; quiet with the compiled
+        kernel."""
+        if self.stateful or self.time_major or self.return_state:
+            return None
+        return self._direct, self.kernel.quiet
+
+    def takes_as_is(self, x, mask) -> bool:
+        """Whether ``x`` (cast) and ``mask`` pass ``checked`` as they are: rank 3, the
+        layer's features, the mask (or None) of x's (batch, time)."""
+        return x.ndim == 3 and x.shape[2] == self.input_features and (
+            mask is None or mask.shape == x.shape[:2])
+
+    def _direct(self, x, mask):
+        x = self.cast_input(x)
+        if not self.takes_as_is(x, mask):
+            return None
+        last, seq, _ = self.kernel.run(x, None, mask, self.go_backwards,
+                                       self.return_sequences, self.zero_output_for_mask)
+        return (seq, mask) if self.return_sequences else (last, None)
+
+    @property
+    def looks_up_rows(self):
+        return not (self.time_major or self.stateful) and hasattr(self.kernel, "run_ids")
 
     def checked(self, x, mask):
         """(x, mask) checked against the layer and cast, batch-major."""
@@ -246,3 +271,4 @@ class RNN(Layer):
             if getattr(self, key, False):
                 opts.append(key)
         return ", ".join(opts)
+
