@@ -100,7 +100,8 @@ def direct_plan(layers) -> Optional[Tuple[Tuple[Any, Any], ...]]:
         nxt = layer.fused_next
         if nxt is not None and layers[k + 1:k + 2] == [nxt] and nxt.looks_up_rows and \
                 nxt.direct() is not None:
-            steps.append((nxt, functools.partial(_embedded_step, layer, nxt)))
+            steps.append((nxt, nxt.direct_ids(layer, functools.partial(_embedded_step, layer,
+                                                                      nxt))))
             skip = True
             continue
         form = layer.direct()
@@ -132,8 +133,12 @@ def chain_plan(graph) -> Optional[Tuple[Tuple[Any, Any], ...]]:
 
 def _embedded_step(emb, layer, x, mask):
     """A direct step: ``layer`` on Embedding layer ``emb``'s output for ``x``, the rows
-    looked up by its kernel (quiet: compiled), or None where it cannot."""
-    return _call_embedded(emb, layer, x)
+    looked up by its kernel where it can, else the two layers in turn (as run_sequential;
+    quiet: the layer's kernel is compiled)."""
+    done = _call_embedded(emb, layer, x)
+    if done is None:
+        done = call_layer(layer, *call_layer(emb, x, mask, {}, None), {}, None)
+    return done
 
 
 def run_direct(plan, x) -> Any:

@@ -240,6 +240,9 @@ class Model:
         ``checkpoint`` file names as the latest)."""
         src = read_model_file(path)
         assign_weights(self._root, src)
+        # the direct path's one-frame steps hold the kernels they were made for (new weights:
+        # new kernels, which those steps hand to the layers' general steps): made again
+        vars(self._root).pop("direct_path", None)
         self._states.clear()
         if isinstance(path, (str, os.PathLike)):
             self._origin["weights"] = os.fspath(path)

@@ -20,7 +20,12 @@ from conftest import FIXTURES
 JITS = [False, True] if numba_rnn.available() else [False]
 SEQUENTIAL = ["dropouts", "embedding_bilstm_text", "embedding_gru_unmasked",
               "embedding_lstm_tagger", "float64", "float64_mixed", "mixed_float16",
-              "rnn_no_bias"]
+              "rnn_no_bias", "embedding_bilstm_classifier", "embedding_gru_classifier",
+              "bigru_float_head", "embedding_td_repeat", "normalization",
+              "graph_nested_sequential"]
+#: compiled, every step is a kernel's one frame (numba_rnn / numba_dense ``direct*``)
+ONE_FRAME = {"embedding_bilstm_classifier": "direct_ids", "embedding_gru_classifier":
+             "direct_ids", "bigru_float_head": "direct_pair", "dropouts": "direct"}
 
 
 def _spy(monkeypatch):
@@ -52,11 +57,11 @@ def test_a_plain_predict_takes_the_direct_path_with_the_general_paths_bits(case,
     seen = _spy(monkeypatch)
     x = io["in/0"]
     got = model.predict(x)
-    if model._root.direct_path is None:
-        # the NumPy Bidirectional runs its halves apart: no direct form
-        assert case == "embedding_bilstm_text" and not jit and seen == []
-        return
     assert seen == [True]
+    if jit and case in ONE_FRAME:
+        names = [fn.__qualname__ for _, fn in model._root.direct_path[:-1]]
+        assert names[0].endswith(f".{ONE_FRAME[case]}.<locals>.step"), names
+        assert all(n.endswith(".<locals>.step") for n in names), names
     want = _general(model, x)
     assert seen == [True] and got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
@@ -111,6 +116,12 @@ def _functional(layers):
                        "output_layers": [prev, 0, 0]}, "registered_name": "Functional"}
 
 
+def _chain_model(tmp_path, jit):
+    layers, tree = _chain()
+    return kri.load_model(write_keras_zip(tmp_path / "s.keras", sequential(layers), tree),
+                          jit=jit)
+
+
 def _x(rng, batch=3, steps=7, features=5):
     return rng.normal(0, 1, (batch, steps, features)).astype(np.float32)
 
@@ -146,9 +157,7 @@ def test_the_direct_path_steps_aside_for_what_the_general_path_checks(tmp_path, 
                                                                       monkeypatch):
     """Another dtype (cast by the general path), options predict handles (batch size,
     verbose, outputs), an empty batch, a wrong shape (the general path's error)."""
-    layers, tree = _chain()
-    model = kri.load_model(write_keras_zip(tmp_path / "s.keras", sequential(layers), tree),
-                           jit=jit)
+    model = _chain_model(tmp_path, jit)
     x = _x(np.random.default_rng(1))
     want = model.predict(x)
     seen = _spy(monkeypatch)
@@ -186,14 +195,15 @@ def test_the_numpy_path_stays_silent_on_overflowing_values(tmp_path):
 
 @pytest.mark.parametrize("jit", JITS)
 def test_a_failure_inside_a_direct_step_names_the_layer(tmp_path, jit, monkeypatch):
-    layers, tree = _chain()
-    model = kri.load_model(write_keras_zip(tmp_path / "s.keras", sequential(layers), tree),
-                           jit=jit)
+    model = _chain_model(tmp_path, jit)
     gru = model.get_layer("gru")
 
     def broken(*a, **k):
         raise ValueError("boom")
-    monkeypatch.setattr(gru.kernel, "run", broken)
+    if jit:                                     # the compiled call of the one-frame step
+        monkeypatch.setattr(gru.kernel.cells[0], "call", broken)
+    else:
+        monkeypatch.setattr(gru.kernel, "run", broken)
     with pytest.raises(kri.InternalError, match=r"layer 'gru' \(GRU\).*shapes \[\(3, 7, 6\)\]"
                                                 r".*ValueError: boom"):
         model.predict(_x(np.random.default_rng(0)))
@@ -201,9 +211,10 @@ def test_a_failure_inside_a_direct_step_names_the_layer(tmp_path, jit, monkeypat
 
 @pytest.mark.parametrize("jit", JITS)
 def test_new_weights_reach_the_direct_path(tmp_path, jit, monkeypatch):
+    """New kernels (layer.set_weights): the one-frame steps made for the old ones hand the
+    call to the layers' general steps; load_weights makes the path again."""
     layers, tree = _chain()
-    model = kri.load_model(write_keras_zip(tmp_path / "s.keras", sequential(layers), tree),
-                           jit=jit)
+    model = _chain_model(tmp_path, jit)
     x = _x(np.random.default_rng(4))
     before = model.predict(x)
     seen = _spy(monkeypatch)
@@ -219,6 +230,10 @@ def test_new_weights_reach_the_direct_path(tmp_path, jit, monkeypatch):
     after = model.predict(x)
     assert seen == [True] * 3 and not np.allclose(after, before)
     np.testing.assert_array_equal(after, _general(model, x))
+    for layer, step in model._root.direct_path[:-1]:
+        if jit:                                 # made for the kernels it now has
+            assert step.__closure__ and any(c.cell_contents is getattr(
+                layer, "compiled", getattr(layer, "kernel", None)) for c in step.__closure__)
 
 
 def test_stateful_models_keep_the_general_path(monkeypatch):

@@ -544,15 +544,29 @@ def test_a_bidirectional_layer_runs_its_halves_in_one_call():
 
 # ----- an Embedding layer's rows looked up inside the recurrent kernel -------------------------
 def _embedded_calls(monkeypatch):
-    """The Embedding -> recurrent pairs that ran as one call (executor._call_embedded)."""
+    """The Embedding -> recurrent pairs that ran as one call: (executor._call_embedded, or
+    the direct path's one-frame step: numba_rnn.NumbaRecurrent.direct_ids)
+    ``(embedding, layer, whether it ran)`` or ``(None, None, whether it ran)``."""
     from kerasrnn_infer import executor
     ran, real = [], executor._call_embedded
+    real_kernel, inside = numba_rnn.NumbaRecurrent._embed_seq, []
 
     def spy(emb, layer, x):
-        out = real(emb, layer, x)
+        inside.append(True)
+        try:
+            out = real(emb, layer, x)
+        finally:
+            inside.pop()
         ran.append((emb.name, layer.name, out is not None))
         return out
+
+    def kernel_spy(self, *a):
+        out = real_kernel(self, *a)
+        if not inside:
+            ran.append((None, None, out is not None))
+        return out
     monkeypatch.setattr(executor, "_call_embedded", spy)
+    monkeypatch.setattr(numba_rnn.NumbaRecurrent, "_embed_seq", kernel_spy)
     return ran
 
 
@@ -563,7 +577,8 @@ def _unfused(path):
     return model
 
 
-EMBEDDED = ["embedding_bilstm_text", "embedding_lstm_tagger", "embedding_gru_unmasked"]
+EMBEDDED = ["embedding_bilstm_text", "embedding_lstm_tagger", "embedding_gru_unmasked",
+            "embedding_bilstm_classifier", "embedding_gru_classifier"]
 
 
 @pytest.mark.parametrize("writer", ["keras3", "tf_keras"])

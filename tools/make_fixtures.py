@@ -504,6 +504,55 @@ def embedding_lstm_tagger(K, rng):
     return model, [ids]
 
 
+@case("""Sequential text classifiers on the direct path's one-frame steps (kerasrnn_infer
+      executor.direct_plan): Embedding(mask_zero) -> Bidirectional(LSTM) -> Dropout ->
+      Dense(softmax), the rows looked up and both halves run in one compiled call, their
+      last outputs concatenated. Rows post-padded to different lengths, longest not first
+      (run sorted by length), one unpadded.""")
+def embedding_bilstm_classifier(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS,), dtype="int32"),
+        L.Embedding(40, 6, mask_zero=True),
+        L.Bidirectional(L.LSTM(5)),
+        L.Dropout(0.3),
+        L.Dense(3, activation="softmax"),
+    ])
+    ids = tokens(rng, 40, 4, STEPS)
+    for row, n in zip(ids, (3, STEPS, 5, 1)):
+        row[n:] = 0
+    return model, [ids]
+
+
+@case("""Sequential Embedding(mask_zero) -> GRU(go_backwards) -> Dense(tanh): the direct
+      path's one-frame step of one recurrent layer on ids; rows pre-padded.""")
+def embedding_gru_classifier(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS,), dtype="int32"),
+        L.Embedding(25, 4, mask_zero=True),
+        L.GRU(6, go_backwards=True),
+        L.Dense(2, activation="tanh"),
+    ])
+    ids = tokens(rng, 25, BATCH, STEPS)
+    ids[0, :2] = 0
+    ids[2, :4] = 0
+    return model, [ids]
+
+
+@case("""Sequential on float inputs: Bidirectional(GRU) (both halves in one compiled call,
+      last outputs concatenated) -> Dense(relu) -> Dense(sigmoid).""")
+def bigru_float_head(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS, 4)),
+        L.Bidirectional(L.GRU(5)),
+        L.Dense(4, activation="relu"),
+        L.Dense(1, activation="sigmoid"),
+    ])
+    return model, [floats(rng, BATCH, STEPS, 4)]
+
+
 @case("""Sequential, Embedding without a mask (mask_zero=False, id 0 an ordinary row) ->
       GRU(seq, go_backwards), the rows looked up by the GRU's kernel, -> LSTM.""")
 def embedding_gru_unmasked(K, rng):

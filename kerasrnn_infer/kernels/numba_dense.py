@@ -73,6 +73,24 @@ class NumbaDense:
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.call(x, self.P, self.bias, self.units, self.code, self.cst, self.fast)
 
+    def direct(self, layer, general):
+        """The direct step (executor.direct_plan) of Dense ``layer`` (its ``compiled``: this
+        one): on rows (m, K) it takes as they are (its dtype, C-contiguous, aligned, 1 to
+        ``max_rows`` of them) the compiled call in one frame; anything else, or once the
+        layer has new weights, ``general(x, mask)``."""
+        call, dt, K, top = self.call, self.dtype, self.P.shape[1], self.max_rows
+        rest = (self.P, self.bias, self.units, self.code, self.cst, self.fast)
+
+        def step(x, mask):
+            if x.dtype != dt or x.ndim != 2 or x.shape[1] != K or not 0 < x.shape[0] <= top \
+                    or layer.compiled is not self:
+                return general(x, mask)
+            flags = x.flags
+            if not (flags.c_contiguous and flags.aligned):
+                return general(x, mask)
+            return call(x, *rest), mask
+        return step
+
 
 def _softmax() -> int:
     from ._numba_impl import SOFTMAX                # numba is imported by then

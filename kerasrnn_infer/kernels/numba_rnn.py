@@ -289,10 +289,7 @@ class NumbaRecurrent:
         # time-major, so that a chunk of timesteps is one product. The compiled entry point
         # takes arrays of the type it was compiled for (_Cell.bind): a copy unless the view
         # already is one (one sample: swapping the axes moves nothing); it is only read
-        xt = x.swapaxes(0, 1)
-        if not (xt.dtype == self.dtype and xt.flags.c_contiguous and xt.flags.aligned):
-            xt = np.array(xt, self.dtype, order="C")
-        return xt, masking, order
+        return _time_major(x, self.dtype), masking, order
 
     # ----- an Embedding layer's output, made in the compiled call -----------------------------
     def warm_embedded(self, table_dtype, ids_dtype) -> None:
@@ -394,6 +391,86 @@ class NumbaRecurrent:
                               order="C")
         return _unsorted(order, last, seq if return_sequences else None, finals)
 
+    # ----- direct steps (executor.direct_plan): the common call in one frame -----------------
+    def direct(self, layer, general):
+        """The direct step of recurrent ``layer`` (its ``kernel``: this one): without a
+        mask, on an input of this kernel's dtype and width, not empty, the compiled call in
+        one frame, the last output a view of the final states (which no one else holds);
+        anything else, or once the layer has another kernel (new weights), ``general(x,
+        mask)``, the layer's own."""
+        if len(self.cells) != 1:
+            return general
+        cell, dt, F = self.cells[0], self.dtype, self.cells[0].features
+        options = (layer.go_backwards, layer.return_sequences, layer.zero_output_for_mask)
+        seqs = layer.return_sequences
+
+        def step(x, mask):
+            if mask is not None or x.dtype != dt or x.ndim != 3 or x.shape[2] != F or \
+                    not x.size or layer.kernel is not self:
+                return general(x, mask)
+            args = cell.args(_time_major(x, dt), None, _UNMASKED, *options, None)
+            cell.call(*args)
+            return (args[12], None) if seqs else (args[8][0], None)
+        return step
+
+    def direct_pair(self, other, layer, general):
+        """``direct`` for Bidirectional ``layer`` whose halves run on this kernel and
+        ``other`` (``pairs_with``), its outputs the concatenated last ones (no sequences,
+        merge_mode concat; else ``general``)."""
+        if layer.return_sequences or layer.merge_mode != "concat":
+            return general
+        fwd, bwd = layer.forward, layer.backward
+        one_cell, two_cell, dt, F = self.cells[0], other.cells[0], self.dtype, \
+            self.cells[0].features
+        one_opts = (fwd.go_backwards, False, fwd.zero_output_for_mask)
+        two_opts = (bwd.go_backwards, False, bwd.zero_output_for_mask)
+
+        def step(x, mask):
+            if mask is not None or x.dtype != dt or x.ndim != 3 or x.shape[2] != F or \
+                    not x.size or fwd.kernel is not self or bwd.kernel is not other or \
+                    self.two is None:
+                return general(x, mask)
+            xt = _time_major(x, dt)
+            one = one_cell.args(xt, None, _UNMASKED, *one_opts, None)
+            two = two_cell.args(xt, None, _UNMASKED, *two_opts, None)
+            self.two(one, two)
+            return np.concatenate((one[8][0], two[8][0]), axis=1), None
+        return step
+
+    def direct_ids(self, other, layer, emb, general):
+        """``direct`` for recurrent or Bidirectional ``layer`` (``other``: the backward
+        half's kernel, or None) on the output of Embedding layer ``emb``, taking the ids:
+        the lookup and the loops in one compiled call (``run_ids``, ``run_pair_ids``) on ids
+        of the dtype it was compiled for (``warm_embedded``), no sequences (a
+        Bidirectional: merged by concat); else ``general``."""
+        if layer.return_sequences or len(self.cells) != 1 or (
+                other is not None and layer.merge_mode != "concat"):
+            return general
+        halves = [layer] if other is None else [layer.forward, layer.backward]
+        kernels = [self] if other is None else [self, other]
+        ids_dt = layer.embedding_ids
+        table, mask_zero = emb.table, bool(emb.mask_zero)
+        if ids_dt is None or not self._takes_ids(np.zeros((1, 1), ids_dt), table):
+            return general
+        cells = [k.cells[0] for k in kernels]
+        options = [(h.go_backwards, False, h.zero_output_for_mask) for h in halves]
+        two = other is not None
+
+        def step(x, mask):
+            if x.dtype != ids_dt or x.ndim != 2 or not x.size or emb.table is not table or \
+                    any(h.kernel is not k for h, k in zip(halves, kernels)):
+                return general(x, mask)
+            b, T = x.shape
+            args = [c.args_embedded(b, T, *o) for c, o in zip(cells, options)]
+            done = self._embed_seq(x, table, mask_zero, args[0], args[-1], two,
+                                   emb.out_of_range)
+            if done is None:                    # not compiled for these dtypes
+                return general(x, mask)
+            lasts = [a[13] for a in args] if done[0] else [a[8][0] for a in args]
+            out = np.concatenate(lasts, axis=1) if two else lasts[0]
+            return (out if done[1] is None else out[np.argsort(done[1])]), None
+        return step
+
     # ----- the two halves of a Bidirectional layer, in one compiled call --------------------
     def pairs_with(self, other) -> bool:
         """Whether ``run_pair`` can run this kernel and ``other`` together: one cell each,
@@ -431,6 +508,17 @@ class NumbaRecurrent:
         else:
             self.two(one, two)
         return tuple(_unsorted(order, *_Cell.results(a)) for a in (one, two))
+
+
+def _time_major(x, dt):
+    """``x`` (batch, time, features) of dtype ``dt`` time-major, as the compiled entry point
+    takes it (``NumbaRecurrent.prepare``): the view where it already is C-contiguous and
+    aligned (one sample), else a copy."""
+    xt = x.swapaxes(0, 1)
+    flags = xt.flags
+    if xt.dtype == dt and flags.c_contiguous and flags.aligned:
+        return xt
+    return np.array(xt, dt, order="C")
 
 
 def _unsorted(order, last, seq, finals):

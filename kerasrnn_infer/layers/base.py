@@ -454,8 +454,18 @@ class Layer:
         mask)`` giving ``(output, output mask)`` as ``run`` does, or None where it does not
         take this ``x`` (then the whole call takes the general path), ``quiet`` when ``fn``
         raises no NumPy floating-point warning (else the path runs under ``np.errstate``,
-        as ``Model._run``). None: the layer has no direct form."""
-        return None
+        as ``Model._run``). None: the layer has no direct form. Here: ``run`` itself, as
+        run_sequential calls it, not quiet."""
+        return self._run_plain, False
+
+    def _run_plain(self, x, mask):
+        return self.run(x, mask, {}, None)
+
+    def direct_ids(self, emb: "Layer", general: Any) -> Any:
+        """The direct step of this layer on the output of Embedding layer ``emb``
+        (``looks_up_rows``), taking the ids; ``general(x, mask)`` is the step that runs
+        ``run_embedded`` (executor), which this one may hand any call to."""
+        return general
 
     def stream_block(self) -> Optional[str]:
         """None if the layer can run a sequence chunk by chunk, else why not."""

@@ -114,13 +114,16 @@ class Bidirectional(Layer):
         """``Layer.direct``: both halves in one kernel call (``paired``), on an input as
         recurrent.RNN.direct takes it; one merged output."""
         if not self.paired or self.stateful or self.return_state or self.merge_mode is None:
-            return None
-        return self._direct, self.forward.kernel.quiet and self.backward.kernel.quiet
+            return super().direct()
+        return self.forward.kernel.direct_pair(self.backward.kernel, self, self._direct), True
+
+    def direct_ids(self, emb, general):
+        return self.forward.kernel.direct_ids(self.backward.kernel, self, emb, general)
 
     def _direct(self, x, mask):
         x = self.forward.cast_input(x)
         if not self.forward.takes_as_is(x, mask):
-            return None
+            return self._run_plain(x, mask)             # its checks, its errors
         return self._pair(x, mask), (mask if self.return_sequences else None)
 
     @property

@@ -105,12 +105,14 @@ class Dense(Layer):
     def direct(self):
         """``Layer.direct``: ``call``; quiet with the compiled form (which runs NumPy's,
         under ``np.errstate``, past its rows)."""
-        return self._direct, self.compiled is not None
+        if self.compiled is not None:
+            return self.compiled.direct(self, self._direct), True
+        return self._direct, False
 
     def _direct(self, x, mask):
         x = self.cast_input(x)
         if x.ndim < 2 or x.shape[-1] != self.kernel.shape[0]:
-            return None
+            return self._run_plain(x, mask)             # its checks, its errors
         compiled = self.compiled
         if compiled is not None and x.size // x.shape[-1] > compiled.max_rows:
             with np.errstate(all="ignore"):

@@ -206,8 +206,13 @@ class RNN(Layer):
         (``takes_as_is``; not time-major), without initial states; quiet with the compiled
         kernel."""
         if self.stateful or self.time_major or self.return_state:
-            return None
+            return super().direct()
+        if hasattr(self.kernel, "direct"):              # compiled: the common call in a frame
+            return self.kernel.direct(self, self._direct), True
         return self._direct, self.kernel.quiet
+
+    def direct_ids(self, emb, general):
+        return self.kernel.direct_ids(None, self, emb, general)
 
     def takes_as_is(self, x, mask) -> bool:
         """Whether ``x`` (cast) and ``mask`` pass ``checked`` as they are: rank 3, the
@@ -218,7 +223,7 @@ class RNN(Layer):
     def _direct(self, x, mask):
         x = self.cast_input(x)
         if not self.takes_as_is(x, mask):
-            return None
+            return self._run_plain(x, mask)             # its checks, its errors
         last, seq, _ = self.kernel.run(x, None, mask, self.go_backwards,
                                        self.return_sequences, self.zero_output_for_mask)
         return (seq, mask) if self.return_sequences else (last, None)
