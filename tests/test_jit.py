@@ -468,16 +468,24 @@ def test_the_microkernel_built_for_avx2_and_sse_cpus_agrees(tmp_path):
 
 @pytest.mark.parametrize("rank", [1, 2])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_compiled_conv_lstm_agrees_with_the_numpy_kernel(rank, dtype):
+@pytest.mark.parametrize("filters, tiled", [(4, False), (5, True), (8, True)])
+def test_compiled_conv_lstm_agrees_with_the_numpy_kernel(rank, dtype, filters, tiled,
+                                                         monkeypatch):
     """ConvLSTM1D/2D compiled (rows = pixels, windows gathered per step) against the NumPy
     kernel with every option: masks per sample and per pixel, zero_output_for_mask, a
     previous output, initial states, both directions; even kernels ("same": more padding
-    after); batch sizes below and above a microkernel block of rows."""
+    after); batch sizes below and above a microkernel block of rows. ``tiled``: windows
+    gathered 8 rows at a time (a last partial tile too), as a large map's are; 5 filters make
+    gates that do not fill whole panels (the projection copied into padded rows), 8 filters
+    gates that do (32 columns: the projection used as it is)."""
+    from kerasrnn_infer.kernels import numba_rnn
     from kerasrnn_infer.kernels.numpy_rnn import ConvLSTMRecurrent
-    rng = np.random.default_rng(rank + len(dtype))
+    if tiled:
+        monkeypatch.setattr(numba_rnn, "WINDOW_TILE_BYTES", 1)     # 8 rows a tile
+    rng = np.random.default_rng(rank + len(dtype) + filters)
     k = (4,) if rank == 1 else (2, 3)
     frame = (9, 3) if rank == 1 else (5, 4, 3)
-    spec = CellSpec("conv_lstm", 4, A.tanh, A.sigmoid, True, False, np.dtype(dtype),
+    spec = CellSpec("conv_lstm", filters, A.tanh, A.sigmoid, True, False, np.dtype(dtype),
                     cells.ConvSpec(k, (1,) * rank, "same", (1,) * rank))
     shapes = spec.weight_shapes()
     shapes[0] = shapes[0][:-2] + (3, shapes[0][-1])
@@ -488,7 +496,7 @@ def test_compiled_conv_lstm_agrees_with_the_numpy_kernel(rank, dtype):
     tol = 1e-6 if dtype == "float32" else 1e-12
     for batch in (1, 3):
         x = rng.normal(0, 0.7, (batch, 6, *frame)).astype(dtype)
-        sshape = (batch, *frame[:-1], 4)
+        sshape = (batch, *frame[:-1], filters)
         for masked, back, seqs, zero_out, init in itertools.product(
                 (None, "steps", "pixels"), *[(False, True)] * 4):
             mask = None

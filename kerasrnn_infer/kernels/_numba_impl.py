@@ -247,8 +247,9 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
 
     ConvLSTM (``geo[0]`` > 0): ``chunk`` is 0 and ``xt`` (T, rows, >= G) is already the input
     projection, rows being (sample, pixel) pairs of a (H, W) map (``geo``: H, W, kernel height
-    and width, top and left padding); each step's recurrent product is the "same"
-    convolution of ``h``, its windows gathered (``windows``) then one product with ``rec``.
+    and width, top and left padding, rows per tile); each step's recurrent product is the
+    "same" convolution of ``h``, its windows gathered (``windows``) a tile of rows at a time,
+    each tile one product with ``rec``.
 
     ``mode``: 0 no mask; 1 ``mask`` (b, T); 2 the samples active at time t are the first
     ``counts[t]`` (a padding mask with samples sorted by length), the others' products are
@@ -264,7 +265,7 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
     tmp = np.empty(u, xt.dtype)
     zc = np.empty(U_h.shape[0] * U_h.shape[2], xt.dtype)
     # ConvLSTM: the windows of h (a row each), and h inside a zero border (see windows)
-    cols = np.empty((b if conv else 0, rec.shape[1]), xt.dtype)
+    cols = np.empty((min(b, geo[6]) if conv else 0, rec.shape[1]), xt.dtype)
     images = b // (geo[0] * geo[1]) if conv else 0
     hp = np.zeros(images * (geo[0] + geo[2] - 1) * (geo[1] + geo[3] - 1) * u, xt.dtype)
     active = np.ones(b, np.bool_)
@@ -296,8 +297,17 @@ def seq(kind, reset_after, xt, W, b_in, rec, U_h, b_rec, states, mask, counts, b
                     lo, hi = t, min(stop, t + chunk)
                 project(xt, lo, hi, W, b_in, XW)
             if conv:
-                windows(states, geo, hp, cols)
-                mm_order(cols, n, rec, Z, step % 2 == 1)
+                # the windows of ``geo[6]`` rows at a time, each tile multiplied while it is
+                # in cache (all at once, a 40x40 map of 40 filters at batch 4 is 9 MB of
+                # windows, read from memory once per panel of ``rec``); tiles alternate
+                # the panel order as steps do
+                bordered(states, geo, hp)
+                r0 = 0
+                while r0 < n:
+                    r1 = min(n, r0 + geo[6])
+                    windows(geo, u, hp, cols, r0, r1)
+                    mm_order(cols, r1 - r0, rec, Z[r0:], (step + r0 // geo[6]) % 2 == 1)
+                    r0 = r1
             else:
                 # states[0], without a view; every other step the panels last first, so
                 # that each product starts on what the last one left in cache
@@ -316,18 +326,15 @@ def seq_two(a, b):
     seq(*b)
 
 
-@_jit
-def windows(states, geo, hp, cols):
-    """``cols[r]`` = the (kernel height, kernel width, channel) window of ``h`` around row r's
-    pixel, zero outside the map ("same" padding, stride 1): rows are (sample, y, x) of an
-    (H, W) map, ``h`` is ``states[0]``. ``h`` is first copied into ``hp``, a zero-bordered
-    (sample, H + kh - 1, W + kw - 1, channel) buffer (flat), so that each kernel row's span
-    of a window is one contiguous run of it: ``kh`` plain copies per row."""
+@_inline
+def bordered(states, geo, hp):
+    """Copy ``h`` (``states[0]``: rows are (sample, y, x) of an (H, W) map) into ``hp``, a
+    zero-bordered (sample, H + kh - 1, W + kw - 1, channel) buffer (flat, its border zero from
+    the start), so that each kernel row's span of a window is one contiguous run of it."""
     H, Wd, kh, kw, top, left = geo[0], geo[1], geo[2], geo[3], geo[4], geo[5]
     f = states.shape[2]
     Hp, Wp = H + kh - 1, Wd + kw - 1
     P = H * Wd
-    span = np.uint64(kw * f)
     fu = np.uint64(f)
     # unsigned offsets: numba then adds no negative-index wraparound to the copies, which
     # would keep them from vectorising
@@ -337,14 +344,25 @@ def windows(states, geo, hp, cols):
         d = np.uint64(((img * Hp + y + top) * Wp + x + left) * f)
         for ch in range(fu):
             hp[d + ch] = states[0, r, ch]
-    for r in range(states.shape[1]):
+
+
+@_inline
+def windows(geo, f, hp, cols, lo, hi):
+    """``cols[r - lo]`` = the (kernel height, kernel width, channel) window of ``h`` around
+    row r's pixel for rows ``lo`` to ``hi - 1``, zero outside the map ("same" padding, stride
+    1), from ``hp`` (``bordered``): ``kh`` plain copies per row."""
+    H, Wd, kh, kw = geo[0], geo[1], geo[2], geo[3]
+    Hp, Wp = H + kh - 1, Wd + kw - 1
+    P = H * Wd
+    span = np.uint64(kw * f)
+    for r in range(lo, hi):
         img, p = r // P, r % P
         y, x = p // Wd, p % Wd
         for dy in range(kh):
             src = np.uint64(((img * Hp + y + dy) * Wp + x) * f)
             o = np.uint64(dy) * span
             for e in range(span):
-                cols[r, o + e] = hp[src + e]
+                cols[r - lo, o + e] = hp[src + e]
 
 
 @_jit
