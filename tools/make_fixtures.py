@@ -116,6 +116,8 @@ def _random_weight(kind, shape, rng):
         return rng.uniform(0.5, 1.5, shape)
     if kind == "mean":
         return rng.uniform(-1.0, 1.0, shape)
+    if kind == "alpha":                  # PReLU's negative slopes (Keras starts them at 0)
+        return rng.uniform(0.05, 0.6, shape)
     raise ValueError(f"no random rule for weight kind {kind!r}")
 
 
@@ -642,6 +644,20 @@ def normalization(K, rng):
         L.Softmax(axis=-1),
     ])
     return model, [floats(rng, BATCH, STEPS, 4)]
+
+
+@case("""Activation layers with weights or thresholds (Sequential): LSTM(seq)
+      -> PReLU(shared_axes=[1]: a slope per feature) -> GRU(seq) -> PReLU (a
+      slope per timestep and feature) -> [tf-keras: ThresholdedReLU(theta=0.1)]
+      -> SimpleRNN(seq) -> Flatten -> Dense -> PReLU (on 2-D inputs).""")
+def prelu(K, rng):
+    L = K.layers
+    layers = [K.Input((STEPS, 4)), L.LSTM(6, return_sequences=True),
+              L.PReLU(shared_axes=[1]), L.GRU(5, return_sequences=True), L.PReLU()]
+    if not is_keras3(K):
+        layers.append(L.ThresholdedReLU(theta=0.1))
+    layers += [L.SimpleRNN(4, return_sequences=True), L.Flatten(), L.Dense(3), L.PReLU()]
+    return K.Sequential(layers), [floats(rng, BATCH, STEPS, 4)]
 
 
 @case("""Two inputs (float sequence, token ids) and three outputs in a

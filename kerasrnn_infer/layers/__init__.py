@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 
 from .. import compat
 from ..errors import ConfigError, UnsafeModelError, UnsupportedError
-from .advanced_activations import ELU, LeakyReLU, ReLU, Softmax
+from .advanced_activations import ELU, LeakyReLU, PReLU, ReLU, Softmax, ThresholdedReLU
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import BuildContext, Layer, to_snake_case
 from .bidirectional import Bidirectional
@@ -85,7 +85,8 @@ REGISTRY: Dict[str, type] = {
     "GlobalAvgPool3D": GlobalAveragePooling3D,
     # normalization and activations
     "BatchNormalization": BatchNormalization, "LayerNormalization": LayerNormalization,
-    "ReLU": ReLU, "LeakyReLU": LeakyReLU, "ELU": ELU, "Softmax": Softmax,
+    "ReLU": ReLU, "LeakyReLU": LeakyReLU, "PReLU": PReLU, "ThresholdedReLU": ThresholdedReLU,
+    "ELU": ELU, "Softmax": Softmax,
     # preprocessing
     "Normalization": Normalization, "Rescaling": Rescaling, "Discretization": Discretization,
     "CategoryEncoding": CategoryEncoding, "IntegerLookup": IntegerLookup,
