@@ -94,6 +94,12 @@ class Compat:
     #: The dtype of Discretization's bin indices (output_mode "int"): int32 in Keras 3
     #: (``discretization.py``), int64 in tf-keras.
     discretization_int_dtype: str
+    #: Whether Rescaling, Normalization and Identity pass their input's mask on: Keras 3
+    #: sets ``supports_masking`` on all three; tf-keras does not, and a layer without it
+    #: outputs no mask (``engine/base_layer.py`` ``_set_mask_metadata`` returns early), so an
+    #: LSTM after ``Embedding(mask_zero=True) -> Rescaling`` runs unmasked there (checked
+    #: live).
+    rescale_identity_pass_masks: bool
 
     @classmethod
     def resolve(cls, version: Optional[str], config: Any = None) -> "Compat":
@@ -121,7 +127,8 @@ class Compat:
                    l2_normalize="keras3" if major >= 3 else "tf",
                    lookup_bag_dtype="int64" if major >= 3 else "float32",
                    vocabulary_lines="splitlines" if major >= 3 else "newline",
-                   discretization_int_dtype="int32" if major >= 3 else "int64")
+                   discretization_int_dtype="int32" if major >= 3 else "int64",
+                   rescale_identity_pass_masks=major >= 3)
 
 
 def guess_version(obj: Any) -> str:

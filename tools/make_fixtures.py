@@ -811,6 +811,22 @@ def mask_embedding(K, rng):
     return K.Model(ids, [last, back, td, gap]), [padded_tokens(rng, 20)]
 
 
+@case("""Layers whose mask passing differs by writer: Embedding(mask_zero=True) ->
+      Rescaling(0.5, offset=0.1) -> LSTM(seq); -> Normalization(mean, variance) -> GRU(seq);
+      -> Identity -> UnitNormalization -> SimpleRNN(seq). Keras 3 passes the mask through
+      Rescaling, Normalization and Identity (the RNNs run masked); tf-keras outputs none
+      from them (unmasked), and UnitNormalization passes what it is given in both.""")
+def mask_rescale_identity(K, rng):
+    L = K.layers
+    ids = K.Input((STEPS,), dtype="int32", name="ids")
+    e = L.Embedding(20, 4, mask_zero=True)(ids)
+    a = L.LSTM(5, return_sequences=True)(L.Rescaling(0.5, offset=0.1)(e))
+    b = L.GRU(4, return_sequences=True)(
+        L.Normalization(mean=[0.1, -0.2, 0.0, 0.3], variance=[2.0, 0.5, 1.0, 1.5])(e))
+    c = L.SimpleRNN(3, return_sequences=True)(L.UnitNormalization()(L.Identity()(e)))
+    return K.Model(ids, [a, b, c]), [padded_tokens(rng, 20)]
+
+
 @case("""Masking(mask_value=0.0) and Masking(mask_value=-1.0) on float sequences:
       LSTM(seq) -> Dense -> LSTM (last); GRU(seq) with a non-zero initial_state from an
       Input while the first steps are masked (tf-keras and Keras 3 TF backend: the output at

@@ -19,10 +19,10 @@ from .conv_recurrent import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
                             Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
                             SeparableConv2D)
-from .core import Activation, Dense, Embedding, Identity, InputLayer, Masking
+from .core import Activation, Dense, Embedding, Identity, InputLayer, KerasIdentity, Masking
 from .custom import CustomLayer
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
-from .normalization import BatchNormalization, LayerNormalization
+from .normalization import BatchNormalization, LayerNormalization, UnitNormalization
 from .ops import OPS, Op, is_op
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
@@ -85,6 +85,7 @@ REGISTRY: Dict[str, type] = {
     "GlobalAvgPool3D": GlobalAveragePooling3D,
     # normalization and activations
     "BatchNormalization": BatchNormalization, "LayerNormalization": LayerNormalization,
+    "UnitNormalization": UnitNormalization,
     "ReLU": ReLU, "LeakyReLU": LeakyReLU, "PReLU": PReLU, "ThresholdedReLU": ThresholdedReLU,
     "ELU": ELU, "Softmax": Softmax,
     # preprocessing
@@ -95,6 +96,7 @@ REGISTRY: Dict[str, type] = {
     "Dropout": Identity, "SpatialDropout1D": Identity, "SpatialDropout2D": Identity,
     "SpatialDropout3D": Identity, "GaussianNoise": Identity,
     "GaussianDropout": Identity, "AlphaDropout": Identity, "ActivityRegularization": Identity,
+    "Identity": KerasIdentity,
     # tf.keras 2.x tf-op layers: a TensorFlow symbol by name, no code (layers/tf_ops.py)
     "TFOpLambda": TFOpLambda, "SlicingOpLambda": TFOpLambda,
 }

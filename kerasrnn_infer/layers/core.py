@@ -56,6 +56,15 @@ class Identity(Layer):
         return single(inputs, self.where)
 
 
+class KerasIdentity(Identity):
+    """keras ``Identity``: its inputs as they are; the mask passes in Keras 3 only
+    (compat.rescale_identity_pass_masks), so in tf-keras files it is a step of its own."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.supports_masking = self.inert = self.ctx.compat.rescale_identity_pass_masks
+
+
 class Activation(Layer):
     supports_masking = True
     streaming = None

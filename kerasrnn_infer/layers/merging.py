@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from .base import Layer, as_list, feature_axes
+from .normalization import l2_normalize
 
 
 class _Merge(Layer):
@@ -166,14 +167,7 @@ class Dot(_Merge):
         return out.reshape(shape if len(shape) > 1 else shape + [1])
 
     def _l2(self, x, axis):
-        ss = np.sum(np.square(x), axis=axis, keepdims=True)
-        one = x.dtype.type(1)
-        with np.errstate(divide="ignore"):
-            if self.ctx.compat.l2_normalize == "keras3":      # x * min(rsqrt(ss), 1 / 1e-7)
-                inv = np.minimum(one / np.sqrt(ss), x.dtype.type(1e7))
-            else:                                             # x * rsqrt(max(ss, 1e-12))
-                inv = one / np.sqrt(np.maximum(ss, x.dtype.type(1e-12)))
-        return x * inv
+        return l2_normalize(x, axis, self.ctx.compat.l2_normalize, 1e-7)   # Keras's epsilon
 
     def compute_mask(self, inputs, mask):
         return None

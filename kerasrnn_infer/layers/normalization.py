@@ -1,5 +1,6 @@
-"""Normalization layers: BatchNormalization (inference: moving statistics) and
-LayerNormalization (with rms_scaling)."""
+"""Normalization layers: BatchNormalization (inference: moving statistics),
+LayerNormalization (with rms_scaling) and UnitNormalization; ``l2_normalize``, shared with
+Dot(normalize=True)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,41 @@ class LayerNormalization(Layer):
         if self.beta is not None:
             y = y + self.beta.reshape(shape)
         return y.astype(x.dtype, copy=False)
+
+    def stream_block(self):
+        return None if feature_axes(self.axis) else "it normalizes across time"
+
+
+def l2_normalize(x: np.ndarray, axis, style: str, epsilon: float) -> np.ndarray:
+    """``x`` scaled to unit L2 norm along ``axis`` as the writing Keras does
+    (compat.l2_normalize): Keras 3 ``x * min(rsqrt(sum x^2), 1 / epsilon)`` (``ops/nn.py``
+    ``_normalize``), tf-keras ``x * rsqrt(max(sum x^2, 1e-12))`` (``tf.linalg.l2_normalize``,
+    whose epsilon is fixed)."""
+    ss = np.sum(np.square(x), axis=axis, keepdims=True)
+    one = x.dtype.type(1)
+    with np.errstate(divide="ignore"):
+        if style == "keras3":
+            inv = np.minimum(one / np.sqrt(ss), x.dtype.type(1.0 / epsilon))
+        else:
+            inv = one / np.sqrt(np.maximum(ss, x.dtype.type(1e-12)))
+    return x * inv
+
+
+class UnitNormalization(Layer):
+    """keras ``UnitNormalization``: each vector along ``axis`` scaled to unit L2 norm (Keras 3
+    with epsilon 1e-12; tf-keras ``tf.linalg.l2_normalize``)."""
+    supports_masking = True
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.axis = self.axes_opt("axis", -1)
+
+    def call(self, inputs, mask=None, training=None):
+        x = self.cast_input(single(inputs, self.where))
+        if any(not -x.ndim <= a < x.ndim for a in self.axis):
+            raise InputError(f"{self.where}: axis {self.axis} is out of range for inputs of "
+                             f"shape {x.shape}")
+        return l2_normalize(x, tuple(self.axis), self.ctx.compat.l2_normalize, 1e-12)
 
     def stream_block(self):
         return None if feature_axes(self.axis) else "it normalizes across time"

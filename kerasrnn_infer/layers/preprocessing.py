@@ -90,10 +90,11 @@ def _numbers(layer: Layer, key: str, value: Any) -> np.ndarray:
 
 # ----- Normalization ---------------------------------------------------------------------------
 class Normalization(Layer):
-    supports_masking = True          # Keras 3 (tf-keras refuses masked inputs)
+    supports_masking = True          # Keras 3; tf-keras drops the mask (see __init__)
 
     def __init__(self, *a):
         super().__init__(*a)
+        self.supports_masking = self.ctx.compat.rescale_identity_pass_masks
         axis = self.opt("axis", [-1])
         self.axis: Tuple[int, ...] = () if axis is None or axis == [] else \
             tuple(self.axes_opt("axis", [-1]))
@@ -167,11 +168,12 @@ class Normalization(Layer):
 
 
 class Rescaling(Layer):
-    supports_masking = True          # Keras 3
+    supports_masking = True          # Keras 3; tf-keras drops the mask (see __init__)
     streaming = None
 
     def __init__(self, *a):
         super().__init__(*a)
+        self.supports_masking = self.ctx.compat.rescale_identity_pass_masks
         self.scale = _numbers(self, "scale", self.require("scale"))
         self.offset = _numbers(self, "offset", self.opt("offset", 0.0))
 
