@@ -660,6 +660,22 @@ def prelu(K, rng):
     return K.Sequential(layers), [floats(rng, BATCH, STEPS, 4)]
 
 
+@case("""Activation layers given as a layer's activation (Keras serializes the layer into
+      the option): LSTM(seq) -> Dense(activation=LeakyReLU(0.2)) -> Conv1D(same,
+      activation=ELU(0.5)) -> Dense(activation=ReLU(max_value=0.6, threshold=0.05)) ->
+      GRU -> Dense(activation=Softmax()).""")
+def activation_layer_options(K, rng):
+    L = K.layers
+    slope = {"negative_slope" if is_keras3(K) else "alpha": 0.2}
+    model = K.Sequential([
+        K.Input((STEPS, 4)), L.LSTM(6, return_sequences=True),
+        L.Dense(5, activation=L.LeakyReLU(**slope)),
+        L.Conv1D(4, 3, padding="same", activation=L.ELU(alpha=0.5)),
+        L.Dense(4, activation=L.ReLU(max_value=0.6, threshold=0.05)),
+        L.GRU(5), L.Dense(3, activation=L.Softmax())])
+    return model, [floats(rng, BATCH, STEPS, 4)]
+
+
 @case("""Two inputs (float sequence, token ids) and three outputs in a
       non-alphabetical order: a TimeDistributed(Dense) sequence, a softmax head
       on the concatenated LSTM/GRU summaries, and the LSTM's final cell state.

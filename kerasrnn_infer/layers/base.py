@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .. import limits
+from .. import activations, limits
 from .._util import as_list  # noqa: F401  (re-exported for the layers)
 from ..compat import Compat
 from ..dtypes import numeric_dtype, parse_dtype  # noqa: F401  (re-exported for the layers)
@@ -82,6 +82,26 @@ class _Nesting:
 
     def __exit__(self, *exc):
         self.ctx.depth -= 1
+
+
+#: Activation layers (no weights, elementwise or along an axis) that a layer's
+#: ``activation`` option may hold instead of a name (``Layer.activation_opt``).
+ACTIVATION_LAYERS = ("ReLU", "LeakyReLU", "ELU", "Softmax", "ThresholdedReLU")
+
+
+class _LayerActivation:
+    """An activation layer used as a layer's activation: ``fn(x, out=None)`` as the
+    functions of kerasrnn_infer.activations."""
+
+    def __init__(self, layer: "Layer"):
+        self.layer = layer
+
+    def __call__(self, x, out=None):
+        y = self.layer.call(x)
+        if out is None:
+            return y
+        out[...] = y
+        return out
 
 
 @dataclass
@@ -246,6 +266,18 @@ class Layer:
         if key not in self.config:
             raise ConfigError(f"{self.where}: config has no {key!r}")
         return self.config[key]
+
+    def activation_opt(self, key: str = "activation") -> Callable:
+        """The activation function of option ``key``: a Keras activation (activations.get),
+        or an activation layer passed as one (``Dense(3, activation=LeakyReLU(0.2))``: Keras
+        serializes the layer, ``ACTIVATION_LAYERS``), which is built and applied as such."""
+        spec = self.opt(key)
+        if isinstance(spec, dict) and spec.get("class_name") in ACTIVATION_LAYERS and \
+                isinstance(spec.get("config"), dict):
+            if self.ctx.build is None:
+                raise ConfigError(f"{self.where}: {key} is a layer, and no layer builder is set")
+            return _LayerActivation(self.ctx.build(spec, self.ctx))
+        return activations.get(spec, self.ctx.compat, f"{self.where} {key}")
 
     def refuse(self, option: str, value: Any, supported: str) -> None:
         """Raise UnsupportedError naming the layer, the option, its value and what is

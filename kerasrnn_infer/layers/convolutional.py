@@ -13,7 +13,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .. import activations, limits
+from .. import limits
 from ..errors import ConfigError, InputError
 from ..kernels import conv as K
 from .base import Layer, WeightSlot, single
@@ -76,8 +76,7 @@ class _Conv(_Spatial):
             ("valid", "same")
         self.padding = self.choice_opt("padding", "valid", paddings)
         self.use_bias = self.bool_opt("use_bias", True)
-        self.act = activations.get(self.opt("activation"), self.ctx.compat,
-                                   f"{self.where} activation")
+        self.act = self.activation_opt()
 
     def post(self, y: np.ndarray) -> None:
         """Bias and activation, in place on (part of) a channels-last output."""

@@ -91,8 +91,7 @@ class Dense(Layer):
             if self.opt(key):
                 self.refuse(key, self.opt(key), "None")
         self.use_bias = self.bool_opt("use_bias", True)
-        self.act = activations.get(self.opt("activation"), self.ctx.compat,
-                                   f"{self.where} activation")
+        self.act = self.activation_opt()
         self.slots = [WeightSlot("kernel", (None, self.units))]
         if self.use_bias:
             self.slots.append(WeightSlot("bias", (self.units,)))
