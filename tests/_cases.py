@@ -66,8 +66,11 @@ def check_model(model, spec, io, check_layers=True):
         n_out = sum(1 for key in io if key.startswith(f"call{k}/out/"))
         assert len(got) == n_out, f"call {k}: {len(got)} outputs, Keras gives {n_out}"
         for j in range(n_out):
-            e = max_abs_err(got[j], io[f"call{k}/out/{j}"])
+            want = io[f"call{k}/out/{j}"]
+            e = max_abs_err(got[j], want)
             assert e <= tol, f"call {k} output {j}: max abs err {e:.3g} > {tol}"
+            assert np.asarray(got[j]).dtype == want.dtype, \
+                f"call {k} output {j}: dtype {np.asarray(got[j]).dtype}, Keras gives {want.dtype}"
             worst = max(worst, e)
         k += 1
     if check_layers and "reset" not in spec.get("calls", []) and len(spec.get("calls", [1])) == 1:

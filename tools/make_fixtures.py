@@ -778,6 +778,26 @@ def ops_getitem(K, rng):
                                                                              4)]
 
 
+@case("""Ops between layers on an LSTM sequence s, as each writer records them. Keras 3 op
+      nodes: (s * 2 + 1.5) ** 2 (Python constants: the output stays float32), softmax over
+      time, normalize over features, s ** 3. tf-keras TFOpLambda layers: tf.matmul(s, s,
+      transpose_b=True) (attention scores), tf.math.l2_normalize over features,
+      tf.linalg.matmul(s[:, -1:], s, adjoint_b=True).""")
+def ops_scores(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    s = L.LSTM(5, return_sequences=True, name="lstm")(x)
+    if is_keras3(K):
+        ops = K.ops
+        outs = [(s * 2 + 1.5) ** 2, ops.softmax(s, axis=1), ops.normalize(s, axis=-1),
+                ops.power(s, 3)]
+    else:
+        import tensorflow as tf
+        outs = [tf.matmul(s, s, transpose_b=True), tf.math.l2_normalize(s, axis=-1),
+                tf.linalg.matmul(s[:, -1:], s, adjoint_b=True)]
+    return K.Model(x, outs), [floats(rng, BATCH, STEPS, 4)]
+
+
 # --------------------------------------------------------------------------
 # Masks, Bidirectional, stateful
 # --------------------------------------------------------------------------

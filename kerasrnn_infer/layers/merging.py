@@ -167,7 +167,8 @@ class Dot(_Merge):
         return out.reshape(shape if len(shape) > 1 else shape + [1])
 
     def _l2(self, x, axis):
-        return l2_normalize(x, axis, self.ctx.compat.l2_normalize, 1e-7)   # Keras's epsilon
+        style = self.ctx.compat.l2_normalize        # Keras 3: its epsilon; tf: l2_normalize's
+        return l2_normalize(x, axis, style, 1e-7 if style == "keras3" else 1e-12)
 
     def compute_mask(self, inputs, mask):
         return None

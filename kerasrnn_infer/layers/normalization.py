@@ -109,17 +109,17 @@ class LayerNormalization(Layer):
 
 
 def l2_normalize(x: np.ndarray, axis, style: str, epsilon: float) -> np.ndarray:
-    """``x`` scaled to unit L2 norm along ``axis`` as the writing Keras does
+    """``x`` scaled to unit L2 norm along ``axis`` (None: all axes) as the writing Keras does
     (compat.l2_normalize): Keras 3 ``x * min(rsqrt(sum x^2), 1 / epsilon)`` (``ops/nn.py``
-    ``_normalize``), tf-keras ``x * rsqrt(max(sum x^2, 1e-12))`` (``tf.linalg.l2_normalize``,
-    whose epsilon is fixed)."""
+    ``_normalize``: epsilon bounds the norm), TensorFlow ``x * rsqrt(max(sum x^2, epsilon))``
+    (``tf.math.l2_normalize``: epsilon bounds its square)."""
     ss = np.sum(np.square(x), axis=axis, keepdims=True)
     one = x.dtype.type(1)
     with np.errstate(divide="ignore"):
         if style == "keras3":
             inv = np.minimum(one / np.sqrt(ss), x.dtype.type(1.0 / epsilon))
         else:
-            inv = one / np.sqrt(np.maximum(ss, x.dtype.type(1e-12)))
+            inv = one / np.sqrt(np.maximum(ss, x.dtype.type(epsilon)))
     return x * inv
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import limits
-from ..errors import ConfigError, InputError
+from .. import activations, limits
+from ..errors import ConfigError, InputError, UnsupportedError
 from .base import Layer, feature_axes, numeric_dtype
+from .normalization import l2_normalize
 from .tf_ops import slice_key
 
 
@@ -35,8 +36,40 @@ def _reduce(fn):
                                              keepdims=bool(cfg.get("keepdims", False))))
 
 
+def _operand(v):
+    """An op's argument: Python numbers stay Python numbers, which NumPy (2) treats as
+    Keras does, weakly (``h * 2`` of float32 ``h`` stays float32); anything else an array."""
+    if isinstance(v, (bool, int, float)):
+        return v
+    return np.asarray(v)
+
+
 def _binary(fn, kind="elementwise"):
-    return _kind(kind, lambda cfg, a: fn(np.asarray(a[0]), np.asarray(a[1])))
+    return _kind(kind, lambda cfg, a: fn(_operand(a[0]), _operand(a[1])))
+
+
+def _softmax(cfg, a):
+    x = np.asarray(a[0])
+    if x.dtype.kind != "f":
+        raise InputError(f"softmax of {x.dtype} values")
+    return activations.softmax(x, axis=_axis(cfg.get("axis", -1)))
+
+
+def _normalize(cfg, a):
+    """keras.ops.normalize: order 2 only, ``x * min(rsqrt(sum x^2), 1 / epsilon)``."""
+    if cfg.get("order", 2) != 2:
+        raise UnsupportedError(f"normalize order={cfg.get('order')!r:.50} is not supported; "
+                               f"supported: 2")
+    eps = cfg.get("epsilon")
+    eps = 1e-7 if eps is None else eps                  # keras.backend.epsilon()
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+        raise ConfigError(f"normalize epsilon={eps!r:.50} must be a number > 0")
+    x = np.asarray(a[0])
+    if x.dtype.kind != "f":
+        raise InputError(f"normalize of {x.dtype} values")
+    if x.ndim == 0:
+        x = x[None]
+    return l2_normalize(x, _axis(cfg.get("axis", -1)), "keras3", eps)
 
 
 def _unary(fn):
@@ -61,6 +94,9 @@ _OPS = {
     "Maximum": _binary(np.maximum),
     "Minimum": _binary(np.minimum),
     "Matmul": _binary(np.matmul, "other"),
+    "Power": _binary(np.power),
+    "Softmax": _kind("reduce", _softmax),
+    "Normalize": _kind("reduce", _normalize),
     "Negative": _unary(np.negative),
     "Abs": _unary(np.abs),
     "Absolute": _unary(np.abs),

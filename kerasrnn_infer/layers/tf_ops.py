@@ -26,6 +26,7 @@ import numpy as np
 from .. import activations, limits
 from ..errors import ConfigError, InputError, UnsupportedError
 from .base import Layer, numeric_dtype
+from .normalization import l2_normalize
 
 
 class Symbol(NamedTuple):
@@ -147,6 +148,17 @@ def _expand_dims(x, p):
     return np.expand_dims(_array(x), axis)
 
 
+def _l2_normalize(x, p):
+    axis = _axis(p["dim"] if p["axis"] is None and p["dim"] is not None else p["axis"])
+    eps = p["epsilon"]
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps >= 0:
+        raise ConfigError(f"epsilon={eps!r:.100} must be a number >= 0")
+    x = _array(x)
+    if x.dtype.kind != "f":
+        raise InputError(f"l2_normalize of {x.dtype} values (TensorFlow takes floats)")
+    return l2_normalize(x, axis, "tf", eps)
+
+
 def _softmax(x, p):
     axis = _axis(p["axis"])
     return activations.softmax(_array(x), axis=-1 if axis is None else axis)
@@ -173,14 +185,28 @@ def _tile(x, p):
 
 
 def _matmul(x, p):
-    for key in ("transpose_a", "transpose_b", "adjoint_a", "adjoint_b", "a_is_sparse",
-                "b_is_sparse"):
-        if p.get(key) not in (None, False):
-            raise UnsupportedError(f"{key}={p[key]!r} is not supported; supported: False")
+    """tf.linalg.matmul: ``transpose_*`` and ``adjoint_*`` swap the last two axes of that
+    operand (the same for real values: the only kind here); the sparsity hints change how
+    TensorFlow computes, not what."""
+    flips = []
+    for side in ("a", "b"):
+        t, adj = p.get(f"transpose_{side}"), p.get(f"adjoint_{side}")
+        for key, v in ((f"transpose_{side}", t), (f"adjoint_{side}", adj),
+                       (f"{side}_is_sparse", p.get(f"{side}_is_sparse"))):
+            if v not in (None, False, True):
+                raise UnsupportedError(f"{key}={v!r} is not supported; supported: True, False")
+        if t and adj:
+            raise ConfigError(f"transpose_{side} and adjoint_{side} are both True (TensorFlow "
+                              f"refuses that)")
+        flips.append(bool(t or adj))
     if p.get("output_type") is not None:
         raise UnsupportedError(f"output_type={p['output_type']!r} is not supported")
     a, b = _pair(x, p["b"])
-    return np.matmul(a, b)
+    if (flips[0] and a.ndim < 2) or (flips[1] and b.ndim < 2):
+        raise InputError(f"matmul transposes an operand of fewer than 2 axes: shapes "
+                         f"{a.shape}, {b.shape}")
+    return np.matmul(np.swapaxes(a, -1, -2) if flips[0] else a,
+                     np.swapaxes(b, -1, -2) if flips[1] else b)
 
 
 # TF symbol -> Symbol. Binary ops take (x, y, name); unary ones (x, name).
@@ -234,6 +260,9 @@ SYMBOLS: Dict[str, Symbol] = {
     "nn.softsign": _e(_activation(activations.softsign), _X),
     "nn.leaky_relu": _e(_leaky_relu, ("alpha", "name"), {"alpha": 0.2, "name": None}),
     "nn.softmax": Symbol(_softmax, ("axis", "name"), {"axis": None, "name": None}, "other"),
+    "math.l2_normalize": Symbol(_l2_normalize, ("axis", "epsilon", "name", "dim"),
+                                {"axis": None, "epsilon": 1e-12, "name": None, "dim": None},
+                                "other"),
     "cast": _e(_cast, ("dtype", "name")),
     # reductions
     "math.reduce_mean": Symbol(_reduce(_mean), _RED, _RED_DEF, "reduce"),
