@@ -51,7 +51,7 @@ def blas_threads(n: Optional[int]) -> Iterator[None]:
 
 def predict_batches(model, xs: List[np.ndarray], batch_size: int) -> List[np.ndarray]:
     """``model.predict(xs, batch_size=batch_size)`` as a list of outputs."""
-    out = model.predict(xs if len(xs) > 1 else xs[0], batch_size=batch_size)
+    out = model._flat(model.predict(xs if len(xs) > 1 else xs[0], batch_size=batch_size))
     return [np.asarray(y) for y in as_list(out)]
 
 

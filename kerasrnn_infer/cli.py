@@ -235,12 +235,12 @@ def _predict(model, xs, batch_size=None, progress=True):
     if chunk is None and tty and n > 256:
         chunk = 256
     if model.stateful or not chunk or n <= chunk:
-        return model.predict(feed, batch_size=batch_size)
+        return model._flat(model.predict(feed, batch_size=batch_size))
     bar = _Progress(n) if progress else None
     parts = []
     for i in range(0, n, chunk):
         part = [x[i:i + chunk] for x in xs]
-        ys = model.predict(part if len(part) > 1 else part[0])
+        ys = model._flat(model.predict(part if len(part) > 1 else part[0]))
         parts.append(ys if isinstance(ys, list) else [ys])
         if bar:
             bar.update(min(i + chunk, n))
@@ -296,7 +296,8 @@ def _stream_npy(model, x, path: str, batch_size: Optional[int]) -> None:
     dst = None
     try:
         for i in range(0, n, step):
-            y = model.predict(np.ascontiguousarray(x[i:i + step]), batch_size=batch_size)
+            y = model._flat(model.predict(np.ascontiguousarray(x[i:i + step]),
+                                          batch_size=batch_size))
             if isinstance(y, list):
                 raise UsageError(f"{path}: the model has {len(y)} outputs "
                                  f"({', '.join(model.output_names)}); write them to an .npz "
@@ -307,7 +308,7 @@ def _stream_npy(model, x, path: str, batch_size: Optional[int]) -> None:
             dst[i:i + len(y)] = y
             bar.update(min(i + step, n))
         if dst is None:                                  # no rows: an empty output
-            y = model.predict(np.asarray(x[:0]))
+            y = model._flat(model.predict(np.asarray(x[:0])))
             np.save(path, np.asarray(y))
         else:
             dst.flush()

@@ -66,13 +66,36 @@ def leaves(obj):
         yield obj
 
 
-def _leaves_refs(spec):
-    if isinstance(spec, list) and len(spec) >= 3 and isinstance(spec[0], str) and \
-            isinstance(spec[1], int):
-        yield spec
-    elif isinstance(spec, (list, tuple)):
-        for s in spec:
-            yield from _leaves_refs(s)
+def _is_ref(spec) -> bool:
+    return isinstance(spec, list) and len(spec) >= 3 and isinstance(spec[0], str) and \
+        isinstance(spec[1], int)
+
+
+def _io_template(spec, leaves: List[Any], depth: int):
+    """``spec`` (a tensor reference, or lists and dicts of them) with each reference replaced
+    by its index in ``leaves``, where it is appended: dict entries in sorted key order (as
+    Keras flattens them), the template's dicts in the config's order."""
+    if depth > 32:
+        raise ConfigError("model inputs or outputs nest deeper than 32 levels")
+    if _is_ref(spec):
+        leaves.append(spec)
+        return len(leaves) - 1
+    if isinstance(spec, dict):
+        done = {k: _io_template(spec[k], leaves, depth + 1) for k in sorted(spec, key=str)}
+        return {k: done[k] for k in spec}
+    if isinstance(spec, (list, tuple)):
+        return [_io_template(v, leaves, depth + 1) for v in spec]
+    leaves.append(spec)                         # not a reference: _ref says so
+    return len(leaves) - 1
+
+
+def pack_outputs(template, flat: List[Any]):
+    """``flat`` outputs in ``template``'s nesting (Graph._parse_io ``output_structure``)."""
+    if isinstance(template, int):
+        return flat[template]
+    if isinstance(template, dict):
+        return {k: pack_outputs(v, flat) for k, v in template.items()}
+    return [pack_outputs(v, flat) for v in template]
 
 
 def _auto_mask(inputs, kwargs, explicit_masks: bool) -> bool:
@@ -100,7 +123,7 @@ class Graph:
             self.by_name[layer.name] = layer
         parsed = [(layer, [self._parse_node(layer, n) for n in nodes]) for layer, nodes in layers]
         in_refs = self._parse_io(config.get("input_layers"), "input_layers")
-        out_refs = self._parse_io(config.get("output_layers"), "output_layers")
+        out_refs = self._parse_io(config.get("output_layers"), "output_layers", True)
         self._offset = self._offsets(parsed, out_refs + in_refs)
         self.input_keys = [self.key(r) for r in in_refs]
         self.output_keys = [self.key(r) for r in out_refs]
@@ -109,16 +132,27 @@ class Graph:
             self.plan = self._keras3_order(self.plan)
 
     # ----- parsing ----------------------------------------------------------------------------
-    def _parse_io(self, spec, what) -> List[Ref]:
+    def _parse_io(self, spec, what, outputs=False) -> List[Ref]:
+        """The model's input or output tensors in Keras's flat order. ``outputs``: also
+        ``output_structure``, how ``predict`` returns them: None for one tensor or a flat
+        list (an array, or a list of arrays), else the nesting the model was made with
+        (``Model(x, {"a": y, "b": z})`` predicts a dict, ``[y, [h, c]]`` nested lists), each
+        leaf its index in the flat order. Keras flattens dicts in sorted key order
+        (``tree.flatten``, ``tf.nest.flatten``), which also orders ``output_names``."""
         if spec is None:
             raise ConfigError(f"{self.where}: functional config has no {what!r}")
-        if isinstance(spec, dict):
+        if isinstance(spec, dict) and not outputs:
             spec = list(spec.values())
         if isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str):
             spec = [spec]
-        refs = [self._ref(item, what) for item in _leaves_refs(spec)]
+        leaves: List[Any] = []
+        template = _io_template(spec, leaves, 0)
+        refs = [self._ref(item, what) for item in leaves]
         if not refs:
             raise ConfigError(f"{self.where}: {what} is empty")
+        if outputs:
+            flat = isinstance(spec, list) and all(isinstance(t, int) for t in template)
+            self.output_structure = None if flat else template
         return refs
 
     def _ref(self, item, what) -> Ref:

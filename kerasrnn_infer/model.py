@@ -20,6 +20,7 @@ from .dtypes import as_strings, is_string
 from .errors import (ArgumentError, ConfigError, InputError, KerasRnnInferError, ModelFileError,
                      UnsupportedError)
 from .executor import run_direct
+from .graph import pack_outputs
 from .formats import assign_weights, read_model_file
 from .kernels import jit_setting
 from .layers import build_layer
@@ -45,6 +46,18 @@ Inputs = Union[np.ndarray, Sequence[Any], Dict[str, Any]]
 Outputs = Union[np.ndarray, List[np.ndarray]]
 #: A Keras shape: a tuple (None for unknown sizes) for one tensor, a list of them for several.
 Shape = Union[Optional[Tuple[Optional[int], ...]], List[Optional[Tuple[Optional[int], ...]]]]
+
+
+def _unpack(template, y, flat: List[Any]) -> None:
+    """The inverse of graph.pack_outputs: ``y`` nested as ``template`` into ``flat``."""
+    if isinstance(template, int):
+        flat[template] = y
+    elif isinstance(template, dict):
+        for k, v in template.items():
+            _unpack(v, y[k], flat)
+    else:
+        for v, part in zip(template, y):
+            _unpack(v, part, flat)
 
 
 def _keras_shape(shapes: List[Any]) -> Shape:
@@ -396,7 +409,8 @@ class Model:
                 workers: Any = 1, use_multiprocessing: Any = False, *,
                 outputs: Any = None) -> Outputs:
         """Outputs for ``x`` (array, list in model input order, or dict by input name): an
-        array for a one-output model, else a list in Keras's output order.
+        array for a one-output model, else a list in Keras's output order (a model made with
+        a dict or nested lists of outputs: that dict or those lists, as Keras returns them).
 
         ``batch_size``: run that many samples at a time (default: all at once); a stateful
         model with a fixed batch size runs a multiple of it chunk by chunk, in order, states
@@ -419,7 +433,8 @@ class Model:
             # (executor.direct_plan), without the general path's checks and loops
             y = run_direct(direct, x)
             if y is not None:
-                return y
+                nest = self._root.output_structure
+                return y if nest is None else pack_outputs(nest, [y])
         if steps is not None:
             raise ArgumentError(f"predict: steps={steps!r} counts the batches Keras draws from "
                                 f"a dataset or generator; kerasrnn_infer takes arrays: pass "
@@ -466,6 +481,25 @@ class Model:
             return outs[0]
         if outputs is not None and not isinstance(outputs, (str, int, np.integer)):
             return outs
+        return self._nested(outs)
+
+    def _flat(self, y: Outputs) -> Outputs:
+        """A ``predict`` result as the package's own readers take it (the CLI, the scoring
+        workers, the parity check): an array for one output, else a list in
+        ``output_names`` order, whatever nesting the model returns."""
+        nest = self._root.output_structure
+        if nest is None:
+            return y
+        flat: List[Any] = [None] * len(self.output_names)
+        _unpack(nest, y, flat)
+        return flat[0] if len(flat) == 1 else flat
+
+    def _nested(self, outs: List[Any]) -> Outputs:
+        """Outputs as Keras returns them: one array, a list, or the dict or nested lists the
+        model was made with (Functional ``output_structure``)."""
+        nest = self._root.output_structure
+        if nest is not None:
+            return pack_outputs(nest, outs)
         return outs[0] if len(outs) == 1 else outs
 
     def __call__(self, x: Inputs, training: Any = None, mask: Any = None) -> Outputs:
@@ -497,7 +531,7 @@ class Model:
         feeds = self._feeds(x, any_length=True)
         ctx = StreamContext(id(self), state, feeds[0].shape[0] if feeds[0].ndim else 0)
         outs = [o for o, _ in self._run(feeds, None, ctx)]
-        return (outs[0] if len(outs) == 1 else outs), ctx.state()
+        return self._nested(outs), ctx.state()
 
     def layer_outputs(self, x: Inputs) -> Dict[str, Any]:
         """``{layer name: output}`` for every layer of the model (first call of shared ones);

@@ -62,7 +62,7 @@ def check_model(model, spec, io, check_layers=True):
             model.reset_states()
             continue
         x = inputs(io, f"call{k}/in/") if f"call{k}/in/0" in io else feed
-        got = as_list(model.predict(x))
+        got = as_list(model._flat(model.predict(x)))       # nested outputs: Keras's order
         n_out = sum(1 for key in io if key.startswith(f"call{k}/out/"))
         assert len(got) == n_out, f"call {k}: {len(got)} outputs, Keras gives {n_out}"
         for j in range(n_out):

@@ -527,3 +527,24 @@ def test_golden_without_tensorflow_says_to_run_it_where_tensorflow_is(monkeypatc
     with pytest.raises(kri.ReferenceUnavailable) as e:
         cli_run(["verify", os.path.join(RNN, "model.keras")])
     assert "--golden golden.npz" in str(e.value)
+
+
+def test_nested_outputs_come_back_nested_as_keras_predicts_them():
+    """Model(x, {"zseq": ..., "alast": ..., "states": [h, [h, c]]}): predict gives that dict
+    (keys in the model's order, the lists inside it), its leaves Keras's outputs; the flat
+    order (output_names, the recorded outputs) is Keras's: dict keys sorted."""
+    for writer in ("keras3", "tf_keras"):
+        d = os.path.join(FIXTURES, f"graph_dict_outputs__{writer}")
+        spec, io = read_case(d)
+        model = kri.load_model(os.path.join(d, spec["load"]["path"]))
+        x = inputs(io)
+        for y in (model.predict(x), model(x), model.predict(x, batch_size=2)):
+            assert isinstance(y, dict) and list(y) == ["zseq", "alast", "states"], type(y)
+            h_gru, lstm = y["states"]
+            assert isinstance(lstm, list) and len(lstm) == 2
+            flat = [y["alast"], h_gru, lstm[0], lstm[1], y["zseq"]]
+            for j, got in enumerate(flat):
+                np.testing.assert_allclose(got, io[f"call0/out/{j}"], atol=1e-5, rtol=0)
+        assert model.output_names[0] == "head" and model.output_names[-1] == "lstm"
+        picked = model.predict(x, outputs=["lstm", "head"])      # a selection stays flat
+        np.testing.assert_allclose(picked[0], io["call0/out/4"], atol=1e-5, rtol=0)

@@ -676,6 +676,21 @@ def activation_layer_options(K, rng):
     return model, [floats(rng, BATCH, STEPS, 4)]
 
 
+@case("""Outputs nested as the model was made: a dict {"zseq": LSTM sequence, "alast":
+      Dense on its last step, "states": [h, [h, c]] of RNN([GRUCell, LSTMCell],
+      return_state=True)}. Keras flattens dicts in sorted key order (alast, states..., zseq:
+      output_names and the recorded outputs) and predicts the dict.""")
+def graph_dict_outputs(K, rng):
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    s = L.LSTM(5, return_sequences=True, name="lstm")(x)
+    _, h_gru, lstm_states = L.RNN([L.GRUCell(4), L.LSTMCell(3)], return_state=True,
+                                  name="stack")(x)
+    head = L.Dense(2, name="head")(L.GRU(3, name="gru")(s))
+    return K.Model(x, {"zseq": s, "alast": head, "states": [h_gru, list(lstm_states)]}), \
+        [floats(rng, BATCH, STEPS, 4)]
+
+
 @case("""Two inputs (float sequence, token ids) and three outputs in a
       non-alphabetical order: a TimeDistributed(Dense) sequence, a softmax head
       on the concatenated LSTM/GRU summaries, and the LSTM's final cell state.

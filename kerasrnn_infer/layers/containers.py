@@ -38,6 +38,8 @@ class Container(Layer):
 
     #: The model's direct path for a plain predict (executor.direct_plan), or None.
     direct_path = None
+    #: How ``predict`` nests the outputs (Functional: graph ``pack_outputs``); None: flat.
+    output_structure = None
 
     def weighted_layers(self) -> List[Layer]:
         return [l for l in self.layers if not isinstance(l, InputLayer)]
@@ -213,6 +215,11 @@ class Functional(Container):
     @property
     def output_keys(self):
         return self.graph.output_keys
+
+    @property
+    def output_structure(self):
+        """How ``predict`` nests the outputs (graph ``pack_outputs``), or None: flat."""
+        return self.graph.output_structure
 
     @property
     def plan(self):

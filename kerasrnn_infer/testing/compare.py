@@ -241,7 +241,7 @@ def compare(model, ref: Reference, atol: float = 1e-5, rtol: float = 1e-5,
     fixed = None
     if model.stateful and xs[0].ndim:
         fixed = model.inputs[0].shape[0] if model.inputs[0].shape else None
-    got_out = as_list(model.predict(feed, batch_size=fixed))
+    got_out = as_list(model._flat(model.predict(feed, batch_size=fixed)))
     rows: List[Row] = []
     if check_layers:
         model.reset_states()

@@ -237,11 +237,12 @@ def is_keras3(K) -> bool:
 
 
 def flatten(x) -> list:
-    """The leaves of nested lists, tuples and dicts (values), in order."""
+    """The leaves of nested lists, tuples and dicts, in Keras's order (``tree.flatten``,
+    ``tf.nest.flatten``: a dict's values by sorted key), the order of ``model.outputs``."""
     if isinstance(x, (list, tuple)):
         return [leaf for item in x for leaf in flatten(item)]
     if isinstance(x, dict):
-        return [leaf for item in x.values() for leaf in flatten(item)]
+        return [leaf for k in sorted(x, key=str) for leaf in flatten(x[k])]
     return [x]
 
 
