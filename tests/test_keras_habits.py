@@ -548,3 +548,24 @@ def test_nested_outputs_come_back_nested_as_keras_predicts_them():
         assert model.output_names[0] == "head" and model.output_names[-1] == "lstm"
         picked = model.predict(x, outputs=["lstm", "head"])      # a selection stays flat
         np.testing.assert_allclose(picked[0], io["call0/out/4"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not have_tensorflow(), reason="TensorFlow is not installed")
+def test_keras3_h5_op_nodes_are_ops_whatever_their_class(tmp_path):
+    """A Keras 3 .h5 drops its op nodes' module: an ``ops.average`` node (class Average, the
+    name of a merge layer) and ``ops.softmax`` (class Softmax) run as the ops they are."""
+    import keras
+    from keras import ops
+    x = keras.Input((5, 3))
+    h = keras.layers.LSTM(4, return_sequences=True)(x)
+    model = keras.Model(x, [ops.average(h, axis=1), ops.softmax(h, axis=1), ops.relu(h)])
+    rng = np.random.default_rng(3)
+    for w in model.weights:
+        w.assign(rng.normal(0, 0.5, w.shape).astype("float32"))
+    path = str(tmp_path / "ops.h5")
+    model.save(path)
+    xs = rng.normal(0, 1, (2, 5, 3)).astype("float32")
+    got = kri.load_model(path).predict(xs)
+    for g, want in zip(got, model(xs)):
+        np.testing.assert_allclose(g, np.asarray(want), atol=1e-5, rtol=0)

@@ -813,6 +813,28 @@ def ops_scores(K, rng):
     return K.Model(x, outs), [floats(rng, BATCH, STEPS, 4)]
 
 
+@case("""More Keras 3 op nodes on an LSTM sequence s (inputs of scale 1: the activations'
+      curved parts): relu, sigmoid, leaky_relu(0.1), elu(0.5), gelu (approximate and
+      exact), silu, softplus, selu, relu6, softsign, hard_sigmoid, log_softmax, flip over
+      time, cumsum over time, argmax (int32), pad (constant 0.5 and reflect), average over
+      time (plain and weighted), dot of two steps (.keras only: Keras cannot reload its own
+      .h5 of these).""", writers=("keras3",))
+def ops_more(K, rng):
+    L = K.layers
+    ops = K.ops
+    x = K.Input((STEPS, 4), name="x")
+    s = L.LSTM(5, return_sequences=True, name="lstm")(x)
+    w = np.linspace(0.5, 2.0, STEPS).astype("float32")
+    outs = [ops.relu(s), ops.sigmoid(s), ops.leaky_relu(s, 0.1), ops.elu(s, 0.5), ops.gelu(s),
+            ops.gelu(s, approximate=False), ops.silu(s), ops.softplus(s), ops.selu(s),
+            ops.relu6(s), ops.softsign(s), ops.hard_sigmoid(s), ops.log_softmax(s, axis=-1),
+            ops.flip(s, axis=1), ops.cumsum(s, axis=1), ops.argmax(s, axis=-1),
+            ops.pad(s, [[0, 0], [1, 2], [0, 0]], constant_values=0.5),
+            ops.pad(s, [[0, 0], [2, 1], [0, 0]], mode="reflect"), ops.average(s, axis=1),
+            ops.average(s, axis=1, weights=w), ops.dot(s[:, -1], ops.transpose(s[:, 0]))]
+    return K.Model(x, outs), [floats(rng, BATCH, STEPS, 4, scale=1.0)]
+
+
 # --------------------------------------------------------------------------
 # Masks, Bidirectional, stateful
 # --------------------------------------------------------------------------

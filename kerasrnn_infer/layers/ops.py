@@ -48,6 +48,87 @@ def _binary(fn, kind="elementwise"):
     return _kind(kind, lambda cfg, a: fn(_operand(a[0]), _operand(a[1])))
 
 
+def _number(cfg, key, default):
+    v = cfg.get(key, default)
+    if v is None:
+        v = default
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ConfigError(f"{key}={v!r:.50} must be a number")
+    return v
+
+
+def _floats(a, what):
+    x = np.asarray(a[0])
+    if x.dtype.kind != "f":
+        raise InputError(f"{what} of {x.dtype} values (floats only here)")
+    return x
+
+
+def _act(fn, **params):
+    """An activation op (``keras.ops.relu``, ...): ``fn`` of kerasrnn_infer.activations with
+    its options from the config (name: (config key, Keras's default))."""
+    def run(cfg, a):
+        kw = {}
+        for p, (key, default) in params.items():
+            if isinstance(default, bool):
+                v = cfg.get(key, default)
+                if not isinstance(v, bool):
+                    raise ConfigError(f"{key}={v!r:.50} must be true or false")
+                kw[p] = v
+            else:
+                kw[p] = _number(cfg, key, default)
+        return fn(_floats(a, "an activation"), **kw)
+    return _kind("elementwise", run)
+
+
+def _pad(cfg, a):
+    """keras.ops.pad: ``constant`` (with ``constant_values``), ``reflect`` and ``symmetric``
+    modes, the ones Keras's TensorFlow backend has."""
+    x = np.asarray(a[0])
+    width = cfg.get("pad_width")
+    if not isinstance(width, list) or len(width) != x.ndim or not all(
+            isinstance(w, list) and len(w) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= limits.MAX_DIM
+                for v in w) for w in width):
+        raise ConfigError(f"pad_width={width!r:.100} must list [before, after] sizes per axis "
+                          f"of the {x.ndim}-D input")
+    mode = cfg.get("mode", "constant")
+    if mode not in ("constant", "reflect", "symmetric"):
+        raise UnsupportedError(f"pad mode={mode!r:.50} is not supported; supported: constant, "
+                               f"reflect, symmetric")
+    limits.check_elements([d + w[0] + w[1] for d, w in zip(x.shape[1:], width[1:])], "op",
+                          "the padded output of one sample")
+    if mode == "constant":
+        value = cfg.get("constant_values")
+        return np.pad(x, width, mode="constant",
+                      constant_values=0 if value is None else _number(cfg, "constant_values", 0))
+    return np.pad(x, width, mode=mode)
+
+
+def _average(cfg, a):
+    x = np.asarray(a[0])
+    weights = cfg.get("weights")
+    if weights is None:
+        return np.mean(x, axis=_axis(cfg.get("axis")))
+    return np.average(x, axis=_axis(cfg.get("axis")), weights=np.asarray(weights))
+
+
+def _cumulative(fn):
+    def run(cfg, a):
+        dt = cfg.get("dtype")
+        return fn(np.asarray(a[0]), axis=_axis(cfg.get("axis")),
+                  dtype=None if dt is None else _dtype_name(dt))
+    return run
+
+
+def _arg(fn):
+    def run(cfg, a):
+        x = np.asarray(a[0])
+        return fn(x, axis=_axis(cfg.get("axis")),
+                  keepdims=bool(cfg.get("keepdims", False))).astype(np.int32)   # Keras: int32
+    return run
+
+
 def _softmax(cfg, a):
     x = np.asarray(a[0])
     if x.dtype.kind != "f":
@@ -97,6 +178,31 @@ _OPS = {
     "Power": _binary(np.power),
     "Softmax": _kind("reduce", _softmax),
     "Normalize": _kind("reduce", _normalize),
+    "LogSoftmax": _kind("reduce", lambda cfg, a: activations.log_softmax(
+        _floats(a, "log_softmax"), axis=_axis(cfg.get("axis", -1)))),
+    "Relu": _act(activations.relu),
+    "Relu6": _act(activations.relu6),
+    "Sigmoid": _act(activations.sigmoid),
+    "HardSigmoid": _act(activations.hard_sigmoid_keras3),
+    "Softplus": _act(activations.softplus),
+    "Softsign": _act(activations.softsign),
+    "Silu": _act(activations.silu),
+    "Swish": _act(activations.silu),
+    "HardSilu": _act(activations.hard_silu),
+    "HardSwish": _act(activations.hard_silu),
+    "LogSigmoid": _act(activations.log_sigmoid),
+    "Selu": _act(activations.selu),
+    "Elu": _act(activations.elu, alpha=("alpha", 1.0)),
+    "LeakyRelu": _act(activations.leaky_relu, negative_slope=("negative_slope", 0.2)),
+    "Gelu": _act(activations.gelu, approximate=("approximate", True)),
+    "Flip": lambda cfg, a: np.flip(np.asarray(a[0]), _axis(cfg.get("axis"))),
+    "Cumsum": _cumulative(np.cumsum),
+    "Cumprod": _cumulative(np.cumprod),
+    "Argmax": _arg(np.argmax),
+    "Argmin": _arg(np.argmin),
+    "Pad": _pad,
+    "Average": _kind("reduce", _average),
+    "Dot": lambda cfg, a: np.dot(np.asarray(a[0]), np.asarray(a[1])),
     "Negative": _unary(np.negative),
     "Abs": _unary(np.abs),
     "Absolute": _unary(np.abs),
@@ -186,14 +292,15 @@ def _check_params(cfg: dict, where: str) -> None:
 
 def is_op(class_name: str, entry: dict) -> bool:
     """A keras.ops node. Keras 3 names their module; its legacy .h5 configs drop it, but an
-    op's config has no ``trainable`` key (every layer's has) and its nodes are Keras 3 dicts."""
+    op's config has no ``trainable`` key (every layer's has) and its nodes are Keras 3 dicts,
+    whatever its class (an ``Average`` op is not the ``Average`` layer)."""
     module = entry.get("module")
     if module is not None:
         return str(module).startswith(("keras.src.ops", "keras.ops"))
     cfg = entry.get("config")
     nodes = entry.get("inbound_nodes") or []
-    return (class_name in _OPS and isinstance(cfg, dict) and "trainable" not in cfg and
-            bool(nodes) and all(isinstance(n, dict) for n in nodes))
+    return (isinstance(cfg, dict) and "trainable" not in cfg and bool(nodes) and
+            all(isinstance(n, dict) for n in nodes))
 
 
 
