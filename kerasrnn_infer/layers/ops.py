@@ -292,15 +292,16 @@ def _check_params(cfg: dict, where: str) -> None:
 
 def is_op(class_name: str, entry: dict) -> bool:
     """A keras.ops node. Keras 3 names their module; its legacy .h5 configs drop it, but an
-    op's config has no ``trainable`` key (every layer's has) and its nodes are Keras 3 dicts,
-    whatever its class (an ``Average`` op is not the ``Average`` layer)."""
+    op's config has no ``trainable`` key (a layer's has, but for a few: SpatialDropout2D,
+    Discretization...) and its nodes are Keras 3 dicts; so a class both an op and a layer
+    (``Average``) is told apart by that key."""
     module = entry.get("module")
     if module is not None:
         return str(module).startswith(("keras.src.ops", "keras.ops"))
     cfg = entry.get("config")
     nodes = entry.get("inbound_nodes") or []
-    return (isinstance(cfg, dict) and "trainable" not in cfg and bool(nodes) and
-            all(isinstance(n, dict) for n in nodes))
+    return (class_name in _OPS and isinstance(cfg, dict) and "trainable" not in cfg and
+            bool(nodes) and all(isinstance(n, dict) for n in nodes))
 
 
 
