@@ -691,6 +691,20 @@ def graph_dict_outputs(K, rng):
         [floats(rng, BATCH, STEPS, 4)]
 
 
+@case("""GroupNormalization around recurrent layers (Sequential): Conv1D(8, same) ->
+      GroupNormalization(groups=4) -> LSTM(seq) -> GroupNormalization(groups=2, center=False,
+      epsilon=0.01) -> GRU(seq) -> GroupNormalization(groups=1, scale=False) (each group
+      normalized over time and its channels).""")
+def group_normalization(K, rng):
+    L = K.layers
+    model = K.Sequential([
+        K.Input((STEPS, 4)), L.Conv1D(8, 3, padding="same"), L.GroupNormalization(groups=4),
+        L.LSTM(6, return_sequences=True), L.GroupNormalization(groups=2, center=False,
+                                                               epsilon=0.01),
+        L.GRU(4, return_sequences=True), L.GroupNormalization(groups=1, scale=False)])
+    return model, [floats(rng, BATCH, STEPS, 4, scale=1.0)]
+
+
 @case("""Two inputs (float sequence, token ids) and three outputs in a
       non-alphabetical order: a TimeDistributed(Dense) sequence, a softmax head
       on the concatenated LSTM/GRU summaries, and the LSTM's final cell state.

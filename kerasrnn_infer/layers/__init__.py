@@ -22,7 +22,8 @@ from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Co
 from .core import Activation, Dense, Embedding, Identity, InputLayer, KerasIdentity, Masking
 from .custom import CustomLayer
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
-from .normalization import BatchNormalization, LayerNormalization, UnitNormalization
+from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
+                            UnitNormalization)
 from .ops import OPS, Op, is_op
 from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
@@ -85,7 +86,7 @@ REGISTRY: Dict[str, type] = {
     "GlobalAvgPool3D": GlobalAveragePooling3D,
     # normalization and activations
     "BatchNormalization": BatchNormalization, "LayerNormalization": LayerNormalization,
-    "UnitNormalization": UnitNormalization,
+    "UnitNormalization": UnitNormalization, "GroupNormalization": GroupNormalization,
     "ReLU": ReLU, "LeakyReLU": LeakyReLU, "PReLU": PReLU, "ThresholdedReLU": ThresholdedReLU,
     "ELU": ELU, "Softmax": Softmax,
     # preprocessing

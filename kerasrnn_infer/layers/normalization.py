@@ -1,6 +1,6 @@
 """Normalization layers: BatchNormalization (inference: moving statistics),
-LayerNormalization (with rms_scaling) and UnitNormalization; ``l2_normalize``, shared with
-Dot(normalize=True)."""
+LayerNormalization (with rms_scaling), GroupNormalization and UnitNormalization;
+``l2_normalize``, shared with Dot(normalize=True)."""
 
 from __future__ import annotations
 
@@ -141,3 +141,75 @@ class UnitNormalization(Layer):
 
     def stream_block(self):
         return None if feature_axes(self.axis) else "it normalizes across time"
+
+
+class GroupNormalization(Layer):
+    """keras ``GroupNormalization``: the channels of ``axis`` split into ``groups``, each
+    group normalized over every other axis but the batch (time included), then ``gamma`` and
+    ``beta`` per channel. tf-keras weights the moments by the input mask (broadcast to the
+    input, as it does; ``tf.nn.weighted_moments``); Keras 3 ignores it."""
+    supports_masking = True
+    streaming = "it normalizes across time"
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.groups = self.int_opt("groups", 32)
+        axis = self.opt("axis", -1)
+        if isinstance(axis, list) and len(axis) == 1:
+            axis = axis[0]
+        if isinstance(axis, bool) or not isinstance(axis, int) or axis == 0:
+            self.refuse("axis", axis, "one channel axis (not the batch axis)")
+        self.axis = axis
+        self.eps = self.float_opt("epsilon", 1e-3, minimum=0.0)
+        self.center = self.bool_opt("center", True)
+        self.scale = self.bool_opt("scale", True)
+        self.slots = []
+        if self.scale:
+            self.slots.append(WeightSlot("gamma", (None,)))
+        if self.center:
+            self.slots.append(WeightSlot("beta", (None,)))
+
+    def build_weights(self, arrays):
+        it = iter(arrays)
+        self.gamma = next(it).astype(self.dtype) if self.scale else None
+        self.beta = next(it).astype(self.dtype) if self.center else None
+
+    def call(self, inputs, mask=None, training=None):
+        x = self.cast_input(single(inputs, self.where))
+        if not -x.ndim < self.axis < x.ndim:
+            raise InputError(f"{self.where}: axis {self.axis} is out of range for inputs of "
+                             f"shape {x.shape}")
+        axis = self.axis % x.ndim
+        c = x.shape[axis]
+        if c % self.groups:
+            raise InputError(f"{self.where}: {c} channels do not split into {self.groups} "
+                             f"groups")
+        for w in (self.gamma, self.beta):
+            if w is not None and w.shape != (c,):
+                raise InputError(f"{self.where}: weights of shape {w.shape} for {c} channels")
+        shape = x.shape[:axis] + (self.groups, c // self.groups) + x.shape[axis + 1:]
+        g = x.reshape(shape)
+        reduce = tuple(i for i in range(1, g.ndim) if i != axis)
+        if mask is not None and not self.ctx.compat.major >= 3:
+            try:
+                m = np.broadcast_to(np.asarray(mask, x.dtype), x.shape).reshape(shape)
+            except ValueError:
+                raise InputError(f"{self.where}: a mask of shape {np.shape(mask)} does not "
+                                 f"broadcast to inputs of shape {x.shape} (nor does it in "
+                                 f"tf-keras)") from None
+            total = np.sum(m, axis=reduce, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.sum(m * g, axis=reduce, keepdims=True) / total
+                var = np.sum(m * np.square(g - mean), axis=reduce, keepdims=True) / total
+        else:
+            mean = np.mean(g, axis=reduce, keepdims=True)
+            var = np.mean(np.square(g - mean), axis=reduce, keepdims=True)
+        bshape = [1] * g.ndim
+        bshape[axis], bshape[axis + 1] = self.groups, c // self.groups
+        inv = x.dtype.type(1) / np.sqrt(var + x.dtype.type(self.eps))
+        if self.gamma is not None:
+            inv = inv * self.gamma.reshape(bshape)
+        res = -mean * inv
+        if self.beta is not None:
+            res = res + self.beta.reshape(bshape)
+        return (g * inv + res).reshape(x.shape).astype(x.dtype, copy=False)
