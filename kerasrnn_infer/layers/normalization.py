@@ -64,26 +64,34 @@ class BatchNormalization(Layer):
         return None if feature_axes(self.axis) else "it normalizes across time"
 
 
-class LayerNormalization(Layer):
-    supports_masking = True
+class _ScaleCenter(Layer):
+    """A normalization's options ``epsilon``, ``scale`` and ``center``, and its optional
+    ``gamma`` and ``beta`` weights (of ``rank`` axes)."""
 
-    def __init__(self, *a):
-        super().__init__(*a)
-        self.axis = self.axes_opt("axis", -1)
+    def _scale_center(self, rank: int) -> None:
         self.eps = self.float_opt("epsilon", 1e-3, minimum=0.0)
         self.center = self.bool_opt("center", True)
         self.scale = self.bool_opt("scale", True)
-        self.rms = self.bool_opt("rms_scaling", False)
         self.slots = []
         if self.scale:
-            self.slots.append(WeightSlot("gamma", (None,) * len(self.axis)))
+            self.slots.append(WeightSlot("gamma", (None,) * rank))
         if self.center:
-            self.slots.append(WeightSlot("beta", (None,) * len(self.axis)))
+            self.slots.append(WeightSlot("beta", (None,) * rank))
 
     def build_weights(self, arrays):
         it = iter(arrays)
         self.gamma = next(it).astype(self.dtype) if self.scale else None
         self.beta = next(it).astype(self.dtype) if self.center else None
+
+
+class LayerNormalization(_ScaleCenter):
+    supports_masking = True
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.axis = self.axes_opt("axis", -1)
+        self.rms = self.bool_opt("rms_scaling", False)
+        self._scale_center(len(self.axis))
 
     def call(self, inputs, mask=None, training=None):
         x = self.cast_input(single(inputs, self.where))
@@ -143,7 +151,7 @@ class UnitNormalization(Layer):
         return None if feature_axes(self.axis) else "it normalizes across time"
 
 
-class GroupNormalization(Layer):
+class GroupNormalization(_ScaleCenter):
     """keras ``GroupNormalization``: the channels of ``axis`` split into ``groups``, each
     group normalized over every other axis but the batch (time included), then ``gamma`` and
     ``beta`` per channel. tf-keras weights the moments by the input mask (broadcast to the
@@ -160,19 +168,7 @@ class GroupNormalization(Layer):
         if isinstance(axis, bool) or not isinstance(axis, int) or axis == 0:
             self.refuse("axis", axis, "one channel axis (not the batch axis)")
         self.axis = axis
-        self.eps = self.float_opt("epsilon", 1e-3, minimum=0.0)
-        self.center = self.bool_opt("center", True)
-        self.scale = self.bool_opt("scale", True)
-        self.slots = []
-        if self.scale:
-            self.slots.append(WeightSlot("gamma", (None,)))
-        if self.center:
-            self.slots.append(WeightSlot("beta", (None,)))
-
-    def build_weights(self, arrays):
-        it = iter(arrays)
-        self.gamma = next(it).astype(self.dtype) if self.scale else None
-        self.beta = next(it).astype(self.dtype) if self.center else None
+        self._scale_center(1)
 
     def call(self, inputs, mask=None, training=None):
         x = self.cast_input(single(inputs, self.where))
