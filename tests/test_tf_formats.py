@@ -444,6 +444,23 @@ def test_verify_runs_tf_keras_on_a_savedmodel_written_by_tensorflow_2_12(capsys)
     assert re.search(r"PASS: \d+ compared, 0 skipped; .* vs tf_keras 2\.\d+", out), out
 
 
+@pytest.mark.live
+def test_a_keras_model_saved_by_tf_saved_model_save_is_refused_saying_how_to_save_it(tmp_path):
+    """tf.saved_model.save(model) keeps the Keras root object but no Keras metadata: the
+    error names that case and the saves that work, not a tf.Module."""
+    from conftest import have_tensorflow
+    if not have_tensorflow():
+        pytest.skip("TensorFlow is not installed")
+    import tensorflow as tf
+    import tf_keras
+    model = tf_keras.Sequential([tf_keras.Input((5, 3)), tf_keras.layers.LSTM(2)])
+    tf.saved_model.save(model, str(tmp_path / "sm"))
+    with pytest.raises(kri.ModelFileError,
+                       match=r"root object is a Keras model .*without its Keras metadata.*"
+                             r"model\.save\(path\)"):
+        kri.load_model(str(tmp_path / "sm"))
+
+
 # ----- adapted lookup vocabularies: the lookup tables' constants in saved_model.pb ------------
 TEXT_SM = [os.path.join(TF, d) for d in sorted(os.listdir(TF))
            if d.startswith(("text_gru__", "lookup_adapted__"))]

@@ -157,6 +157,13 @@ class _Metadata:
 def _architecture(meta: _Metadata, where: str) -> Tuple[bytes, Optional[str]]:
     """(config JSON text, keras_version) of the root model, or the reason it cannot be had."""
     ident, raw = meta.root()
+    if ident.startswith("_tf_keras") and not raw:
+        raise ModelFileError(
+            f"{where}: its root object is a Keras model ({ident!r}) saved without its Keras "
+            f"metadata (tf.saved_model.save(model) or model.export(path) keep the TensorFlow "
+            f"graph only), so there is no layer config to rebuild it from, and kerasrnn_infer "
+            f"does not execute TensorFlow graphs; save it with model.save(path) (tf-keras) or "
+            f"as a .keras or .h5 file")
     if not ident.startswith("_tf_keras") or not raw:
         raise ModelFileError(
             f"{where}: holds a TensorFlow graph without Keras metadata (root object "
