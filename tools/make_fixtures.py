@@ -849,6 +849,27 @@ def ops_more(K, rng):
     return K.Model(x, outs), [floats(rng, BATCH, STEPS, 4, scale=1.0)]
 
 
+@case("""More tf-keras tf-op layers on an LSTM sequence s: tf.where(s > 0, s, 0.1 s),
+      tf.cumsum over time (plain, and exclusive reversed), tf.argmax (int64) and
+      tf.math.argmax(output_type=int32), tf.math.argmin, tf.reverse over time, tf.repeat (a
+      count and a list of counts), tf.pad (CONSTANT 0.5, REFLECT, SYMMETRIC).""",
+      writers=("tf_keras",))
+def tf_ops_more(K, rng):
+    import tensorflow as tf
+    L = K.layers
+    x = K.Input((STEPS, 4), name="x")
+    s = L.LSTM(5, return_sequences=True, name="lstm")(x)
+    outs = [tf.where(s > 0, s, 0.1 * s), tf.cumsum(s, axis=1),
+            tf.math.cumsum(s, axis=1, exclusive=True, reverse=True), tf.argmax(s, axis=-1),
+            tf.math.argmax(s, axis=1, output_type=tf.int32), tf.math.argmin(s, axis=-1),
+            tf.reverse(s, axis=[1]), tf.repeat(s, 2, axis=1),
+            tf.repeat(s, [1, 2, 1, 3, 1, 1, 2], axis=1),
+            tf.pad(s, [[0, 0], [1, 2], [0, 0]], constant_values=0.5),
+            tf.pad(s, [[0, 0], [1, 1], [0, 0]], mode="REFLECT"),
+            tf.pad(s, [[0, 0], [2, 1], [0, 0]], mode="SYMMETRIC")]
+    return K.Model(x, outs), [floats(rng, BATCH, STEPS, 4, scale=1.0)]
+
+
 # --------------------------------------------------------------------------
 # Masks, Bidirectional, stateful
 # --------------------------------------------------------------------------

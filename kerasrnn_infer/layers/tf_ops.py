@@ -159,6 +159,91 @@ def _l2_normalize(x, p):
     return l2_normalize(x, axis, "tf", eps)
 
 
+def _where(x, p):
+    """tf.where(condition, x, y): ``condition`` the first argument; without x and y it gives
+    the indices of the true values, a size only the data decides (refused)."""
+    if p["x"] is None or p["y"] is None:
+        raise UnsupportedError("tf.where without x and y (the indices of true values) is not "
+                               "supported")
+    a, b = _pair(p["x"], p["y"])
+    return np.where(_array(x).astype(bool), a, b)
+
+
+def _cumsum(x, p):
+    """tf.math.cumsum with ``exclusive`` (the sum of the values before) and ``reverse``."""
+    axis = _axis(p["axis"])
+    if not isinstance(axis, int):
+        raise ConfigError(f"axis={p['axis']!r:.50} must be one axis")
+    exclusive, reverse = _bool(p["exclusive"], "exclusive"), _bool(p["reverse"], "reverse")
+    a = _array(x)
+    if reverse:
+        a = np.flip(a, axis)
+    y = np.cumsum(a, axis=axis, dtype=a.dtype)
+    if exclusive:
+        y = np.concatenate([np.zeros_like(np.take(y, [0], axis=axis)),
+                            np.take(y, np.arange(y.shape[axis] - 1), axis=axis)], axis=axis)
+    return np.flip(y, axis) if reverse else y
+
+
+def _arg(fn):
+    def run(x, p):
+        axis = p["axis"] if p["axis"] is not None else p["dimension"]
+        axis = 0 if axis is None else _axis(axis)               # TensorFlow: axis 0
+        if not isinstance(axis, int):
+            raise ConfigError(f"axis={axis!r:.50} must be one axis")
+        out = p["output_type"]
+        dtype = np.int64 if out is None else numeric_dtype(out, "output_type")
+        if dtype not in (np.int32, np.int64):
+            raise UnsupportedError(f"output_type={out!r:.50} is not supported; supported: "
+                                   f"int32, int64")
+        return fn(_array(x), axis=axis).astype(dtype)
+    return run
+
+
+def _reverse(x, p):
+    axis = _axis(p["axis"])
+    if axis is None:
+        raise ConfigError("tf.reverse needs axis")
+    return np.flip(_array(x), axis)
+
+
+def _repeat(x, p):
+    a = _array(x)
+    reps = np.asarray(p["repeats"])
+    if reps.dtype.kind not in "iu" or reps.ndim > 1 or (reps < 0).any():
+        raise ConfigError(f"repeats={p['repeats']!r:.100} must be a count or a list of counts")
+    axis = _axis(p["axis"])
+    if axis is not None and not isinstance(axis, int):
+        raise ConfigError(f"axis={p['axis']!r:.50} must be one axis")
+    per_sample = a.size // max(1, a.shape[0]) if a.ndim else 1
+    limits.check_elements((per_sample, int(reps.max(initial=1))), "tf-op layer",
+                          "the repeated output of one sample")
+    return np.repeat(a, reps, axis=axis)
+
+
+def _pad(x, p):
+    a = _array(x)
+    width = p["paddings"]
+    if not isinstance(width, list) or len(width) != a.ndim or not all(
+            isinstance(w, list) and len(w) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= limits.MAX_DIM
+                for v in w) for w in width):
+        raise ConfigError(f"paddings={width!r:.100} must list [before, after] sizes per axis "
+                          f"of the {a.ndim}-D input")
+    mode = str(p["mode"]).upper()
+    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        raise UnsupportedError(f"mode={p['mode']!r:.50} is not supported; supported: "
+                               f"CONSTANT, REFLECT, SYMMETRIC")
+    limits.check_elements([d + w[0] + w[1] for d, w in zip(a.shape[1:], width[1:])],
+                          "tf-op layer", "the padded output of one sample")
+    if mode == "CONSTANT":
+        value = p["constant_values"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"constant_values={value!r:.50} must be a number")
+        return np.pad(a, width, mode="constant", constant_values=value)
+    return np.pad(a, width, mode=mode.lower())
+
+
 def _softmax(x, p):
     axis = _axis(p["axis"])
     return activations.softmax(_array(x), axis=-1 if axis is None else axis)
@@ -260,6 +345,23 @@ SYMBOLS: Dict[str, Symbol] = {
     "nn.softsign": _e(_activation(activations.softsign), _X),
     "nn.leaky_relu": _e(_leaky_relu, ("alpha", "name"), {"alpha": 0.2, "name": None}),
     "nn.softmax": Symbol(_softmax, ("axis", "name"), {"axis": None, "name": None}, "other"),
+    "where": _e(_where, ("x", "y", "name"), {"x": None, "y": None, "name": None}),
+    "math.cumsum": Symbol(_cumsum, ("axis", "exclusive", "reverse", "name"),
+                          {"axis": 0, "exclusive": False, "reverse": False, "name": None},
+                          "other"),
+    "math.argmax": Symbol(_arg(np.argmax), ("axis", "name", "dimension", "output_type"),
+                          {"axis": None, "name": None, "dimension": None, "output_type": None},
+                          "other"),
+    "math.argmin": Symbol(_arg(np.argmin), ("axis", "name", "dimension", "output_type"),
+                          {"axis": None, "name": None, "dimension": None, "output_type": None},
+                          "other"),
+    "reverse": Symbol(_reverse, ("axis", "name"), {"name": None}, "other"),
+    "repeat": Symbol(_repeat, ("repeats", "axis", "name"), {"axis": None, "name": None},
+                     "other"),
+    "compat.v1.pad": Symbol(_pad, ("paddings", "mode", "name", "constant_values"),
+                            {"mode": "CONSTANT", "name": None, "constant_values": 0}, "other"),
+    "pad": Symbol(_pad, ("paddings", "mode", "constant_values", "name"),
+                  {"mode": "CONSTANT", "name": None, "constant_values": 0}, "other"),
     "math.l2_normalize": Symbol(_l2_normalize, ("axis", "epsilon", "name", "dim"),
                                 {"axis": None, "epsilon": 1e-12, "name": None, "dim": None},
                                 "other"),
