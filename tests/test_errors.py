@@ -141,3 +141,17 @@ def test_every_error_is_a_kerasrnninfer_error():
     for cls in (kri.ModelFileError, kri.ConfigError, kri.UnsupportedError, kri.UnsafeModelError,
                 kri.WeightsError, kri.InputError):
         assert issubclass(cls, kri.KerasRnnInferError)
+
+
+def test_an_einsum_op_is_bounded_by_the_products_it_would_take():
+    """keras.ops.einsum in a config: an equation whose labels multiply past the bound (here
+    a 2000^3 contraction of three small inputs) is refused before any work; a bad equation
+    is a ConfigError."""
+    from kerasrnn_infer.layers.ops import OPS
+    einsum = OPS["Einsum"]
+    v = np.ones((1, 2000), np.float32)
+    with pytest.raises(kri.InputError, match="products, more than"):
+        einsum({"subscripts": "ai,aj,ak->"}, [v, v, v])
+    with pytest.raises(kri.ConfigError, match="einsum equation"):
+        einsum({"subscripts": "ab;import os"}, [v])
+    np.testing.assert_allclose(einsum({"subscripts": "ai,ai->a"}, [v, v]), [2000.0])

@@ -831,8 +831,8 @@ def ops_scores(K, rng):
       curved parts): relu, sigmoid, leaky_relu(0.1), elu(0.5), gelu (approximate and
       exact), silu, softplus, selu, relu6, softsign, hard_sigmoid, log_softmax, flip over
       time, cumsum over time, argmax (int32), pad (constant 0.5 and reflect), average over
-      time (plain and weighted), dot of two steps (.keras only: Keras cannot reload its own
-      .h5 of these).""", writers=("keras3",))
+      time (plain and weighted), dot of two steps, einsum (step-by-step scores, a sum over
+      time) (.keras only: Keras cannot reload its own .h5 of these).""", writers=("keras3",))
 def ops_more(K, rng):
     L = K.layers
     ops = K.ops
@@ -845,7 +845,8 @@ def ops_more(K, rng):
             ops.flip(s, axis=1), ops.cumsum(s, axis=1), ops.argmax(s, axis=-1),
             ops.pad(s, [[0, 0], [1, 2], [0, 0]], constant_values=0.5),
             ops.pad(s, [[0, 0], [2, 1], [0, 0]], mode="reflect"), ops.average(s, axis=1),
-            ops.average(s, axis=1, weights=w), ops.dot(s[:, -1], ops.transpose(s[:, 0]))]
+            ops.average(s, axis=1, weights=w), ops.dot(s[:, -1], ops.transpose(s[:, 0])),
+            ops.einsum("btf,bsf->bts", s, s), ops.einsum("btf->bf", s)]
     return K.Model(x, outs), [floats(rng, BATCH, STEPS, 4, scale=1.0)]
 
 

@@ -9,6 +9,8 @@ positional arguments as a list.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .. import activations, limits
@@ -129,6 +131,46 @@ def _arg(fn):
     return run
 
 
+_EINSUM = re.compile(r"[a-zA-Z]+|\.\.\.")
+#: the products an einsum may take: the sizes of all its labels multiplied
+MAX_EINSUM_WORK = 1 << 32
+
+
+def _einsum(cfg, a):
+    """keras.ops.einsum, its work (every label's size multiplied: what the contraction
+    loops over) bounded."""
+    sub = cfg.get("subscripts")
+    if not isinstance(sub, str) or len(sub) > 256 or \
+            re.fullmatch(r"[a-zA-Z.,\->\s]*", sub) is None:
+        raise ConfigError(f"einsum subscripts={sub!r:.100} must be an einsum equation")
+    terms = sub.replace(" ", "").split("->")[0].split(",")
+    arrays = [np.asarray(v) for v in a]
+    if len(terms) != len(arrays):
+        raise InputError(f"einsum {sub!r} takes {len(terms)} operands, received {len(arrays)}")
+    sizes: dict = {}
+    for term, arr in zip(terms, arrays):
+        labels = [c for part in _EINSUM.findall(term) for c in
+                  ([part] if part == "..." else list(part))]
+        if len(labels) - ("..." in labels) > arr.ndim:
+            raise InputError(f"einsum {sub!r}: operand of shape {arr.shape} has too few axes")
+        dims = list(arr.shape)
+        if "..." in labels:
+            k = labels.index("...")
+            n_ell = arr.ndim - (len(labels) - 1)
+            sizes["..."] = max(sizes.get("...", 1), int(np.prod(dims[k:k + n_ell])))
+            dims = dims[:k] + dims[k + n_ell:]
+            labels = labels[:k] + labels[k + 1:]
+        for lab, d in zip(labels, dims):
+            sizes[lab] = max(sizes.get(lab, 1), d)
+    work = 1
+    for d in sizes.values():
+        work *= d
+    if work > MAX_EINSUM_WORK:
+        raise InputError(f"einsum {sub!r} on shapes {[v.shape for v in arrays]} would take "
+                         f"{work} products, more than {MAX_EINSUM_WORK}")
+    return np.einsum(sub, *arrays)
+
+
 def _softmax(cfg, a):
     x = np.asarray(a[0])
     if x.dtype.kind != "f":
@@ -203,6 +245,7 @@ _OPS = {
     "Pad": _pad,
     "Average": _kind("reduce", _average),
     "Dot": lambda cfg, a: np.dot(np.asarray(a[0]), np.asarray(a[1])),
+    "Einsum": _einsum,
     "Negative": _unary(np.negative),
     "Abs": _unary(np.abs),
     "Absolute": _unary(np.abs),
