@@ -17,7 +17,7 @@ from .. import activations, limits
 from ..errors import ConfigError, InputError, UnsupportedError
 from .base import Layer, feature_axes, numeric_dtype
 from .normalization import l2_normalize
-from .tf_ops import slice_key
+from .tf_ops import padded, slice_key
 
 
 def _axis(v):
@@ -84,27 +84,9 @@ def _act(fn, **params):
 
 
 def _pad(cfg, a):
-    """keras.ops.pad: ``constant`` (with ``constant_values``), ``reflect`` and ``symmetric``
-    modes, the ones Keras's TensorFlow backend has."""
-    x = np.asarray(a[0])
-    width = cfg.get("pad_width")
-    if not isinstance(width, list) or len(width) != x.ndim or not all(
-            isinstance(w, list) and len(w) == 2 and all(
-                isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= limits.MAX_DIM
-                for v in w) for w in width):
-        raise ConfigError(f"pad_width={width!r:.100} must list [before, after] sizes per axis "
-                          f"of the {x.ndim}-D input")
-    mode = cfg.get("mode", "constant")
-    if mode not in ("constant", "reflect", "symmetric"):
-        raise UnsupportedError(f"pad mode={mode!r:.50} is not supported; supported: constant, "
-                               f"reflect, symmetric")
-    limits.check_elements([d + w[0] + w[1] for d, w in zip(x.shape[1:], width[1:])], "op",
-                          "the padded output of one sample")
-    if mode == "constant":
-        value = cfg.get("constant_values")
-        return np.pad(x, width, mode="constant",
-                      constant_values=0 if value is None else _number(cfg, "constant_values", 0))
-    return np.pad(x, width, mode=mode)
+    """keras.ops.pad (tf_ops.padded)."""
+    return padded(np.asarray(a[0]), cfg.get("pad_width"), "pad_width",
+                  cfg.get("mode", "constant"), cfg.get("constant_values"))
 
 
 def _average(cfg, a):

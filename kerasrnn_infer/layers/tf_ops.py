@@ -221,27 +221,34 @@ def _repeat(x, p):
     return np.repeat(a, reps, axis=axis)
 
 
-def _pad(x, p):
-    a = _array(x)
-    width = p["paddings"]
+def padded(a: np.ndarray, width, key: str, mode: str, value) -> np.ndarray:
+    """``a`` padded as tf.pad and keras.ops.pad do: ``width`` (option ``key``) a [before,
+    after] pair per axis, ``mode`` constant (with ``value``), reflect or symmetric (the modes
+    TensorFlow has), the padded sample bounded."""
     if not isinstance(width, list) or len(width) != a.ndim or not all(
             isinstance(w, list) and len(w) == 2 and all(
                 isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= limits.MAX_DIM
                 for v in w) for w in width):
-        raise ConfigError(f"paddings={width!r:.100} must list [before, after] sizes per axis "
-                          f"of the {a.ndim}-D input")
-    mode = str(p["mode"]).upper()
-    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
-        raise UnsupportedError(f"mode={p['mode']!r:.50} is not supported; supported: "
-                               f"CONSTANT, REFLECT, SYMMETRIC")
+        raise ConfigError(f"{key}={width!r:.100} must list [before, after] sizes per axis of "
+                          f"the {a.ndim}-D input")
+    m = str(mode).lower()
+    if m not in ("constant", "reflect", "symmetric"):
+        raise UnsupportedError(f"pad mode={mode!r:.50} is not supported; supported: constant, "
+                               f"reflect, symmetric")
     limits.check_elements([d + w[0] + w[1] for d, w in zip(a.shape[1:], width[1:])],
-                          "tf-op layer", "the padded output of one sample")
-    if mode == "CONSTANT":
-        value = p["constant_values"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"constant_values={value!r:.50} must be a number")
-        return np.pad(a, width, mode="constant", constant_values=value)
-    return np.pad(a, width, mode=mode.lower())
+                          "pad", "the padded output of one sample")
+    if m == "reflect":
+        return np.pad(a, width, mode="reflect")
+    if m == "symmetric":
+        return np.pad(a, width, mode="symmetric")
+    value = 0 if value is None else value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"constant_values={value!r:.50} must be a number")
+    return np.pad(a, width, mode="constant", constant_values=value)
+
+
+def _pad(x, p):
+    return padded(_array(x), p["paddings"], "paddings", p["mode"], p["constant_values"])
 
 
 def _softmax(x, p):
