@@ -100,6 +100,10 @@ class Compat:
     #: LSTM after ``Embedding(mask_zero=True) -> Rescaling`` runs unmasked there (checked
     #: live).
     rescale_identity_pass_masks: bool
+    #: GroupNormalization's moments: tf-keras weights them by the input mask broadcast to the
+    #: input (``tf.nn.weighted_moments``, ``layers/normalization/group_normalization.py``);
+    #: Keras 3 ignores the mask.
+    group_norm_masked_moments: bool
 
     @classmethod
     def resolve(cls, version: Optional[str], config: Any = None) -> "Compat":
@@ -128,7 +132,8 @@ class Compat:
                    lookup_bag_dtype="int64" if major >= 3 else "float32",
                    vocabulary_lines="splitlines" if major >= 3 else "newline",
                    discretization_int_dtype="int32" if major >= 3 else "int64",
-                   rescale_identity_pass_masks=major >= 3)
+                   rescale_identity_pass_masks=major >= 3,
+                   group_norm_masked_moments=major < 3)
 
 
 def guess_version(obj: Any) -> str:

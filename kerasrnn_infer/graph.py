@@ -98,6 +98,18 @@ def pack_outputs(template, flat: List[Any]):
     return [pack_outputs(v, flat) for v in template]
 
 
+def unpack_outputs(template, y, flat: List[Any]) -> None:
+    """The inverse of ``pack_outputs``: ``y``, nested as ``template``, into ``flat``."""
+    if isinstance(template, int):
+        flat[template] = y
+    elif isinstance(template, dict):
+        for k, v in template.items():
+            unpack_outputs(v, y[k], flat)
+    else:
+        for v, part in zip(template, y):
+            unpack_outputs(v, part, flat)
+
+
 def _auto_mask(inputs, kwargs, explicit_masks: bool) -> bool:
     """Whether a call receives its inputs' masks without naming one (compat.explicit_masks:
     Keras 3 passes them only to a call with exactly one tensor argument, so an RNN called
@@ -122,8 +134,9 @@ class Graph:
                 raise ConfigError(f"{where}: two layers are named {layer.name!r}")
             self.by_name[layer.name] = layer
         parsed = [(layer, [self._parse_node(layer, n) for n in nodes]) for layer, nodes in layers]
-        in_refs = self._parse_io(config.get("input_layers"), "input_layers")
-        out_refs = self._parse_io(config.get("output_layers"), "output_layers", True)
+        in_refs, _ = self._parse_io(config.get("input_layers"), "input_layers")
+        out_refs, self.output_structure = self._parse_io(config.get("output_layers"),
+                                                         "output_layers", True)
         self._offset = self._offsets(parsed, out_refs + in_refs)
         self.input_keys = [self.key(r) for r in in_refs]
         self.output_keys = [self.key(r) for r in out_refs]
@@ -132,9 +145,9 @@ class Graph:
             self.plan = self._keras3_order(self.plan)
 
     # ----- parsing ----------------------------------------------------------------------------
-    def _parse_io(self, spec, what, outputs=False) -> List[Ref]:
-        """The model's input or output tensors in Keras's flat order. ``outputs``: also
-        ``output_structure``, how ``predict`` returns them: None for one tensor or a flat
+    def _parse_io(self, spec, what, outputs=False) -> Tuple[List[Ref], Any]:
+        """The model's input or output tensors in Keras's flat order, and for ``outputs``
+        their structure, how ``predict`` returns them: None for one tensor or a flat
         list (an array, or a list of arrays), else the nesting the model was made with
         (``Model(x, {"a": y, "b": z})`` predicts a dict, ``[y, [h, c]]`` nested lists), each
         leaf its index in the flat order. Keras flattens dicts in sorted key order
@@ -150,10 +163,8 @@ class Graph:
         refs = [self._ref(item, what) for item in leaves]
         if not refs:
             raise ConfigError(f"{self.where}: {what} is empty")
-        if outputs:
-            flat = isinstance(spec, list) and all(isinstance(t, int) for t in template)
-            self.output_structure = None if flat else template
-        return refs
+        flat = isinstance(spec, list) and all(isinstance(t, int) for t in template)
+        return refs, (None if flat or not outputs else template)
 
     def _ref(self, item, what) -> Ref:
         if not (isinstance(item, (list, tuple)) and len(item) >= 3 and isinstance(item[0], str)

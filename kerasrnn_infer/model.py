@@ -20,7 +20,7 @@ from .dtypes import as_strings, is_string
 from .errors import (ArgumentError, ConfigError, InputError, KerasRnnInferError, ModelFileError,
                      UnsupportedError)
 from .executor import run_direct
-from .graph import pack_outputs
+from .graph import pack_outputs, unpack_outputs
 from .formats import assign_weights, read_model_file
 from .kernels import jit_setting
 from .layers import build_layer
@@ -46,18 +46,6 @@ Inputs = Union[np.ndarray, Sequence[Any], Dict[str, Any]]
 Outputs = Union[np.ndarray, List[np.ndarray]]
 #: A Keras shape: a tuple (None for unknown sizes) for one tensor, a list of them for several.
 Shape = Union[Optional[Tuple[Optional[int], ...]], List[Optional[Tuple[Optional[int], ...]]]]
-
-
-def _unpack(template, y, flat: List[Any]) -> None:
-    """The inverse of graph.pack_outputs: ``y`` nested as ``template`` into ``flat``."""
-    if isinstance(template, int):
-        flat[template] = y
-    elif isinstance(template, dict):
-        for k, v in template.items():
-            _unpack(v, y[k], flat)
-    else:
-        for v, part in zip(template, y):
-            _unpack(v, part, flat)
 
 
 def _keras_shape(shapes: List[Any]) -> Shape:
@@ -433,8 +421,7 @@ class Model:
             # (executor.direct_plan), without the general path's checks and loops
             y = run_direct(direct, x)
             if y is not None:
-                nest = self._root.output_structure
-                return y if nest is None else pack_outputs(nest, [y])
+                return self._nested([y])
         if steps is not None:
             raise ArgumentError(f"predict: steps={steps!r} counts the batches Keras draws from "
                                 f"a dataset or generator; kerasrnn_infer takes arrays: pass "
@@ -491,7 +478,7 @@ class Model:
         if nest is None:
             return y
         flat: List[Any] = [None] * len(self.output_names)
-        _unpack(nest, y, flat)
+        unpack_outputs(nest, y, flat)
         return flat[0] if len(flat) == 1 else flat
 
     def _nested(self, outs: List[Any]) -> Outputs:

@@ -186,7 +186,7 @@ class GroupNormalization(_ScaleCenter):
         shape = x.shape[:axis] + (self.groups, c // self.groups) + x.shape[axis + 1:]
         g = x.reshape(shape)
         reduce = tuple(i for i in range(1, g.ndim) if i != axis)
-        if mask is not None and not self.ctx.compat.major >= 3:
+        if mask is not None and self.ctx.compat.group_norm_masked_moments:
             try:
                 m = np.broadcast_to(np.asarray(mask, x.dtype), x.shape).reshape(shape)
             except ValueError:

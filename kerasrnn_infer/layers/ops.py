@@ -356,8 +356,8 @@ class Op(Layer):
             cfg.update(kwargs)
         try:
             return self.fn(cfg, list(inputs))
-        except ConfigError as e:
-            raise ConfigError(f"{self.where}: {e}") from None
+        except ConfigError as e:                  # UnsupportedError stays one
+            raise type(e)(f"{self.where}: {e}") from None
         except (ValueError, TypeError, IndexError, KeyError) as e:
             raise InputError(f"{self.where}: op failed on inputs of shapes "
                              f"{[np.shape(a) for a in inputs]}: {e}") from None
